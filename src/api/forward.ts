@@ -1,0 +1,62 @@
+import { FlattenError } from '../core/errors.js';
+import { shapeStr, type StateDict, type TensorData } from '../core/tensor.js';
+import { buildAttentionCase } from '../models/attention_case.js';
+import { buildModel } from '../models/build.js';
+import type { Family, VisionModel } from '../models/model.js';
+import { engineRunner } from './engine.js';
+import { loadWeights } from './checkpoint.js';
+
+/** A golden-format case description (`config.json`). */
+export interface CaseConfig {
+  kind?: 'model' | 'attention';
+  family?: Family;
+  constructor?: string;
+  kwargs?: Record<string, unknown>;
+}
+
+export interface ForwardResult {
+  output: TensorData;
+  features?: TensorData;
+}
+
+export interface ForwardOptions {
+  engine?: string;
+  strict?: boolean;
+}
+
+/** Checks an image batch against what a model was built for, naming the mismatch. */
+export function checkImageInput(model: VisionModel, input: TensorData): void {
+  const s = input.shape;
+  const want = `(B, ${model.inChans}, ${model.imgSize}, ${model.imgSize})`;
+  if (s.length !== 4 || s[1] !== model.inChans) throw new FlattenError('BAD_SHAPE', `input has shape ${shapeStr(s)} but the model takes images ${want}`);
+  if (s[2] !== model.imgSize || s[3] !== model.imgSize) {
+    throw new FlattenError('BAD_SHAPE', `input is ${s[2]}×${s[3]} but this model is built for ${model.imgSize}×${model.imgSize} images ${want}; resize the image or build the model with img_size=${s[2]}`);
+  }
+}
+
+/** Run one case in the golden format: a whole model (logits + pooled features) or one attention module. */
+export async function runCase(config: CaseConfig, checkpoint: string | StateDict | undefined, input: TensorData, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  const run = engineRunner(opts.engine ?? 'tfjs');
+  if (input.dtype !== 'float32') throw new FlattenError('BAD_SHAPE', `input must be float32, got ${input.dtype}`);
+  if ((config.kind ?? 'model') === 'attention') {
+    if (!config.family) throw new FlattenError('BAD_CONFIG', 'an attention case needs a "family"');
+    const att = buildAttentionCase(config.family, config.kwargs ?? {});
+    const weights = loadWeights(att.table, checkpoint, { strict: opts.strict });
+    const r = await run(weights, [input], (ctx, x) => {
+      try {
+        return { output: att.forward(ctx, x) };
+      } catch (e) {
+        throw e instanceof FlattenError ? e : new FlattenError('BAD_SHAPE', `input ${shapeStr(input.shape)} does not fit this attention module, which takes ${att.describeInput}: ${(e as Error).message}`);
+      }
+    });
+    return { output: r.output };
+  }
+  const model = buildModel(config);
+  checkImageInput(model, input);
+  const weights = loadWeights(model.table, checkpoint, { strict: opts.strict });
+  const r = await run(weights, [input], (ctx, x) => {
+    const { logits, features } = model.forward(ctx, x);
+    return { logits, features };
+  });
+  return { output: r.logits, features: r.features };
+}

@@ -1,0 +1,78 @@
+import { sizeOf } from '../core/tensor.js';
+import { MetaOps } from '../engines/meta/ops.js';
+import type { Tensor } from '../ops/ops.js';
+import type { VisionModel } from '../models/model.js';
+
+export interface StageInfo {
+  name: string;
+  parameters: number;
+  macs: number;
+}
+
+export interface ModelInfo {
+  parameters: number;
+  /** Multiply-accumulates for one image (SPEC §3 convention). */
+  macs: number;
+  resolution: number;
+  stages: StageInfo[];
+}
+
+/**
+ * Parameter count and MACs of a model on one image, per stage, from a shape-only walk of its forward.
+ * MACs before the first stage (stem) and after the last (head) get their own rows.
+ */
+export function modelInfo(model: VisionModel): ModelInfo {
+  const ops = new MetaOps();
+  const names = ['stem', ...model.stageNames, 'head'];
+  const macs = new Array<number>(names.length).fill(0);
+  let current = 0;
+  let last = 0;
+  const mark = () => {
+    macs[current] += ops.macs - last;
+    last = ops.macs;
+  };
+  const params = new Map<string, Tensor>();
+  for (const s of model.table.specs.values()) params.set(s.path, ops.constant({ dtype: 'float32', shape: s.shape, data: new Float32Array(0) }));
+  const x = ops.constant({ dtype: 'float32', shape: [1, model.inChans, model.imgSize, model.imgSize], data: new Float32Array(0) });
+  model.forward(
+    {
+      ops,
+      training: false,
+      p: (path) => params.get(path)!,
+      stage: (i) => {
+        mark();
+        current = i + 1;
+      },
+    },
+    x,
+  );
+  mark();
+  // parameters per stage by key prefix; everything else is stem or head by position
+  const stageOf = (path: string): number => {
+    const i = model.stageNames.findIndex((n) => path.startsWith(`${n}.`) || stagePrefixes(n).some((p) => path.startsWith(p)));
+    return i + 1;
+  };
+  const pcount = new Array<number>(names.length).fill(0);
+  const specs = model.table.parameters();
+  let seenStage = false;
+  for (const s of specs) {
+    let i = stageOf(s.path);
+    if (i > 0) seenStage = true;
+    else i = seenStage ? names.length - 1 : 0;
+    pcount[i] += sizeOf(s.shape);
+  }
+  return {
+    parameters: model.table.parameterCount(),
+    macs: ops.macs,
+    resolution: model.imgSize,
+    stages: names.map((name, i) => ({ name, parameters: pcount[i], macs: macs[i] })),
+  };
+}
+
+/** Keys that belong to a stage without sharing its name (patch embeds and merges of the pyramids). */
+function stagePrefixes(stage: string): string[] {
+  const m = /^stage(\d)$/.exec(stage);
+  if (!m) return [];
+  const i = Number(m[1]);
+  return [`block${i}.`, `patch_embed${i}.`, `pos_embed${i}`, `norm${i}.`, `merge${i - 1}.`];
+}

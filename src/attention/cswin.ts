@@ -1,0 +1,94 @@
+import type { Tensor } from '../ops/ops.js';
+import { Conv2d } from '../nn/layers.js';
+import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import { FocusedParams, mergeHeads, splitHeads } from './focused.js';
+
+export interface CswinBranchOptions {
+  /** Channels of this branch (C or C/2). */
+  dim: number;
+  heads: number;
+  /** Feature-map side R. */
+  resolution: number;
+  /** −1: R×R; 0: R×split strips; 1: split×R strips. */
+  idx: -1 | 0 | 1;
+  split: number;
+}
+
+export function cswinWindow(o: CswinBranchOptions): [number, number] {
+  if (o.idx === -1) return [o.resolution, o.resolution];
+  return o.idx === 0 ? [o.resolution, o.split] : [o.split, o.resolution];
+}
+
+/** Tokens (B, H·W, C) → windows (B·nWin, Hsp·Wsp, C), row-major over the window grid. */
+function toWindows(ctx: Ctx, x: Tensor, r: number, [hs, ws]: [number, number]): Tensor {
+  const { ops } = ctx;
+  const [b, , c] = ops.shape(x);
+  const y = ops.reshape(x, [b, r / hs, hs, r / ws, ws, c]);
+  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [(b * r * r) / (hs * ws), hs * ws, c]);
+}
+
+/** Inverse of toWindows. */
+function fromWindows(ctx: Ctx, x: Tensor, r: number, [hs, ws]: [number, number]): Tensor {
+  const { ops } = ctx;
+  const [bw, , c] = ops.shape(x);
+  const b = (bw * hs * ws) / (r * r);
+  const y = ops.reshape(x, [b, r / hs, r / ws, hs, ws, c]);
+  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [b, r * r, c]);
+}
+
+/** LePE: the 3×3 depthwise `get_v` on each window's image (zero padding at the window border). */
+class Lepe extends Module {
+  readonly conv: Conv2d;
+  constructor(table: ParamTable, prefix: string, dim: number) {
+    super(table, prefix);
+    this.conv = new Conv2d(table, this.sub('get_v'), dim, dim, { kernel: 3, padding: 1, groups: dim });
+  }
+  /** windows (B', Hsp·Wsp, C) → (B', Hsp·Wsp, C) */
+  forward(ctx: Ctx, v: Tensor, [hs, ws]: [number, number]): Tensor {
+    const { ops } = ctx;
+    const [bw, n, c] = ops.shape(v);
+    const img = ops.transpose(ops.reshape(v, [bw, hs, ws, c]), [0, 3, 1, 2]);
+    return ops.transpose(ops.reshape(this.conv.forward(ctx, img), [bw, c, n]), [0, 2, 1]);
+  }
+}
+
+/**
+ * CSwin focused linear branch (SPEC §1.6): O = 𝓕(Q,K,V) + 𝓓(V) + LePE(V) over one full-map window.
+ * No proj inside; the block applies it.
+ */
+export class FocusedCswinBranch extends Module {
+  readonly fla: FocusedParams;
+  readonly lepe: Lepe;
+  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions & { focusingFactor: number; kernelSize: number }) {
+    super(table, prefix);
+    const [hs, ws] = cswinWindow(opts);
+    this.fla = new FocusedParams(table, prefix, opts, hs * ws);
+    this.lepe = new Lepe(table, prefix, opts.dim);
+  }
+  /** q, k, v (B, R², C_b) → (B, R², C_b) */
+  forward(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
+    const { ops } = ctx;
+    const win = cswinWindow(this.opts);
+    const o = this.fla.core(ctx, q, k, v);
+    return ops.add(ops.add(o, this.fla.dwc(ctx, v, win)), this.lepe.forward(ctx, v, win));
+  }
+}
+
+/** CSwin LePE softmax branch (SPEC §1.7): per window, softmax((q·d^-½) kᵀ) v + LePE(v). */
+export class LepeCswinBranch extends Module {
+  readonly lepe: Lepe;
+  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions) {
+    super(table, prefix);
+    this.lepe = new Lepe(table, prefix, opts.dim);
+  }
+  forward(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
+    const { ops } = ctx;
+    const { heads, resolution: r } = this.opts;
+    const win = cswinWindow(this.opts);
+    const d = this.opts.dim / heads;
+    const [qw, kw, vw] = [q, k, v].map((x) => toWindows(ctx, x, r, win));
+    const attn = ops.softmax(ops.matmul(ops.mul(splitHeads(ops, qw, heads), ops.scalar(d ** -0.5)), splitHeads(ops, kw, heads), true));
+    const o = ops.add(mergeHeads(ops, ops.matmul(attn, splitHeads(ops, vw, heads))), this.lepe.forward(ctx, vw, win));
+    return fromWindows(ctx, o, r, win);
+  }
+}

@@ -1,0 +1,123 @@
+import type { Ops, Tensor } from '../ops/ops.js';
+import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+
+/** Hyper-parameters shared by every focused linear attention. */
+export interface FocusedOptions {
+  dim: number;
+  heads: number;
+  /** Focusing power p of f_p (official default 3). */
+  focusingFactor: number;
+  /** Kernel of the head-shared depthwise conv on V (official default 5). */
+  kernelSize: number;
+}
+
+/**
+ * f_p applied row by row over the last axis (all C channels, heads not yet split):
+ * u ← (u^p / ‖u^p‖)·‖u‖, so the norm is kept and only the direction sharpens. (SPEC §1.1 step 4)
+ */
+export function focus(ops: Ops, u: Tensor, p: number): Tensor {
+  const norm = ops.l2norm(u); // (…, 1)
+  const up = ops.pow(u, p);
+  return ops.mul(ops.div(up, ops.l2norm(up)), norm);
+}
+
+/** (B, N, C) → (B, h, N, d) */
+export function splitHeads(ops: Ops, x: Tensor, heads: number): Tensor {
+  const [b, n, c] = ops.shape(x);
+  return ops.transpose(ops.reshape(x, [b, n, heads, c / heads]), [0, 2, 1, 3]);
+}
+
+/** (B, h, N, d) → (B, N, C) */
+export function mergeHeads(ops: Ops, x: Tensor): Tensor {
+  const [b, h, n, d] = ops.shape(x);
+  return ops.reshape(ops.transpose(x, [0, 2, 1, 3]), [b, n, h * d]);
+}
+
+/**
+ * φ(x) before the head split: ReLU + 1e-6, divide by the softplus temperature, then f_p. (SPEC §1.1 steps 2-4)
+ * Exposed on its own so that the analysis tools see exactly the q and k the model uses.
+ */
+export function focusedFeatureMap(ops: Ops, x: Tensor, scale: Tensor, p: number): Tensor {
+  const eps = ops.scalar(1e-6);
+  const sigma = ops.softplus(scale); // (1, 1, C)
+  return focus(ops, ops.div(ops.add(ops.relu(x), eps), sigma), p);
+}
+
+/**
+ * Row-normalised linear attention of already-mapped features, per head:
+ * O = (Q·M)·z with M = KᵀV/n and z = 1/(Q·mean(K) + 1e-6). q (B,h,N,d), k and v (B,h,n,d) → (B,h,N,d).
+ * Always the cheap order Q(KᵀV): O(N·d²). (SPEC §1.1 steps 6-8)
+ */
+export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  const n = ops.shape(k)[2];
+  const kMean = ops.mean(k, [2], true); // (B, h, 1, d)
+  const z = ops.div(ops.scalar(1), ops.add(ops.matmul(q, kMean, true), ops.scalar(1e-6))); // (B, h, N, 1)
+  const kT = ops.transpose(k, [0, 1, 3, 2]); // (B, h, d, n)
+  const kv = ops.mul(ops.matmul(kT, v), ops.scalar(1 / n)); // (B, h, d, d)
+  return ops.mul(ops.matmul(q, kv), z);
+}
+
+/**
+ * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention. (SPEC §1.1)
+ * q (B, N, C); k, v (B, n, C); pe (1, n, C) → (B, N, C).
+ */
+export function focusedLinearCore(
+  ops: Ops,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  w: { scale: Tensor; pe: Tensor },
+  heads: number,
+  p: number,
+): Tensor {
+  const qf = focusedFeatureMap(ops, q, w.scale, p);
+  const kf = focusedFeatureMap(ops, ops.add(k, w.pe), w.scale, p);
+  const o = linearAttention(ops, splitHeads(ops, qf, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads));
+  return mergeHeads(ops, o);
+}
+
+/**
+ * Head-shared depthwise conv 𝓓(V; H, W) that restores rank (SPEC §1.2): each head's d channels form an
+ * H×W image and the same d kernels run over every head. v (B, N = H·W, C) → (B, N, C).
+ */
+export function headSharedDwc(ops: Ops, v: Tensor, weight: Tensor, bias: Tensor, heads: number, hw: [number, number]): Tensor {
+  const [b, n, c] = ops.shape(v);
+  const d = c / heads;
+  const k = ops.shape(weight)[2];
+  const img = ops.reshape(ops.transpose(ops.reshape(v, [b, n, heads, d]), [0, 2, 3, 1]), [b * heads, d, hw[0], hw[1]]);
+  const y = ops.conv2d(img, weight, bias, { padding: Math.floor(k / 2), groups: d }); // (B·h, d, H, W)
+  return ops.reshape(ops.transpose(ops.reshape(y, [b, heads, d, n]), [0, 3, 1, 2]), [b, n, c]);
+}
+
+/**
+ * The parameters every focused attention owns, under the official names:
+ * `scale` (1,1,C), `positional_encoding` (1,n,C) and `dwc.{weight,bias}` (d,1,k,k)/(d).
+ */
+export class FocusedParams extends Module {
+  readonly scale: string;
+  readonly pe: string;
+  readonly dwcWeight: string;
+  readonly dwcBias: string;
+  /** `withDwc = false` drops the rank-restoring conv (ablation variants only). */
+  constructor(table: ParamTable, prefix: string, readonly opts: FocusedOptions, tokens: number, withDwc = true) {
+    super(table, prefix);
+    const d = opts.dim / opts.heads;
+    const k = opts.kernelSize;
+    this.scale = this.param('scale', [1, 1, opts.dim], { kind: 'zeros' }, true);
+    this.pe = this.param('positional_encoding', [1, tokens, opts.dim], { kind: 'zeros' }, true);
+    this.dwcWeight = withDwc ? this.param('dwc.weight', [d, 1, k, k], { kind: 'normal', std: Math.sqrt(2 / (k * k)) }) : '';
+    this.dwcBias = withDwc ? this.param('dwc.bias', [d], { kind: 'zeros' }, true) : '';
+  }
+
+  get hasDwc(): boolean {
+    return this.dwcWeight !== '';
+  }
+
+  core(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
+    return focusedLinearCore(ctx.ops, q, k, v, { scale: ctx.p(this.scale), pe: ctx.p(this.pe) }, this.opts.heads, this.opts.focusingFactor);
+  }
+
+  dwc(ctx: Ctx, v: Tensor, hw: [number, number]): Tensor {
+    return headSharedDwc(ctx.ops, v, ctx.p(this.dwcWeight), ctx.p(this.dwcBias), this.opts.heads, hw);
+  }
+}

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { modelInfo } from '../../api/info.js';
+import { buildNamed } from '../../models/build.js';
+import { action, parseIntOption } from '../run.js';
+import { formatTable } from '../table.js';
+
+/** `flatten info <name>`: parameters, MACs (SPEC §3 convention) and a per-stage table. */
+export function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('parameter count, MACs and per-stage cost of a registry model')
+    .argument('<name>', 'registry name, e.g. flatten_swin_t (see `flatten list`)')
+    .option('--resolution <R>', 'input side in pixels (default: the model’s own)', parseIntOption('--resolution'))
+    .option('--json', 'print JSON')
+    .action(
+      action((name: string, o: { resolution?: number; json?: boolean }) => {
+        const model = buildNamed(name, o.resolution ? { img_size: o.resolution } : {});
+        const info = modelInfo(model);
+        if (o.json) {
+          console.log(JSON.stringify({ name, ...info }, null, 2));
+          return;
+        }
+        console.log(`${name}: ${info.parameters.toLocaleString('en-US')} parameters, ${(info.macs / 1e9).toFixed(3)} GMACs at ${info.resolution}×${info.resolution}`);
+        console.log(
+          formatTable(
+            ['part', 'parameters', 'GMACs'],
+            info.stages.map((s) => [s.name, s.parameters.toLocaleString('en-US'), (s.macs / 1e9).toFixed(3)]),
+          ),
+        );
+      }),
+    );
+}

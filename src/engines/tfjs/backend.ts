@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+
+export type TfjsBackend = 'wasm' | 'cpu';
+
+let ready: Promise<string> | undefined;
+
+/**
+ * Selects the tfjs backend once per process. wasm is the default: it runs every forward op the
+ * models need (Erf, depthwise conv, batched matmul) with SIMD kernels, ~20× the pure-JS cpu backend.
+ * `FLATTEN_TFJS_BACKEND=cpu` overrides it (the cpu backend also has every gradient kernel).
+ */
+export function initTfjs(backend: TfjsBackend = (process.env.FLATTEN_TFJS_BACKEND as TfjsBackend) || 'wasm'): Promise<string> {
+  ready ??= (async () => {
+    const ok = await tf.setBackend(backend);
+    if (!ok) throw new Error(`tfjs backend '${backend}' could not be initialised`);
+    await tf.ready();
+    return tf.getBackend();
+  })();
+  return ready;
+}

@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs';
+import type { TensorData } from '../../core/tensor.js';
+import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
+
+type T = tf.Tensor;
+const t = (x: Tensor): T => x as unknown as T;
+const h = (x: T): Tensor => x as unknown as Tensor;
+const axisOf = (x: T, a: number) => (a < 0 ? a + x.rank : a);
+
+/** Weights for 1-D linear resampling n → size with align_corners = false, as a (size, n) matrix. */
+export function linearResampleMatrix(n: number, size: number): Float32Array {
+  const m = new Float32Array(size * n);
+  const scale = n / size;
+  for (let i = 0; i < size; i++) {
+    const src = Math.max(0, (i + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), n - 1);
+    const i1 = Math.min(i0 + 1, n - 1);
+    const lambda = src - i0;
+    m[i * n + i0] += 1 - lambda;
+    m[i * n + i1] += lambda;
+  }
+  return m;
+}
+
+/**
+ * Eager ops on TensorFlow.js. tfjs convolutions are NHWC with (kh, kw, in, out) filters,
+ * so conv2d transposes around the call; everything else maps one to one.
+ */
+export class TfjsOps implements Ops {
+  readonly engine = 'tfjs';
+
+  shape(x: Tensor): number[] {
+    return t(x).shape;
+  }
+  constant(d: TensorData): Tensor {
+    if (d.dtype === 'float32') return h(tf.tensor(d.data as Float32Array, d.shape, 'float32'));
+    return h(tf.tensor(Int32Array.from(d.data as ArrayLike<number | bigint>, Number), d.shape, 'int32'));
+  }
+  scalar(v: number): Tensor {
+    return h(tf.scalar(v));
+  }
+  add(a: Tensor, b: Tensor) {
+    return h(tf.add(t(a), t(b)));
+  }
+  sub(a: Tensor, b: Tensor) {
+    return h(tf.sub(t(a), t(b)));
+  }
+  mul(a: Tensor, b: Tensor) {
+    return h(tf.mul(t(a), t(b)));
+  }
+  div(a: Tensor, b: Tensor) {
+    return h(tf.div(t(a), t(b)));
+  }
+  pow(x: Tensor, p: number) {
+    // integer powers as repeated products: exact, and differentiable at 0
+    if (p === 2) return h(tf.square(t(x)));
+    if (p === 3) return h(tf.mul(tf.square(t(x)), t(x)));
+    return h(tf.pow(t(x), tf.scalar(p)));
+  }
+  sqrt(x: Tensor) {
+    return h(tf.sqrt(t(x)));
+  }
+  abs(x: Tensor) {
+    return h(tf.abs(t(x)));
+  }
+  relu(x: Tensor) {
+    return h(tf.relu(t(x)));
+  }
+  gelu(x: Tensor) {
+    const v = t(x);
+    return h(tf.mul(tf.mul(v, 0.5), tf.add(tf.erf(tf.mul(v, Math.SQRT1_2)), 1)));
+  }
+  softplus(x: Tensor) {
+    return h(tf.softplus(t(x)));
+  }
+  sum(x: Tensor, axes: number[], keepDims = false) {
+    return h(tf.sum(t(x), axes, keepDims));
+  }
+  mean(x: Tensor, axes: number[], keepDims = false) {
+    return h(tf.mean(t(x), axes, keepDims));
+  }
+  l2norm(x: Tensor) {
+    return h(tf.sqrt(tf.sum(tf.square(t(x)), -1, true)));
+  }
+  matmul(a: Tensor, b: Tensor, transposeB = false) {
+    return h(tf.matMul(t(a), t(b), false, transposeB));
+  }
+  linear(x: Tensor, w: Tensor, b?: Tensor) {
+    const xv = t(x);
+    const [out, inF] = t(w).shape;
+    const flat = xv.reshape([-1, inF]);
+    // not tf.fused.matMul: its bias path with transposeB gives wrong results on the wasm backend (tfjs 4.22)
+    const y0 = tf.matMul(flat, t(w), false, true);
+    const y = b ? tf.add(y0, t(b)) : y0;
+    return h(y.reshape([...xv.shape.slice(0, -1), out]));
+  }
+  conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}) {
+    const { stride = 1, padding = 0, groups = 1 } = opts;
+    const [out, inPerGroup] = t(w).shape;
+    const inC = t(x).shape[1];
+    const nhwc = tf.transpose(t(x), [0, 2, 3, 1]);
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [padding, padding],
+      [padding, padding],
+      [0, 0],
+    ];
+    let y: T;
+    if (groups === 1) {
+      const filter = tf.transpose(t(w), [2, 3, 1, 0]) as tf.Tensor4D; // (kh, kw, in, out)
+      y = tf.conv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
+    } else if (groups === inC && inPerGroup === 1 && out === inC) {
+      const filter = tf.transpose(t(w), [2, 3, 0, 1]) as tf.Tensor4D; // (kh, kw, in, 1)
+      y = tf.depthwiseConv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
+    } else {
+      throw new Error(`conv2d: groups=${groups} with ${inC}→${out} channels is not supported (only dense and depthwise)`);
+    }
+    if (b) y = tf.add(y, t(b));
+    return h(tf.transpose(y, [0, 3, 1, 2]));
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number) {
+    const v = t(x);
+    const { mean, variance } = tf.moments(v, -1, true);
+    return h(tf.add(tf.mul(tf.mul(tf.sub(v, mean), tf.rsqrt(tf.add(variance, eps))), t(gamma)), t(beta)));
+  }
+  softmax(x: Tensor) {
+    return h(tf.softmax(t(x)));
+  }
+  reshape(x: Tensor, shape: number[]) {
+    return h(tf.reshape(t(x), shape));
+  }
+  transpose(x: Tensor, perm: number[]) {
+    return h(tf.transpose(t(x), perm));
+  }
+  slice(x: Tensor, begin: number[], size: number[]) {
+    return h(tf.slice(t(x), begin, size));
+  }
+  concat(xs: Tensor[], axis: number) {
+    return h(tf.concat(xs.map(t), axis));
+  }
+  broadcastTo(x: Tensor, shape: number[]) {
+    return h(tf.broadcastTo(t(x), shape));
+  }
+  gather(x: Tensor, indices: Int32Array, axis: number) {
+    return h(tf.gather(t(x), tf.tensor1d(indices, 'int32'), axisOf(t(x), axis)));
+  }
+  interpolateLinear(x: Tensor, axis: number, size: number) {
+    const v = t(x);
+    const ax = axisOf(v, axis);
+    const n = v.shape[ax];
+    if (n === size) return x;
+    // move the axis last, resample with a (size, n) matrix, move it back
+    const perm = [...v.shape.keys()].filter((i) => i !== ax).concat(ax);
+    const moved = tf.transpose(v, perm);
+    const m = tf.tensor2d(linearResampleMatrix(n, size), [size, n]);
+    const flat = tf.matMul(moved.reshape([-1, n]), m, false, true);
+    const back = flat.reshape([...moved.shape.slice(0, -1), size]);
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return h(tf.transpose(back, inv));
+  }
+}

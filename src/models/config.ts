@@ -1,0 +1,50 @@
+import { FlattenError } from '../core/errors.js';
+
+/**
+ * Merge official-style kwargs over a family's defaults. Unknown keys are an error that names them,
+ * except those the official constructors accept but that change nothing at inference (dropout rates…).
+ */
+export function resolveKwargs<T extends object>(
+  family: string,
+  defaults: T,
+  kwargs: Record<string, unknown>,
+  inert: readonly string[] = [],
+): T {
+  const unknown = Object.keys(kwargs).filter((k) => !(k in defaults) && !inert.includes(k));
+  if (unknown.length) {
+    throw new FlattenError('BAD_CONFIG', `${family}: unknown config key(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(defaults).join(', ')}`);
+  }
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(kwargs)) if (k in defaults) out[k] = v;
+  return out as T;
+}
+
+/** Keyword arguments that every official constructor accepts and that are identities at eval. */
+export const INERT_KWARGS = ['drop_rate', 'attn_drop_rate', 'qk_scale', 'use_checkpoint', 'norm_layer', 'act_layer', 'hybrid_backbone', 'linear', 'fused_window_process', 'pretrained_window_sizes'] as const;
+
+/**
+ * The block type of every block in a stage: ATTN_TYPE[i] is 'L' or 'S', or 'M' meaning the first k blocks
+ * are 'L' and the rest 'S', with k read from the digits after position 4 (SPEC §2.1).
+ */
+export function blockTypes(attnType: string, stage: number, depth: number): ('L' | 'S')[] {
+  const c = attnType[stage];
+  if (c === 'L' || c === 'S') return Array.from({ length: depth }, () => c);
+  if (c === 'M') {
+    const k = Number.parseInt(attnType.slice(4), 10);
+    if (!Number.isFinite(k)) throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': 'M' needs a block count after position 4`);
+    return Array.from({ length: depth }, (_, j) => (j < k ? 'L' : 'S'));
+  }
+  throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': stage ${stage + 1} must be 'L', 'S' or 'M', got '${c ?? ''}'`);
+}
+
+export function checkAttnType(attnType: string, stages: number): void {
+  if (typeof attnType !== 'string' || attnType.length < stages) {
+    throw new FlattenError('BAD_CONFIG', `attn_type must be a string of ${stages} letters from L/S/M, got '${String(attnType)}'`);
+  }
+}
+
+/** Drop-path rate of each block: linspace(0, rate, Σdepths). */
+export function dropPathRates(rate: number, depths: number[]): number[] {
+  const total = depths.reduce((a, b) => a + b, 0);
+  return Array.from({ length: total }, (_, j) => (total > 1 ? (rate * j) / (total - 1) : 0));
+}

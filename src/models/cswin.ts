@@ -1,0 +1,155 @@
+import { FlattenError } from '../core/errors.js';
+import type { Tensor } from '../ops/ops.js';
+import { imageToTokens, tokensToImage } from '../ops/compose.js';
+import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
+import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import type { ModelOutput, VisionModel } from './model.js';
+
+/** CSWinTransformer arguments, official names. */
+export interface CswinConfig {
+  img_size: number;
+  patch_size: number;
+  in_chans: number;
+  num_classes: number;
+  embed_dim: number;
+  depth: number[];
+  split_size: number[];
+  la_split_size: string;
+  num_heads: number[];
+  mlp_ratio: number;
+  qkv_bias: boolean;
+  attn_type: string;
+  focusing_factor: number;
+  kernel_size: number;
+  drop_path_rate: number;
+  norm_eps: number;
+}
+
+export const CSWIN_DEFAULTS: CswinConfig = {
+  img_size: 224,
+  patch_size: 16,
+  in_chans: 3,
+  num_classes: 1000,
+  embed_dim: 96,
+  depth: [2, 2, 6, 2],
+  split_size: [3, 5, 7],
+  la_split_size: '56-28-14-7',
+  num_heads: [2, 4, 8, 16],
+  mlp_ratio: 4,
+  qkv_bias: true,
+  attn_type: 'LLSS',
+  focusing_factor: 3,
+  kernel_size: 5,
+  drop_path_rate: 0,
+  norm_eps: 1e-5,
+};
+
+class CswinBlock extends Module {
+  readonly qkv: Linear;
+  readonly norm1: LayerNorm;
+  readonly proj: Linear;
+  readonly branches: (FocusedCswinBranch | LepeCswinBranch)[];
+  readonly mlp: Mlp;
+  readonly norm2: LayerNorm;
+  constructor(table: ParamTable, prefix: string, dim: number, res: number, heads: number, type: 'L' | 'S', split: number, lastStage: boolean, cfg: CswinConfig) {
+    super(table, prefix);
+    this.qkv = new Linear(table, this.sub('qkv'), dim, 3 * dim, cfg.qkv_bias);
+    this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
+    this.proj = new Linear(table, this.sub('proj'), dim, dim);
+    const single = lastStage || split === res;
+    if (type === 'L' && !single) {
+      throw new FlattenError('BAD_CONFIG', `cswin: a focused linear stage needs la_split_size equal to its resolution ${res} (got ${split}); the official strip version fails (SPEC §1.6)`);
+    }
+    if (!single && res % split !== 0) throw new FlattenError('BAD_CONFIG', `cswin: split ${split} does not divide resolution ${res}`);
+    const specs = single
+      ? [{ dim, heads, idx: -1 as const }]
+      : [0, 1].map((idx) => ({ dim: dim / 2, heads: heads / 2, idx: idx as 0 | 1 }));
+    this.branches = specs.map((s, b) => {
+      const opts = { ...s, resolution: res, split };
+      return type === 'L'
+        ? new FocusedCswinBranch(table, this.sub(`attns.${b}`), { ...opts, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
+        : new LepeCswinBranch(table, this.sub(`attns.${b}`), opts);
+    });
+    this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
+    this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
+  }
+
+  forward(ctx: Ctx, x: Tensor): Tensor {
+    const { ops } = ctx;
+    const [b, n, c] = ops.shape(x);
+    const qkv = this.qkv.forward(ctx, this.norm1.forward(ctx, x)); // (B, N, 3C)
+    const cb = c / this.branches.length;
+    const outs = this.branches.map((br, i) => {
+      const part = (j: number) => ops.slice(qkv, [0, 0, j * c + i * cb], [b, n, cb]);
+      return br.forward(ctx, part(0), part(1), part(2));
+    });
+    const y = outs.length === 1 ? outs[0] : ops.concat(outs, 2);
+    x = ops.add(x, this.proj.forward(ctx, y));
+    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+  }
+}
+
+/** FLatten-CSwin (SPEC §2.4). */
+export class FLattenCswin extends Module implements VisionModel {
+  readonly family = 'cswin' as const;
+  readonly cfg: CswinConfig;
+  readonly stem: Conv2d;
+  readonly stemNorm: LayerNorm;
+  readonly stages: { merge?: { conv: Conv2d; norm: LayerNorm }; blocks: CswinBlock[]; res: number }[] = [];
+  readonly norm: LayerNorm;
+  readonly head: Linear;
+  readonly stageNames: string[];
+
+  constructor(kwargs: Partial<CswinConfig> & Record<string, unknown>) {
+    super(new ParamTable(), '');
+    const cfg = (this.cfg = resolveKwargs('cswin', CSWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    checkAttnType(cfg.attn_type, 4);
+    const laSplit = cfg.la_split_size.split('-').map(Number);
+    if (laSplit.length !== 4 || laSplit.some((v) => !(v > 0))) throw new FlattenError('BAD_CONFIG', `cswin: la_split_size must look like '56-28-14-7', got '${cfg.la_split_size}'`);
+    const t = this.table;
+    const c0 = cfg.embed_dim;
+    this.stem = new Conv2d(t, 'stage1_conv_embed.0', cfg.in_chans, c0, { kernel: 7, stride: 4, padding: 2 });
+    this.stemNorm = new LayerNorm(t, 'stage1_conv_embed.2', c0, cfg.norm_eps);
+    const res0 = Math.floor((cfg.img_size + 4 - 7) / 4) + 1;
+    for (let i = 0; i < 4; i++) {
+      const dim = c0 * 2 ** i;
+      const res = Math.floor(res0 / 2 ** i);
+      const merge = i === 0 ? undefined : { conv: new Conv2d(t, `merge${i}.conv`, dim / 2, dim, { kernel: 3, stride: 2, padding: 1 }), norm: new LayerNorm(t, `merge${i}.norm`, dim, cfg.norm_eps) };
+      const blocks = blockTypes(cfg.attn_type, i, cfg.depth[i]).map((type, j) => {
+        const split = type === 'L' ? laSplit[i] : cfg.split_size[i];
+        return new CswinBlock(t, `stage${i + 1}.${j}`, dim, res, cfg.num_heads[i], type, split, i === 3, cfg);
+      });
+      this.stages.push({ merge, blocks, res });
+    }
+    this.norm = new LayerNorm(t, 'norm', c0 * 8, cfg.norm_eps);
+    this.head = new Linear(t, 'head', c0 * 8, cfg.num_classes);
+    this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
+  }
+
+  get imgSize() {
+    return this.cfg.img_size;
+  }
+  get inChans() {
+    return this.cfg.in_chans;
+  }
+  get numClasses() {
+    return this.cfg.num_classes;
+  }
+
+  forward(ctx: Ctx, x: Tensor): ModelOutput {
+    const { ops } = ctx;
+    let y = this.stemNorm.forward(ctx, imageToTokens(ops, this.stem.forward(ctx, x)));
+    let res = this.stages[0].res;
+    this.stages.forEach((s, i) => {
+      ctx.stage?.(i);
+      if (s.merge) y = s.merge.norm.forward(ctx, imageToTokens(ops, s.merge.conv.forward(ctx, tokensToImage(ops, y, res, res))));
+      res = s.res;
+      for (const blk of s.blocks) y = blk.forward(ctx, y);
+    });
+    ctx.stage?.(this.stages.length);
+    const features = ops.mean(this.norm.forward(ctx, y), [1]);
+    return { logits: this.head.forward(ctx, features), features };
+  }
+}

@@ -1,0 +1,125 @@
+import { FlattenError } from '../core/errors.js';
+import type { Tensor } from '../ops/ops.js';
+import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
+import { INERT_KWARGS, resolveKwargs } from './config.js';
+import type { ModelOutput, VisionModel } from './model.js';
+
+/** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
+export interface DeitConfig {
+  img_size: number;
+  patch_size: number;
+  in_chans: number;
+  num_classes: number;
+  embed_dim: number;
+  depth: number;
+  num_heads: number;
+  mlp_ratio: number;
+  qkv_bias: boolean;
+  attn_type: DeitAttnType;
+  focusing_factor: number;
+  kernel_size: number;
+  drop_path_rate: number;
+  norm_eps: number;
+}
+
+export const DEIT_DEFAULTS: DeitConfig = {
+  img_size: 224,
+  patch_size: 16,
+  in_chans: 3,
+  num_classes: 1000,
+  embed_dim: 192,
+  depth: 12,
+  num_heads: 3,
+  mlp_ratio: 4,
+  qkv_bias: true,
+  attn_type: 'flatten',
+  focusing_factor: 3,
+  kernel_size: 5,
+  drop_path_rate: 0.1,
+  norm_eps: 1e-6,
+};
+
+class DeitBlock extends Module {
+  readonly norm1: LayerNorm;
+  readonly attn: DeitAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  constructor(table: ParamTable, prefix: string, side: number, cfg: DeitConfig) {
+    super(table, prefix);
+    const dim = cfg.embed_dim;
+    this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
+    this.attn = new DeitAttention(table, this.sub('attn'), {
+      dim,
+      heads: cfg.num_heads,
+      side,
+      variant: cfg.attn_type,
+      focusingFactor: cfg.focusing_factor,
+      kernelSize: cfg.kernel_size,
+      qkvBias: cfg.qkv_bias,
+    });
+    this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
+    this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
+  }
+  forward(ctx: Ctx, x: Tensor): Tensor {
+    const { ops } = ctx;
+    x = ops.add(x, this.attn.forward(ctx, this.norm1.forward(ctx, x)));
+    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+  }
+}
+
+/** FLatten-DeiT: patch embed, cls token, learned position embedding, focused-attention blocks, cls head. */
+export class FLattenDeit extends Module implements VisionModel {
+  readonly family = 'deit' as const;
+  readonly cfg: DeitConfig;
+  readonly patchEmbed: Conv2d;
+  readonly clsToken: string;
+  readonly posEmbed: string;
+  readonly blocks: DeitBlock[];
+  readonly norm: LayerNorm;
+  readonly head: Linear;
+  readonly stageNames = ['blocks'];
+
+  constructor(kwargs: Partial<DeitConfig> & Record<string, unknown>) {
+    super(new ParamTable(), '');
+    const cfg = (this.cfg = resolveKwargs('deit', DEIT_DEFAULTS, kwargs, INERT_KWARGS));
+    if (!['flatten', 'focused', 'linear', 'softmax'].includes(cfg.attn_type)) {
+      throw new FlattenError('BAD_CONFIG', `deit: attn_type must be flatten, focused, linear or softmax, got '${cfg.attn_type}'`);
+    }
+    if (cfg.img_size % cfg.patch_size) throw new FlattenError('BAD_CONFIG', `deit: img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
+    const t = this.table;
+    const side = cfg.img_size / cfg.patch_size;
+    const dim = cfg.embed_dim;
+    this.clsToken = this.param('cls_token', [1, 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
+    this.posEmbed = this.param('pos_embed', [1, side * side + 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
+    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, dim, { kernel: cfg.patch_size, stride: cfg.patch_size });
+    this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg));
+    this.norm = new LayerNorm(t, 'norm', dim, cfg.norm_eps);
+    this.head = new Linear(t, 'head', dim, cfg.num_classes);
+  }
+
+  get imgSize() {
+    return this.cfg.img_size;
+  }
+  get inChans() {
+    return this.cfg.in_chans;
+  }
+  get numClasses() {
+    return this.cfg.num_classes;
+  }
+
+  forward(ctx: Ctx, x: Tensor): ModelOutput {
+    const { ops } = ctx;
+    const img = this.patchEmbed.forward(ctx, x); // (B, C, s, s)
+    const [b, c, hh, ww] = ops.shape(img);
+    const patches = ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]);
+    const cls = ops.broadcastTo(ctx.p(this.clsToken), [b, 1, c]);
+    let y = ops.add(ops.concat([cls, patches], 1), ctx.p(this.posEmbed)); // (B, 1+N, C)
+    ctx.stage?.(0);
+    for (const blk of this.blocks) y = blk.forward(ctx, y);
+    ctx.stage?.(1);
+    const features = ops.reshape(ops.slice(this.norm.forward(ctx, y), [0, 0, 0], [b, 1, c]), [b, c]);
+    return { logits: this.head.forward(ctx, features), features };
+  }
+}

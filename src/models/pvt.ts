@@ -1,0 +1,188 @@
+import { FlattenError } from '../core/errors.js';
+import type { Tensor } from '../ops/ops.js';
+import { imageToTokens, tokensToImage } from '../ops/compose.js';
+import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
+import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import type { ModelOutput, VisionModel } from './model.js';
+
+/** PyramidVisionTransformer (v1) and V2 arguments, official names. */
+export interface PvtConfig {
+  img_size: number;
+  patch_size: number;
+  in_chans: number;
+  num_classes: number;
+  embed_dims: number[];
+  num_heads: number[];
+  mlp_ratios: number[];
+  qkv_bias: boolean;
+  depths: number[];
+  sr_ratios: number[];
+  la_sr_ratios: string;
+  attn_type: string;
+  focusing_factor: number;
+  kernel_size: number;
+  drop_path_rate: number;
+  num_stages: number;
+  /** eps of norm1/norm2/final norms: 1e-5 for the bare class, 1e-6 from the named factories. */
+  norm_eps: number;
+}
+
+export const PVT_DEFAULTS: PvtConfig = {
+  img_size: 224,
+  patch_size: 16,
+  in_chans: 3,
+  num_classes: 1000,
+  embed_dims: [64, 128, 256, 512],
+  num_heads: [1, 2, 4, 8],
+  mlp_ratios: [4, 4, 4, 4],
+  qkv_bias: false,
+  depths: [3, 4, 6, 3],
+  sr_ratios: [8, 4, 2, 1],
+  la_sr_ratios: '1111',
+  attn_type: 'LLLL',
+  focusing_factor: 3,
+  kernel_size: 5,
+  drop_path_rate: 0,
+  num_stages: 4,
+  norm_eps: 1e-5,
+};
+
+/** PVTv2 MLP: fc1 → depthwise 3×3 on the image → GELU → fc2. */
+class ConvMlp extends Module {
+  readonly fc1: Linear;
+  readonly dw: Conv2d;
+  readonly fc2: Linear;
+  constructor(table: ParamTable, prefix: string, dim: number, hidden: number) {
+    super(table, prefix);
+    this.fc1 = new Linear(table, this.sub('fc1'), dim, hidden);
+    this.dw = new Conv2d(table, this.sub('dwconv.dwconv'), hidden, hidden, { kernel: 3, padding: 1, groups: hidden });
+    this.fc2 = new Linear(table, this.sub('fc2'), hidden, dim);
+  }
+  forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
+    const { ops } = ctx;
+    const y = imageToTokens(ops, this.dw.forward(ctx, tokensToImage(ops, this.fc1.forward(ctx, x), h, w)));
+    return this.fc2.forward(ctx, ops.gelu(y));
+  }
+}
+
+class PvtBlock extends Module {
+  readonly norm1: LayerNorm;
+  readonly attn: FocusedSrAttention | SrAttention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp | ConvMlp;
+  constructor(table: ParamTable, prefix: string, v2: boolean, type: 'L' | 'S', stage: number, dim: number, numPatches: number, cfg: PvtConfig) {
+    super(table, prefix);
+    this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
+    const base = { dim, heads: cfg.num_heads[stage], qkvBias: cfg.qkv_bias };
+    if (type === 'L') {
+      const srRatio = Number.parseInt(cfg.la_sr_ratios[stage], 10);
+      if (!(srRatio >= 1)) throw new FlattenError('BAD_CONFIG', `la_sr_ratios '${cfg.la_sr_ratios}': stage ${stage + 1} needs a digit ≥ 1`);
+      this.attn = new FocusedSrAttention(table, this.sub('attn'), {
+        ...base,
+        srRatio,
+        numPatches,
+        focusingFactor: cfg.focusing_factor,
+        kernelSize: cfg.kernel_size,
+      });
+    } else {
+      this.attn = new SrAttention(table, this.sub('attn'), { ...base, srRatio: cfg.sr_ratios[stage] });
+    }
+    this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
+    const hidden = Math.floor(dim * cfg.mlp_ratios[stage]);
+    this.mlp = v2 ? new ConvMlp(table, this.sub('mlp'), dim, hidden) : new Mlp(table, this.sub('mlp'), dim, hidden);
+  }
+  forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
+    const { ops } = ctx;
+    x = ops.add(x, this.attn.forward(ctx, this.norm1.forward(ctx, x), h, w));
+    const y = this.norm2.forward(ctx, x);
+    return ops.add(x, this.mlp instanceof ConvMlp ? this.mlp.forward(ctx, y, h, w) : this.mlp.forward(ctx, y));
+  }
+}
+
+interface Stage {
+  embed: Conv2d;
+  embedNorm: LayerNorm;
+  pos?: string;
+  blocks: PvtBlock[];
+  norm?: LayerNorm;
+  res: number;
+}
+
+/**
+ * FLatten-PVT (v1, SPEC §2.2) and FLatten-PVTv2 (§2.3): the same pyramid with different patch embeds,
+ * position handling (v1 adds pos_embed, v2 has a conv in the MLP) and heads (v2 norms every stage).
+ */
+export class FLattenPvt extends Module implements VisionModel {
+  readonly cfg: PvtConfig;
+  readonly stages: Stage[] = [];
+  readonly head: Linear;
+  readonly stageNames: string[];
+
+  constructor(readonly family: 'pvt' | 'pvt_v2', kwargs: Partial<PvtConfig> & Record<string, unknown>) {
+    super(new ParamTable(), '');
+    const v2 = family === 'pvt_v2';
+    const cfg = (this.cfg = resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
+    if (kwargs.linear === true) throw new FlattenError('BAD_CONFIG', 'pvt_v2: linear=true (pooling attention) is unsupported: the official module fails for any N ≠ 49 (SPEC §1.5)');
+    const n = cfg.num_stages;
+    checkAttnType(cfg.attn_type, n);
+    const t = this.table;
+    // v1 registers its position embeddings first, as the official class does
+    const pos = v2 ? [] : cfg.embed_dims.slice(0, n).map((c, i) => [`pos_embed${i + 1}`, c] as const);
+    let res = cfg.img_size;
+    const resolutions: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 ? (v2 ? 4 : cfg.patch_size) : 2;
+      res = Math.floor(res / stride);
+      resolutions.push(res);
+    }
+    const posPaths = pos.map(([name, c], i) => t.add({ path: name, shape: [1, resolutions[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }));
+    for (let i = 0; i < n; i++) {
+      const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
+      const c = cfg.embed_dims[i];
+      const embedArgs = v2
+        ? { kernel: i === 0 ? 7 : 3, stride: i === 0 ? 4 : 2, padding: i === 0 ? 3 : 1 }
+        : { kernel: i === 0 ? cfg.patch_size : 2, stride: i === 0 ? cfg.patch_size : 2 };
+      const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
+      const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
+      const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map(
+        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, resolutions[i] ** 2, cfg),
+      );
+      const norm = v2 ? new LayerNorm(t, `norm${i + 1}`, c, cfg.norm_eps) : undefined;
+      this.stages.push({ embed, embedNorm, pos: posPaths[i], blocks, norm, res: resolutions[i] });
+    }
+    const cLast = cfg.embed_dims[n - 1];
+    // v1 keeps a final norm in its state_dict that its forward never calls (SPEC §2.2)
+    if (!v2) new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
+    this.head = new Linear(t, 'head', cLast, cfg.num_classes);
+    this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
+  }
+
+  get imgSize() {
+    return this.cfg.img_size;
+  }
+  get inChans() {
+    return this.cfg.in_chans;
+  }
+  get numClasses() {
+    return this.cfg.num_classes;
+  }
+
+  forward(ctx: Ctx, x: Tensor): ModelOutput {
+    const { ops } = ctx;
+    let img = x;
+    let tokens = x;
+    this.stages.forEach((s, i) => {
+      ctx.stage?.(i);
+      tokens = s.embedNorm.forward(ctx, imageToTokens(ops, s.embed.forward(ctx, img)));
+      if (s.pos) tokens = ops.add(tokens, ctx.p(s.pos));
+      for (const blk of s.blocks) tokens = blk.forward(ctx, tokens, s.res, s.res);
+      if (s.norm) tokens = s.norm.forward(ctx, tokens);
+      if (i < this.stages.length - 1) img = tokensToImage(ops, tokens, s.res, s.res);
+    });
+    ctx.stage?.(this.stages.length);
+    const features = ops.mean(tokens, [1]);
+    return { logits: this.head.forward(ctx, features), features };
+  }
+}

@@ -1,0 +1,216 @@
+import { FlattenError } from '../core/errors.js';
+import { float32 } from '../core/tensor.js';
+import type { Tensor } from '../ops/ops.js';
+import { roll } from '../ops/compose.js';
+import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
+import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import type { ModelOutput, VisionModel } from './model.js';
+
+/** FLattenSwinTransformer arguments, official names. */
+export interface SwinConfig {
+  img_size: number;
+  patch_size: number;
+  in_chans: number;
+  num_classes: number;
+  embed_dim: number;
+  depths: number[];
+  num_heads: number[];
+  window_size: number;
+  mlp_ratio: number;
+  qkv_bias: boolean;
+  attn_type: string;
+  focusing_factor: number;
+  kernel_size: number;
+  drop_path_rate: number;
+  ape: boolean;
+  patch_norm: boolean;
+  norm_eps: number;
+}
+
+export const SWIN_DEFAULTS: SwinConfig = {
+  img_size: 224,
+  patch_size: 4,
+  in_chans: 3,
+  num_classes: 1000,
+  embed_dim: 96,
+  depths: [2, 2, 6, 2],
+  num_heads: [3, 6, 12, 24],
+  window_size: 7,
+  mlp_ratio: 4,
+  qkv_bias: true,
+  attn_type: 'LLLL',
+  focusing_factor: 3,
+  kernel_size: 5,
+  drop_path_rate: 0.1,
+  ape: false,
+  patch_norm: true,
+  norm_eps: 1e-5,
+};
+
+/**
+ * Shift mask (nW, w², w²): 0 where two tokens of a window come from the same region of the
+ * un-shifted map, −100 elsewhere (SPEC §1.7).
+ */
+export function swinShiftMask(h: number, w: number, win: number, shift: number) {
+  const region = (x: number, len: number) => (x < len - win ? 0 : x < len - shift ? 1 : 2);
+  const label = (r: number, c: number) => 3 * region(r, h) + region(c, w);
+  const nWh = h / win;
+  const nWw = w / win;
+  const n = win * win;
+  const data = new Float32Array(nWh * nWw * n * n);
+  for (let wr = 0; wr < nWh; wr++) {
+    for (let wc = 0; wc < nWw; wc++) {
+      const base = (wr * nWw + wc) * n * n;
+      for (let i = 0; i < n; i++) {
+        const li = label(wr * win + Math.floor(i / win), wc * win + (i % win));
+        for (let j = 0; j < n; j++) {
+          const lj = label(wr * win + Math.floor(j / win), wc * win + (j % win));
+          data[base + i * n + j] = li === lj ? 0 : -100;
+        }
+      }
+    }
+  }
+  return float32([nWh * nWw, n, n], data);
+}
+
+class SwinBlock extends Module {
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly attn: FocusedWindowAttention | WindowAttention;
+  readonly mlp: Mlp;
+  readonly maskPath?: string;
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly dim: number,
+    readonly res: number,
+    readonly type: 'L' | 'S',
+    readonly window: number,
+    readonly shift: number,
+    heads: number,
+    cfg: SwinConfig,
+  ) {
+    super(table, prefix);
+    if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
+    this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
+    const common = { dim, heads, window, qkvBias: cfg.qkv_bias };
+    this.attn =
+      type === 'L'
+        ? new FocusedWindowAttention(table, this.sub('attn'), { ...common, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
+        : new WindowAttention(table, this.sub('attn'), common);
+    this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
+    this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
+  }
+
+  /** x (B, H·W, C) */
+  forward(ctx: Ctx, x: Tensor): Tensor {
+    const { ops } = ctx;
+    const [b, , c] = ops.shape(x);
+    const { res, window: w, shift: s } = this;
+    let y = ops.reshape(this.norm1.forward(ctx, x), [b, res, res, c]);
+    if (s > 0) y = roll(ops, roll(ops, y, -s, 1), -s, 2);
+    // partition into windows, row-major over the window grid: (B·nW, w², C)
+    const g = res / w;
+    y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, w, g, w, c]), [0, 1, 3, 2, 4, 5]), [b * g * g, w * w, c]);
+    y =
+      this.attn instanceof WindowAttention
+        ? this.attn.forward(ctx, y, this.maskPath ? ops.constant(this.table.specs.get(this.maskPath)!.buffer!) : undefined)
+        : this.attn.forward(ctx, y);
+    y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, g, w, w, c]), [0, 1, 3, 2, 4, 5]), [b, res, res, c]);
+    if (s > 0) y = roll(ops, roll(ops, y, s, 1), s, 2);
+    x = ops.add(x, ops.reshape(y, [b, res * res, c]));
+    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+  }
+}
+
+/** Concatenate the four 2×2 neighbours (x0 even/even, x1 odd/even, x2 even/odd, x3 odd/odd), LN, reduce. */
+class PatchMerging extends Module {
+  readonly norm: LayerNorm;
+  readonly reduction: Linear;
+  constructor(table: ParamTable, prefix: string, readonly dim: number, readonly res: number, eps: number) {
+    super(table, prefix);
+    this.reduction = new Linear(table, this.sub('reduction'), 4 * dim, 2 * dim, false);
+    this.norm = new LayerNorm(table, this.sub('norm'), 4 * dim, eps);
+  }
+  forward(ctx: Ctx, x: Tensor): Tensor {
+    const { ops } = ctx;
+    const [b, , c] = ops.shape(x);
+    const r = this.res / 2;
+    // (B, r, rowParity, r, colParity, C) → channel block index colParity·2 + rowParity
+    const y = ops.reshape(ops.transpose(ops.reshape(x, [b, r, 2, r, 2, c]), [0, 1, 3, 4, 2, 5]), [b, r * r, 4 * c]);
+    return this.reduction.forward(ctx, this.norm.forward(ctx, y));
+  }
+}
+
+export class FLattenSwin extends Module implements VisionModel {
+  readonly family = 'swin' as const;
+  readonly cfg: SwinConfig;
+  readonly patchEmbed: Conv2d;
+  readonly patchNorm: LayerNorm;
+  readonly stages: { blocks: SwinBlock[]; down?: PatchMerging }[] = [];
+  readonly norm: LayerNorm;
+  readonly head: Linear;
+  readonly stageNames: string[];
+
+  constructor(kwargs: Partial<SwinConfig> & Record<string, unknown>) {
+    super(new ParamTable(), '');
+    const cfg = (this.cfg = resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    if (cfg.ape) throw new FlattenError('BAD_CONFIG', 'swin: ape=true (absolute position embedding) is not supported; no FLatten config uses it');
+    checkAttnType(cfg.attn_type, cfg.depths.length);
+    const t = this.table;
+    const c0 = cfg.embed_dim;
+    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, c0, { kernel: cfg.patch_size, stride: cfg.patch_size });
+    this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
+    const res0 = cfg.img_size / cfg.patch_size;
+    cfg.depths.forEach((depth, i) => {
+      const dim = c0 * 2 ** i;
+      const res = res0 / 2 ** i;
+      const types = blockTypes(cfg.attn_type, i, depth);
+      const blocks = types.map((type, j) => {
+        // per-block window and shift, then the clamp to the feature map (SPEC §2.1 step 4)
+        let win = type === 'L' ? cfg.window_size : cfg.window_size <= 56 ? 7 : 12;
+        let shift = j % 2 === 0 ? 0 : Math.floor(win / 2);
+        if (res <= win) {
+          win = res;
+          shift = 0;
+        }
+        if (res % win !== 0) throw new FlattenError('BAD_CONFIG', `swin: stage ${i + 1} resolution ${res} is not a multiple of window ${win}`);
+        return new SwinBlock(t, `layers.${i}.blocks.${j}`, dim, res, type, win, shift, cfg.num_heads[i], cfg);
+      });
+      const last = i === cfg.depths.length - 1;
+      this.stages.push({ blocks, down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, dim, res, cfg.norm_eps) });
+    });
+    const cLast = c0 * 2 ** (cfg.depths.length - 1);
+    this.norm = new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
+    this.head = new Linear(t, 'head', cLast, cfg.num_classes);
+    this.stageNames = cfg.depths.map((_, i) => `layers.${i}`);
+  }
+
+  get imgSize() {
+    return this.cfg.img_size;
+  }
+  get inChans() {
+    return this.cfg.in_chans;
+  }
+  get numClasses() {
+    return this.cfg.num_classes;
+  }
+
+  forward(ctx: Ctx, x: Tensor): ModelOutput {
+    const { ops } = ctx;
+    ctx.stage?.(-1);
+    const img = this.patchEmbed.forward(ctx, x); // (B, C, H/4, W/4)
+    const [b, c, hh, ww] = ops.shape(img);
+    let y = this.patchNorm.forward(ctx, ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]));
+    this.stages.forEach((s, i) => {
+      ctx.stage?.(i);
+      for (const blk of s.blocks) y = blk.forward(ctx, y);
+      if (s.down) y = s.down.forward(ctx, y);
+    });
+    ctx.stage?.(this.stages.length);
+    const features = ops.mean(this.norm.forward(ctx, y), [1]);
+    return { logits: this.head.forward(ctx, features), features };
+  }
+}
