@@ -3,6 +3,12 @@ import { registerForward } from './commands/forward.js';
 import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 
+// `flatten list | head` closes the pipe early: that is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('flatten')

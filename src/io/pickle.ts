@@ -359,9 +359,10 @@ class Unpickler {
   }
 
   private appendItems(target: unknown, items: unknown[]): void {
-    if (Array.isArray(target)) target.push(...items);
+    // Plain loops, not push(...items): spreading a huge batch would overflow the call stack.
+    if (Array.isArray(target)) for (const it of items) target.push(it);
     else if (target instanceof Set) for (const it of items) target.add(it);
-    else if (target instanceof PyObject) (target.list ??= []).push(...items);
+    else if (target instanceof PyObject) for (const it of items) (target.list ??= []).push(it);
     else throw this.bad('APPEND(S)/ADDITEMS on something that is not a list or set');
   }
 

@@ -10,7 +10,7 @@ import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { gatherStrided, type ElementKind } from './elements.js';
 import { readFileBytes } from './files.js';
-import { PyGlobal, pyRepr, unpickle, type Reducer } from './pickle.js';
+import { PyGlobal, PyObject, pyRepr, unpickle, type Reducer } from './pickle.js';
 import { looksLikeZip, readZip, type ZipArchive } from './zip.js';
 
 /** Storage classes as named in the pickle (`torch.FloatStorage`, ...) -> element kind. */
@@ -173,7 +173,10 @@ export function findStateDict(obj: unknown, name = 'checkpoint'): StateDict {
   const bare = asStateDict(obj);
   if (bare) return bare;
   if (!(obj instanceof Map)) {
-    const what = Array.isArray(obj) ? 'a list' : obj === null ? 'None' : typeof obj === 'object' ? (obj.constructor?.name ?? 'an object') : typeof obj;
+    const what =
+      obj instanceof PyObject
+        ? `a pickled ${obj.__class__} object (a whole model saved with torch.save(model)? save model.state_dict() instead)`
+        : Array.isArray(obj) ? 'a list' : obj === null ? 'None' : isTensorData(obj) ? 'a single tensor' : `a ${typeof obj}`;
     throw new FlattenError('BAD_KEYS', `${name}: no state_dict found: the checkpoint holds ${what}, not a dict of tensors`);
   }
   for (const key of STATE_DICT_KEYS) {

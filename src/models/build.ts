@@ -24,13 +24,15 @@ const FAMILIES: Record<Family, (kw: Record<string, unknown>) => VisionModel> = {
 
 /** Build a model from a family/constructor and official kwargs (a golden config.json is accepted as it is). */
 export function buildModel(spec: ModelSpec): VisionModel {
-  const ctor = spec.constructor ? CONSTRUCTORS[spec.constructor] : undefined;
-  if (spec.constructor && !ctor) {
-    throw new FlattenError('BAD_CONFIG', `unknown constructor '${spec.constructor}'; known: ${Object.keys(CONSTRUCTORS).join(', ')}`);
+  // own-property reads: a JSON object without "constructor" would otherwise yield Object itself
+  const name = Object.hasOwn(spec, 'constructor') ? spec.constructor : undefined;
+  const ctor = name !== undefined && Object.hasOwn(CONSTRUCTORS, name) ? CONSTRUCTORS[name] : undefined;
+  if (name !== undefined && !ctor) {
+    throw new FlattenError('BAD_CONFIG', `unknown constructor '${name}'; known: ${Object.keys(CONSTRUCTORS).join(', ')}`);
   }
   const family = spec.family ?? ctor?.family;
-  if (!family || !(family in FAMILIES)) throw new FlattenError('BAD_CONFIG', `unknown model family '${String(family)}'; known: ${Object.keys(FAMILIES).join(', ')}`);
-  if (ctor && ctor.family !== family) throw new FlattenError('BAD_CONFIG', `constructor '${spec.constructor}' builds a ${ctor.family} model, not ${family}`);
+  if (!family || !Object.hasOwn(FAMILIES, family)) throw new FlattenError('BAD_CONFIG', `unknown model family '${String(family)}'; known: ${Object.keys(FAMILIES).join(', ')}`);
+  if (ctor && ctor.family !== family) throw new FlattenError('BAD_CONFIG', `constructor '${name}' builds a ${ctor.family} model, not ${family}`);
   return FAMILIES[family]({ ...(ctor?.defaults ?? {}), ...(spec.kwargs ?? {}) });
 }
 

@@ -10,13 +10,22 @@ export function resolveKwargs<T extends object>(
   kwargs: Record<string, unknown>,
   inert: readonly string[] = [],
 ): T {
-  const unknown = Object.keys(kwargs).filter((k) => !(k in defaults) && !inert.includes(k));
+  const unknown = Object.keys(kwargs).filter((k) => !Object.hasOwn(defaults, k) && !inert.includes(k));
   if (unknown.length) {
     throw new FlattenError('BAD_CONFIG', `${family}: unknown config key(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(defaults).join(', ')}`);
   }
   const out = { ...defaults } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(kwargs)) if (k in defaults) out[k] = v;
+  for (const [k, v] of Object.entries(kwargs)) {
+    if (!Object.hasOwn(defaults, k)) continue;
+    const want = kindOf((defaults as Record<string, unknown>)[k]);
+    if (kindOf(v) !== want) throw new FlattenError('BAD_CONFIG', `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
   return out as T;
+}
+
+function kindOf(v: unknown): string {
+  return Array.isArray(v) ? 'array' : typeof v;
 }
 
 /** Keyword arguments that every official constructor accepts and that are identities at eval. */

@@ -1,10 +1,10 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
 import { imageToTokens, tokensToImage } from '../ops/compose.js';
-import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
-import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import type { ModelOutput, VisionModel } from './model.js';
 
 /** CSWinTransformer arguments, official names. */
@@ -53,7 +53,7 @@ class CswinBlock extends Module {
   readonly branches: (FocusedCswinBranch | LepeCswinBranch)[];
   readonly mlp: Mlp;
   readonly norm2: LayerNorm;
-  constructor(table: ParamTable, prefix: string, dim: number, res: number, heads: number, type: 'L' | 'S', split: number, lastStage: boolean, cfg: CswinConfig) {
+  constructor(table: ParamTable, prefix: string, dim: number, res: number, heads: number, type: 'L' | 'S', split: number, lastStage: boolean, cfg: CswinConfig, readonly dropRate: number) {
     super(table, prefix);
     this.qkv = new Linear(table, this.sub('qkv'), dim, 3 * dim, cfg.qkv_bias);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
@@ -86,8 +86,8 @@ class CswinBlock extends Module {
       return br.forward(ctx, part(0), part(1), part(2));
     });
     const y = outs.length === 1 ? outs[0] : ops.concat(outs, 2);
-    x = ops.add(x, this.proj.forward(ctx, y));
-    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+    x = ops.add(x, dropPath(ctx, this.proj.forward(ctx, y), this.dropRate));
+    return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), this.dropRate));
   }
 }
 
@@ -113,13 +113,15 @@ export class FLattenCswin extends Module implements VisionModel {
     this.stem = new Conv2d(t, 'stage1_conv_embed.0', cfg.in_chans, c0, { kernel: 7, stride: 4, padding: 2 });
     this.stemNorm = new LayerNorm(t, 'stage1_conv_embed.2', c0, cfg.norm_eps);
     const res0 = Math.floor((cfg.img_size + 4 - 7) / 4) + 1;
+    const rates = dropPathRates(cfg.drop_path_rate, cfg.depth);
+    let blockIndex = 0;
     for (let i = 0; i < 4; i++) {
       const dim = c0 * 2 ** i;
       const res = Math.floor(res0 / 2 ** i);
       const merge = i === 0 ? undefined : { conv: new Conv2d(t, `merge${i}.conv`, dim / 2, dim, { kernel: 3, stride: 2, padding: 1 }), norm: new LayerNorm(t, `merge${i}.norm`, dim, cfg.norm_eps) };
       const blocks = blockTypes(cfg.attn_type, i, cfg.depth[i]).map((type, j) => {
         const split = type === 'L' ? laSplit[i] : cfg.split_size[i];
-        return new CswinBlock(t, `stage${i + 1}.${j}`, dim, res, cfg.num_heads[i], type, split, i === 3, cfg);
+        return new CswinBlock(t, `stage${i + 1}.${j}`, dim, res, cfg.num_heads[i], type, split, i === 3, cfg, rates[blockIndex++]);
       });
       this.stages.push({ merge, blocks, res });
     }

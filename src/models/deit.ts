@@ -1,9 +1,9 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
-import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
-import { INERT_KWARGS, resolveKwargs } from './config.js';
+import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
 import type { ModelOutput, VisionModel } from './model.js';
 
 /** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
@@ -46,7 +46,7 @@ class DeitBlock extends Module {
   readonly attn: DeitAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
-  constructor(table: ParamTable, prefix: string, side: number, cfg: DeitConfig) {
+  constructor(table: ParamTable, prefix: string, side: number, cfg: DeitConfig, readonly dropRate: number) {
     super(table, prefix);
     const dim = cfg.embed_dim;
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
@@ -64,8 +64,8 @@ class DeitBlock extends Module {
   }
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
-    x = ops.add(x, this.attn.forward(ctx, this.norm1.forward(ctx, x)));
-    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+    x = ops.add(x, dropPath(ctx, this.attn.forward(ctx, this.norm1.forward(ctx, x)), this.dropRate));
+    return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), this.dropRate));
   }
 }
 
@@ -94,7 +94,8 @@ export class FLattenDeit extends Module implements VisionModel {
     this.clsToken = this.param('cls_token', [1, 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
     this.posEmbed = this.param('pos_embed', [1, side * side + 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
     this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, dim, { kernel: cfg.patch_size, stride: cfg.patch_size });
-    this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg));
+    const rates = dropPathRates(cfg.drop_path_rate, [cfg.depth]);
+    this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg, rates[j]));
     this.norm = new LayerNorm(t, 'norm', dim, cfg.norm_eps);
     this.head = new Linear(t, 'head', dim, cfg.num_classes);
   }

@@ -1,10 +1,10 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
 import { imageToTokens, tokensToImage } from '../ops/compose.js';
-import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
-import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import type { ModelOutput, VisionModel } from './model.js';
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
@@ -72,7 +72,7 @@ class PvtBlock extends Module {
   readonly attn: FocusedSrAttention | SrAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp | ConvMlp;
-  constructor(table: ParamTable, prefix: string, v2: boolean, type: 'L' | 'S', stage: number, dim: number, numPatches: number, cfg: PvtConfig) {
+  constructor(table: ParamTable, prefix: string, v2: boolean, type: 'L' | 'S', stage: number, dim: number, numPatches: number, cfg: PvtConfig, readonly dropRate: number) {
     super(table, prefix);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const base = { dim, heads: cfg.num_heads[stage], qkvBias: cfg.qkv_bias };
@@ -95,9 +95,9 @@ class PvtBlock extends Module {
   }
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
-    x = ops.add(x, this.attn.forward(ctx, this.norm1.forward(ctx, x), h, w));
+    x = ops.add(x, dropPath(ctx, this.attn.forward(ctx, this.norm1.forward(ctx, x), h, w), this.dropRate));
     const y = this.norm2.forward(ctx, x);
-    return ops.add(x, this.mlp instanceof ConvMlp ? this.mlp.forward(ctx, y, h, w) : this.mlp.forward(ctx, y));
+    return ops.add(x, dropPath(ctx, this.mlp instanceof ConvMlp ? this.mlp.forward(ctx, y, h, w) : this.mlp.forward(ctx, y), this.dropRate));
   }
 }
 
@@ -137,6 +137,8 @@ export class FLattenPvt extends Module implements VisionModel {
       res = Math.floor(res / stride);
       resolutions.push(res);
     }
+    const rates = dropPathRates(cfg.drop_path_rate, cfg.depths.slice(0, n));
+    let blockIndex = 0;
     const posPaths = pos.map(([name, c], i) => t.add({ path: name, shape: [1, resolutions[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }));
     for (let i = 0; i < n; i++) {
       const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
@@ -147,7 +149,7 @@ export class FLattenPvt extends Module implements VisionModel {
       const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
       const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
       const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map(
-        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, resolutions[i] ** 2, cfg),
+        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, resolutions[i] ** 2, cfg, rates[blockIndex++]),
       );
       const norm = v2 ? new LayerNorm(t, `norm${i + 1}`, c, cfg.norm_eps) : undefined;
       this.stages.push({ embed, embedNorm, pos: posPaths[i], blocks, norm, res: resolutions[i] });

@@ -2,10 +2,10 @@ import { FlattenError } from '../core/errors.js';
 import { float32 } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import { roll } from '../ops/compose.js';
-import { Conv2d, LayerNorm, Linear, Mlp } from '../nn/layers.js';
+import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
-import { blockTypes, checkAttnType, INERT_KWARGS, resolveKwargs } from './config.js';
+import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import type { ModelOutput, VisionModel } from './model.js';
 
 /** FLattenSwinTransformer arguments, official names. */
@@ -91,6 +91,7 @@ class SwinBlock extends Module {
     readonly shift: number,
     heads: number,
     cfg: SwinConfig,
+    readonly dropRate: number,
   ) {
     super(table, prefix);
     if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
@@ -120,8 +121,8 @@ class SwinBlock extends Module {
         : this.attn.forward(ctx, y);
     y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, g, w, w, c]), [0, 1, 3, 2, 4, 5]), [b, res, res, c]);
     if (s > 0) y = roll(ops, roll(ops, y, s, 1), s, 2);
-    x = ops.add(x, ops.reshape(y, [b, res * res, c]));
-    return ops.add(x, this.mlp.forward(ctx, this.norm2.forward(ctx, x)));
+    x = ops.add(x, dropPath(ctx, ops.reshape(y, [b, res * res, c]), this.dropRate));
+    return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), this.dropRate));
   }
 }
 
@@ -164,6 +165,12 @@ export class FLattenSwin extends Module implements VisionModel {
     this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, c0, { kernel: cfg.patch_size, stride: cfg.patch_size });
     this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
     const res0 = cfg.img_size / cfg.patch_size;
+    const down = 2 ** (cfg.depths.length - 1);
+    if (!Number.isInteger(res0 / down)) {
+      throw new FlattenError('BAD_CONFIG', `swin: img_size ${cfg.img_size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`);
+    }
+    const rates = dropPathRates(cfg.drop_path_rate, cfg.depths);
+    let blockIndex = 0;
     cfg.depths.forEach((depth, i) => {
       const dim = c0 * 2 ** i;
       const res = res0 / 2 ** i;
@@ -176,8 +183,8 @@ export class FLattenSwin extends Module implements VisionModel {
           win = res;
           shift = 0;
         }
-        if (res % win !== 0) throw new FlattenError('BAD_CONFIG', `swin: stage ${i + 1} resolution ${res} is not a multiple of window ${win}`);
-        return new SwinBlock(t, `layers.${i}.blocks.${j}`, dim, res, type, win, shift, cfg.num_heads[i], cfg);
+        if (res % win !== 0) throw new FlattenError('BAD_CONFIG', `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows, e.g. 224 or 384`);
+        return new SwinBlock(t, `layers.${i}.blocks.${j}`, dim, res, type, win, shift, cfg.num_heads[i], cfg, rates[blockIndex++]);
       });
       const last = i === cfg.depths.length - 1;
       this.stages.push({ blocks, down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, dim, res, cfg.norm_eps) });
