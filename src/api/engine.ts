@@ -3,6 +3,7 @@ import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx } from '../nn/module.js';
 import { runTfjs } from '../engines/tfjs/run.js';
+import { runOnnx } from '../engines/onnx/run.js';
 
 /** Runs a pure forward `fn` on bound weights and inputs, returning the named outputs as data. */
 export type EngineRunner = <K extends string>(
@@ -13,6 +14,7 @@ export type EngineRunner = <K extends string>(
 
 export const ENGINES: Record<string, EngineRunner> = {
   tfjs: runTfjs,
+  onnx: runOnnx,
 };
 
 export function engineRunner(name: string): EngineRunner {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerExport } from './commands/export.js';
 import { registerForward } from './commands/forward.js';
 import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
@@ -15,6 +16,7 @@ program
   .description('FLatten Transformer in TypeScript: run, inspect and export focused-linear-attention vision transformers')
   .showHelpAfterError('(run with --help for usage)');
 
+registerExport(program);
 registerForward(program);
 registerInfo(program);
 registerList(program);

@@ -1,26 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorData } from '../../core/tensor.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
+import { linearResampleMatrix } from '../../ops/resample.js';
 
 type T = tf.Tensor;
 const t = (x: Tensor): T => x as unknown as T;
 const h = (x: T): Tensor => x as unknown as Tensor;
 const axisOf = (x: T, a: number) => (a < 0 ? a + x.rank : a);
-
-/** Weights for 1-D linear resampling n → size with align_corners = false, as a (size, n) matrix. */
-export function linearResampleMatrix(n: number, size: number): Float32Array {
-  const m = new Float32Array(size * n);
-  const scale = n / size;
-  for (let i = 0; i < size; i++) {
-    const src = Math.max(0, (i + 0.5) * scale - 0.5);
-    const i0 = Math.min(Math.floor(src), n - 1);
-    const i1 = Math.min(i0 + 1, n - 1);
-    const lambda = src - i0;
-    m[i * n + i0] += 1 - lambda;
-    m[i * n + i1] += lambda;
-  }
-  return m;
-}
 
 /**
  * Eager ops on TensorFlow.js. tfjs convolutions are NHWC with (kh, kw, in, out) filters,

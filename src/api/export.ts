@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { FlattenError } from '../core/errors.js';
+import type { StateDict, TensorData } from '../core/tensor.js';
+import { readFileBytes } from '../io/files.js';
+import { buildModel, buildNamed, type ModelSpec } from '../models/build.js';
+import type { VisionModel } from '../models/model.js';
+import { registryEntry } from '../models/registry.js';
+import { OPSET } from '../engines/onnx/graph.js';
+import { nodeOpTypes } from '../engines/onnx/inspect.js';
+import { OnnxSession, type SessionOptions } from '../engines/onnx/session.js';
+import { traceOnnx } from '../engines/onnx/trace.js';
+import type { ModelProto } from '../engines/onnx/proto.js';
+import { loadWeights } from './checkpoint.js';
+
+export interface ExportSpec {
+  /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */
+  name: string;
+  /** A model description in the golden `config.json` format, instead of the registry entry. */
+  config?: ModelSpec;
+  /** `.pth` / `.safetensors` path or a state_dict; deterministic random weights when omitted. */
+  checkpoint?: string | StateDict;
+  /** Input side in pixels, baked into the graph (default: the model's own). */
+  resolution?: number;
+  seed?: number;
+  strict?: boolean;
+}
+
+export interface OnnxExport {
+  bytes: Uint8Array;
+  model: VisionModel;
+  /** The graph as written (nodes, initializers, inputs and outputs). */
+  proto: ModelProto;
+}
+
+/** The graph's input and outputs: images (batch, C, R, R) → logits (batch, classes), features (batch, C_last). */
+export const MODEL_INPUT = 'input';
+
+/** Build the model an export describes (registry entry or config, at the requested resolution). */
+export function exportedModel(spec: ExportSpec): VisionModel {
+  const size = spec.resolution ? { img_size: spec.resolution } : {};
+  if (!spec.config) return buildNamed(spec.name, size);
+  return buildModel({ ...spec.config, kwargs: { ...(spec.config.kwargs ?? {}), ...size } });
+}
+
+/**
+ * A whole classifier as one ONNX graph (opset 17) with a dynamic batch and the resolution baked in.
+ * Weights are initializers under their state_dict keys (Linear weights stored transposed, (in, out));
+ * metadata records the model, its config and its eval preprocessing.
+ */
+export function exportOnnx(spec: ExportSpec): OnnxExport {
+  const model = exportedModel(spec);
+  const weights = loadWeights(model.table, spec.checkpoint, { strict: spec.strict, seed: spec.seed });
+  const r = model.imgSize;
+  const metadata: Record<string, string> = {
+    'flatten.name': spec.name,
+    'flatten.family': model.family,
+    'flatten.img_size': String(r),
+    'flatten.num_classes': String(model.numClasses),
+    'flatten.weights': typeof spec.checkpoint === 'string' ? basename(spec.checkpoint) : spec.checkpoint ? 'state_dict' : `random (seed ${spec.seed ?? 0})`,
+  };
+  if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
+  else metadata['flatten.preprocess'] = JSON.stringify({ ...registryEntry(spec.name).preprocess, imgSize: r });
+  const { bytes, model: proto } = traceOnnx(
+    weights,
+    [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
+    (ctx, x) => {
+      const { logits, features } = model.forward(ctx, x);
+      return { logits, features };
+    },
+    { dynamic: true, name: spec.name, doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`, metadata },
+  );
+  return { bytes, model, proto };
+}
+
+/** Open an `.onnx` file (ours or anyone's) on onnxruntime-node; unreadable or non-ONNX files are BAD_FILE. */
+export function loadOnnx(path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
+  return OnnxSession.create(readFileBytes(path), path, opts);
+}
+
+/** Node op types after onnxruntime's own optimization (level 'all'), read back from the graph it writes. */
+export async function ortOptimizedOps(bytes: Uint8Array, opts: SessionOptions = {}): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'flatten-ort-'));
+  const file = join(dir, 'optimized.onnx');
+  try {
+    const s = await OnnxSession.create(bytes, 'exported graph', { ...opts, optimizedModelPath: file });
+    await s.release();
+    return nodeOpTypes(readFileBytes(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Run an exported image model on a batch: (B, C, R, R) → logits and features. */
+export async function runExported(session: OnnxSession, images: TensorData): Promise<{ logits: TensorData; features?: TensorData }> {
+  if (!session.inputs.some((i) => i.name === MODEL_INPUT)) {
+    throw new FlattenError('BAD_FILE', `${session.source}: has no input named '${MODEL_INPUT}' (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
+  }
+  const out = await session.run({ [MODEL_INPUT]: images });
+  if (!out.logits) throw new FlattenError('BAD_FILE', `${session.source}: has no output named 'logits'`);
+  return { logits: out.logits, features: out.features };
+}

@@ -1,0 +1,46 @@
+import { toFloat32, type TensorData } from '../../core/tensor.js';
+import type { Tensor } from '../../ops/ops.js';
+import { makeCtx, type Ctx } from '../../nn/module.js';
+import { Graph, type Value } from './graph.js';
+import { OnnxOps } from './ops.js';
+import { encodeModel, type ModelProto } from './proto.js';
+
+export interface TraceInput {
+  name: string;
+  shape: number[];
+  /** With `dynamic`, the axis whose size is left to run time. */
+  batchAxis?: number;
+}
+
+export interface TraceOptions {
+  /** Leave the inputs' batch axis symbolic (`batch`) instead of baking in the traced size. */
+  dynamic?: boolean;
+  name?: string;
+  doc?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface Traced {
+  model: ModelProto;
+  bytes: Uint8Array;
+}
+
+/**
+ * Record `fn` as an ONNX model: weights become initializers named by their state_dict keys,
+ * the inputs become graph inputs and the returned tensors the graph outputs, under their keys.
+ */
+export function traceOnnx<K extends string>(
+  weights: Map<string, TensorData>,
+  inputs: TraceInput[],
+  fn: (ctx: Ctx, ...xs: Tensor[]) => Record<K, Tensor>,
+  opts: TraceOptions = {},
+): Traced {
+  const g = new Graph(opts.dynamic ?? false);
+  const ops = new OnnxOps(g);
+  const bound = new Map<string, Tensor>();
+  for (const [k, w] of weights) bound.set(k, g.constant(w.shape, toFloat32(w), k) as unknown as Tensor);
+  const xs = inputs.map((i) => g.input(i.name, i.shape, i.batchAxis) as unknown as Tensor);
+  const outs = fn(makeCtx(ops, bound), ...xs) as unknown as Record<K, Value>;
+  const model = g.toModel(outs, { name: opts.name ?? 'flatten', doc: opts.doc, metadata: opts.metadata });
+  return { model, bytes: encodeModel(model) };
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { readNpyFile } from '../../src/io/npy.js';
+import { readJsonFile } from '../../src/io/json.js';
+import { runCase, type CaseConfig } from '../../src/api/forward.js';
+import { GOLDEN_DIR, goldenCases } from '../golden.js';
+import { maxAbsError } from '../util.js';
+
+/** Every golden case through `runCase(..., {engine: 'onnx'})`, the path of `flatten forward --engine onnx`. */
+describe('golden parity (onnx engine)', () => {
+  for (const name of goldenCases()) {
+    it(name, async () => {
+      const dir = `${GOLDEN_DIR}${name}/`;
+      const config = readJsonFile<CaseConfig & { output_shape: number[] }>(`${dir}config.json`);
+      const r = await runCase(config, `${dir}checkpoint.pth`, readNpyFile(`${dir}input.npy`), { engine: 'onnx' });
+      expect(r.output.shape).toEqual(config.output_shape);
+      const { err, tol } = maxAbsError(r.output, readNpyFile(`${dir}output.npy`));
+      expect(err).toBeLessThanOrEqual(tol);
+      if (config.kind === 'model') {
+        const f = maxAbsError(r.features!, readNpyFile(`${dir}features.npy`));
+        expect(f.err).toBeLessThanOrEqual(f.tol);
+      }
+    });
+  }
+});
