@@ -58,25 +58,6 @@ export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor): Tens
 }
 
 /**
- * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention. (SPEC §1.1)
- * q (B, N, C); k, v (B, n, C); pe (1, n, C) → (B, N, C).
- */
-export function focusedLinearCore(
-  ops: Ops,
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  w: { scale: Tensor; pe: Tensor },
-  heads: number,
-  p: number,
-): Tensor {
-  const qf = focusedFeatureMap(ops, q, w.scale, p);
-  const kf = focusedFeatureMap(ops, ops.add(k, w.pe), w.scale, p);
-  const o = linearAttention(ops, splitHeads(ops, qf, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads));
-  return mergeHeads(ops, o);
-}
-
-/**
  * Head-shared depthwise conv 𝓓(V; H, W) that restores rank (SPEC §1.2): each head's d channels form an
  * H×W image and the same d kernels run over every head. v (B, N = H·W, C) → (B, N, C).
  */
@@ -113,11 +94,24 @@ export class FocusedParams extends Module {
     return this.dwcWeight !== '';
   }
 
+  /**
+   * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention (SPEC §1.1).
+   * q (B, N, C); k, v (B, n, C) → (B, N, C).
+   */
   core(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
-    return focusedLinearCore(ctx.ops, q, k, v, { scale: ctx.p(this.scale), pe: ctx.p(this.pe) }, this.opts.heads, this.opts.focusingFactor);
+    const { ops } = ctx;
+    const { heads, focusingFactor: p } = this.opts;
+    const scale = ctx.p(this.scale);
+    const kp = ops.add(k, ctx.p(this.pe)); // only K gets the position encoding
+    const qf = focusedFeatureMap(ops, q, scale, p);
+    const kf = focusedFeatureMap(ops, kp, scale, p);
+    ctx.capture?.(this.prefix, { q, k: kp, qf, kf }, { heads });
+    return mergeHeads(ops, linearAttention(ops, splitHeads(ops, qf, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads)));
   }
 
+  /** 𝓓(V; H, W) with this block's kernel; v (B, H·W, C). */
   dwc(ctx: Ctx, v: Tensor, hw: [number, number]): Tensor {
+    ctx.capture?.(this.prefix, {}, { hw });
     return headSharedDwc(ctx.ops, v, ctx.p(this.dwcWeight), ctx.p(this.dwcBias), this.opts.heads, hw);
   }
 }

@@ -3,6 +3,8 @@ import { registerExport } from './commands/export.js';
 import { registerForward } from './commands/forward.js';
 import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
+import { registerClassify } from './commands/classify.js';
+import { registerAnalysis } from './commands/analysis.js';
 
 // `flatten list | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -20,5 +22,7 @@ registerExport(program);
 registerForward(program);
 registerInfo(program);
 registerList(program);
+registerClassify(program);
+registerAnalysis(program);
 
 await program.parseAsync(process.argv);

@@ -18,10 +18,10 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
-export function parseIntOption(name: string) {
+export function parseIntOption(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new FlattenError('BAD_ARGUMENT', `${name} must be a positive integer, got '${v}'`);
+    if (!Number.isInteger(n) || n < min) throw new FlattenError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got '${v}'`);
     return n;
   };
 }

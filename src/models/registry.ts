@@ -21,14 +21,17 @@ export interface RegistryEntry {
   /** Released checkpoint exists upstream (README of the official repo). */
   released: boolean;
   description: string;
+  /** Weights shipped inside this package (path from the package root), used when no checkpoint is given. */
+  weights?: string;
 }
 
-const IMAGENET = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], interpolation: 'bicubic' as const };
+/** ImageNet eval statistics and interpolation (SPEC §5). */
+export const IMAGENET_EVAL = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], interpolation: 'bicubic' as const };
 const common = { num_classes: 1000, focusing_factor: 3, kernel_size: 5 };
 
 function entry(name: string, family: Family, ctor: string, kwargs: Record<string, unknown>, released: boolean, description: string, crop = true): RegistryEntry {
   const imgSize = (kwargs.img_size as number | undefined) ?? 224;
-  return { name, family, constructor: ctor, kwargs: { ...common, ...kwargs }, preprocess: { imgSize, crop, ...IMAGENET }, released, description };
+  return { name, family, constructor: ctor, kwargs: { ...common, ...kwargs }, preprocess: { imgSize, crop, ...IMAGENET_EVAL }, released, description };
 }
 
 const swin = (embed: number, depths: number[], heads: number[], img: number, window: number, dpr: number) => ({
@@ -43,6 +46,21 @@ const swin = (embed: number, depths: number[], heads: number[], img: number, win
 const pvt = (dpr: number) => ({ la_sr_ratios: '1111', attn_type: 'LLLL', drop_path_rate: dpr });
 const cswin = (img: number, split: string, dpr: number) => ({ img_size: img, la_split_size: split, attn_type: 'LLSS', drop_path_rate: dpr });
 const deit = (embed: number, heads: number) => ({ img_size: 224, patch_size: 16, embed_dim: embed, depth: 12, num_heads: heads, attn_type: 'flatten', drop_path_rate: 0.1 });
+
+/**
+ * FLatten-DeiT for 28×28 grayscale Fashion-MNIST: patch 4 (7×7 = 49 tokens + cls), a compact width and
+ * depth sized so the 4-variant × 3-seed ablation fits a 2-core CPU (docs/ablation.md). DWC 5×5 on the 7×7 grid.
+ */
+const FMNIST_DEIT: RegistryEntry = {
+  name: 'flatten_deit_fmnist',
+  family: 'deit',
+  constructor: 'FLattenDeiT',
+  kwargs: { img_size: 28, patch_size: 4, in_chans: 1, num_classes: 10, embed_dim: 96, depth: 4, num_heads: 3, mlp_ratio: 2, attn_type: 'flatten', focusing_factor: 3, kernel_size: 5, drop_path_rate: 0.05 },
+  preprocess: { imgSize: 28, crop: false, mean: [0.286], std: [0.353], interpolation: 'bicubic' },
+  released: false,
+  description: 'FLatten-DeiT for Fashion-MNIST 28×28 (ours; weights/flatten_deit_fmnist.safetensors)',
+  weights: 'weights/flatten_deit_fmnist.safetensors',
+};
 
 /** Every released configuration (keys as in shared/golden/configs.json) plus FLatten-DeiT. */
 export const REGISTRY: RegistryEntry[] = [
@@ -66,6 +84,7 @@ export const REGISTRY: RegistryEntry[] = [
   entry('flatten_cswin_b_384', 'cswin', 'FLatten_CSWin_96_36292_base_384', cswin(384, '96-48-24-12', 0.7), false, 'FLatten-CSwin-B at 384², 85.5%'),
   entry('flatten_deit_tiny', 'deit', 'FLattenDeiT', deit(192, 3), false, 'FLatten-DeiT-T (our definition; paper 74.1%)'),
   entry('flatten_deit_small', 'deit', 'FLattenDeiT', deit(384, 6), false, 'FLatten-DeiT-S (our definition)'),
+  FMNIST_DEIT,
 ];
 
 /** The yaml names of the official cfg files, for users who know those. */

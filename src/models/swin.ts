@@ -114,6 +114,7 @@ class SwinBlock extends Module {
     if (s > 0) y = roll(ops, roll(ops, y, -s, 1), -s, 2);
     // partition into windows, row-major over the window grid: (B·nW, w², C)
     const g = res / w;
+    ctx.capture?.(this.attn.prefix, {}, { mapSize: res, shift: s });
     y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, w, g, w, c]), [0, 1, 3, 2, 4, 5]), [b * g * g, w * w, c]);
     y =
       this.attn instanceof WindowAttention

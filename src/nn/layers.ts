@@ -69,3 +69,8 @@ export class Mlp extends Module {
     return this.fc2.forward(ctx, ctx.ops.gelu(this.fc1.forward(ctx, x)));
   }
 }
+
+/** timm DropPath on a residual branch: the identity at inference or when the context has no dropPath hook. */
+export function dropPath(ctx: Ctx, x: Tensor, rate: number): Tensor {
+  return ctx.training && rate > 0 && ctx.dropPath ? ctx.dropPath(x, rate) : x;
+}

@@ -46,6 +46,16 @@ export interface Ctx {
   /** The tensor bound to a parameter path. */
   p(path: string): Tensor;
   training: boolean;
+  /**
+   * Stochastic depth on a residual branch x (B, …): zero whole samples with probability `rate` and scale
+   * the rest by 1/(1 − rate). Only a training context sets it; models call it through `dropPath()`.
+   */
+  dropPath?(x: Tensor, rate: number): Tensor;
+  /**
+   * Analysis hook: focused blocks report their q, k, φ(q), φ(k) and DWC geometry under their path prefix.
+   * Engines ignore it; the analysis tools set it to read what the model really computes.
+   */
+  capture?(prefix: string, tensors: Record<string, Tensor>, info?: Record<string, unknown>): void;
   /** Called by models as each stage begins, so that a counting engine can attribute cost per stage. */
   stage?(index: number): void;
 }

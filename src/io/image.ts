@@ -1,0 +1,65 @@
+import sharp from 'sharp';
+import { FlattenError } from '../core/errors.js';
+import type { TensorData } from '../core/tensor.js';
+
+/** How a model wants its images (SPEC §5): size, square resize + center crop or plain resize, channel stats. */
+export interface ImagePreprocess {
+  imgSize: number;
+  crop: boolean;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** A decoded, resized image: HWC uint8 pixels at the model's resolution, before normalisation. */
+export interface PreparedImage {
+  pixels: Uint8Array;
+  size: number;
+  channels: 1 | 3;
+}
+
+/** Images above this many pixels are refused before decoding (sharp shrinks JPEGs on load below it). */
+const MAX_PIXELS = 200_000_000;
+
+/**
+ * Decode any JPEG/PNG/WebP/GIF/TIFF (grayscale, alpha and 16-bit included) and apply the official eval
+ * geometry: resize to the square S = ⌊256/224·img⌋ (aspect not kept) then center-crop img, or resize
+ * straight to img. Bicubic resampling; alpha is flattened onto white.
+ */
+export async function prepareImage(file: string | Uint8Array, pre: ImagePreprocess, channels: 1 | 3): Promise<PreparedImage> {
+  const name = typeof file === 'string' ? file : 'image';
+  const size = pre.imgSize;
+  const s = pre.crop ? Math.floor((256 / 224) * size) : size;
+  const off = Math.round((s - size) / 2);
+  try {
+    const meta = await sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS }).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image dimensions');
+    let img = sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS, sequentialRead: true })
+      .flatten({ background: '#ffffff' })
+      .resize(s, s, { fit: 'fill', kernel: 'cubic' });
+    // extract after resize crops the resized image (one pipeline, no re-encode)
+    if (pre.crop) img = img.extract({ left: off, top: off, width: size, height: size });
+    img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
+    const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels, expected ${channels}`);
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, channels };
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (/pixel limit/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: image is larger than ${MAX_PIXELS / 1e6} megapixels`);
+    if (/ENOENT|no such file/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: file not found`);
+    throw new FlattenError('BAD_FILE', `${name}: not a readable image (${msg.split('\n')[0]})`);
+  }
+}
+
+/** HWC uint8 pixels of several images → a normalised NCHW float batch (÷255, then (x − mean)/std). */
+export function toBatch(images: PreparedImage[], pre: ImagePreprocess): TensorData {
+  const { size, channels } = images[0];
+  const plane = size * size;
+  const data = new Float32Array(images.length * channels * plane);
+  images.forEach((img, b) => {
+    for (let c = 0; c < channels; c++) {
+      const base = (b * channels + c) * plane;
+      for (let i = 0; i < plane; i++) data[base + i] = (img.pixels[i * channels + c] / 255 - pre.mean[c]) / pre.std[c];
+    }
+  });
+  return { dtype: 'float32', shape: [images.length, channels, size, size], data };
+}
