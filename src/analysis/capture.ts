@@ -1,7 +1,7 @@
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
-import { engineRunner } from '../api/engine.js';
+import { runTfjs } from '../engines/tfjs/run.js';
 
 /** What one focused block computed for the first image (first window, in windowed Swin stages). */
 export interface FocusedCapture {
@@ -32,8 +32,8 @@ export interface FocusedCapture {
  */
 export async function captureFocused(model: VisionModel, weights: Map<string, TensorData>, image: TensorData): Promise<{ logits: TensorData; blocks: FocusedCapture[] }> {
   const info = new Map<string, Record<string, unknown>>();
-  const run = engineRunner('tfjs');
-  const out = await run(weights, [image], (ctx, x) => {
+  // eager tfjs: captured intermediates come back as extra outputs of the same run
+  const out = await runTfjs(weights, [image], (ctx, x) => {
     const captured: Record<string, Tensor> = {};
     const { ops } = ctx;
     const first = (t: Tensor) => {
