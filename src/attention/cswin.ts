@@ -1,7 +1,7 @@
 import type { Tensor } from '../ops/ops.js';
 import { Conv2d } from '../nn/layers.js';
 import { Module, type Ctx, type ParamTable } from '../nn/module.js';
-import { FocusedParams, mergeHeads, splitHeads } from './focused.js';
+import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface CswinBranchOptions {
   /** Channels of this branch (C or C/2). */
@@ -77,7 +77,7 @@ export class FocusedCswinBranch extends Module {
 /** CSwin LePE softmax branch (SPEC §1.7): per window, softmax((q·d^-½) kᵀ) v + LePE(v). */
 export class LepeCswinBranch extends Module {
   readonly lepe: Lepe;
-  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions) {
+  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions & { qkScale?: number | null }) {
     super(table, prefix);
     this.lepe = new Lepe(table, prefix, opts.dim);
   }
@@ -87,7 +87,7 @@ export class LepeCswinBranch extends Module {
     const win = cswinWindow(this.opts);
     const d = this.opts.dim / heads;
     const [qw, kw, vw] = [q, k, v].map((x) => toWindows(ctx, x, r, win));
-    const attn = ops.softmax(ops.matmul(ops.mul(splitHeads(ops, qw, heads), ops.scalar(d ** -0.5)), splitHeads(ops, kw, heads), true));
+    const attn = ops.softmax(ops.matmul(ops.mul(splitHeads(ops, qw, heads), ops.scalar(softmaxScale(this.opts.qkScale, d))), splitHeads(ops, kw, heads), true));
     const o = ops.add(mergeHeads(ops, ops.matmul(attn, splitHeads(ops, vw, heads))), this.lepe.forward(ctx, vw, win));
     return fromWindows(ctx, o, r, win);
   }

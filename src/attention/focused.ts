@@ -1,3 +1,4 @@
+import { FlattenError } from '../core/errors.js';
 import type { Ops, Tensor } from '../ops/ops.js';
 import { Module, type Ctx, type ParamTable } from '../nn/module.js';
 
@@ -25,6 +26,11 @@ export function focus(ops: Ops, u: Tensor, p: number): Tensor {
 export function splitHeads(ops: Ops, x: Tensor, heads: number): Tensor {
   const [b, n, c] = ops.shape(x);
   return ops.transpose(ops.reshape(x, [b, n, heads, c / heads]), [0, 2, 1, 3]);
+}
+
+/** Softmax attention's scale, as Python's `qk_scale or head_dim ** -0.5` (0 and null mean the default). */
+export function softmaxScale(qkScale: number | null | undefined, headDim: number): number {
+  return qkScale || headDim ** -0.5;
 }
 
 /** (B, h, N, d) → (B, N, C) */
@@ -102,7 +108,12 @@ export class FocusedParams extends Module {
     const { ops } = ctx;
     const { heads, focusingFactor: p } = this.opts;
     const scale = ctx.p(this.scale);
-    const kp = ops.add(k, ctx.p(this.pe)); // only K gets the position encoding
+    const pe = ctx.p(this.pe);
+    const [n, peTokens] = [ops.shape(k)[1], ops.shape(pe)[1]];
+    if (n !== peTokens) {
+      throw new FlattenError('BAD_SHAPE', `${this.prefix || 'attention'}: positional_encoding holds ${peTokens} tokens but this block sees ${n}; the official module fails the same way (the token count is fixed at build time)`);
+    }
+    const kp = ops.add(k, pe); // only K gets the position encoding
     const qf = focusedFeatureMap(ops, q, scale, p);
     const kf = focusedFeatureMap(ops, kp, scale, p);
     ctx.capture?.(this.prefix, { q, k: kp, qf, kf }, { heads });

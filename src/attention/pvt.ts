@@ -1,9 +1,8 @@
-import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
-import { imageToTokens, tokensToImage } from '../ops/compose.js';
+import { adaptiveAvgPoolTokens, imageToTokens, tokensToImage } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, type Ctx, type ParamTable } from '../nn/module.js';
-import { FocusedParams, mergeHeads, splitHeads } from './focused.js';
+import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface SrAttentionOptions {
   dim: number;
@@ -11,11 +10,15 @@ export interface SrAttentionOptions {
   /** Spatial reduction of keys/values (1 = none). */
   srRatio: number;
   qkvBias?: boolean;
+  qkScale?: number | null;
+  /** PVTv2 'linear' mode: keys/values from AdaptiveAvgPool(7) → 1×1 conv → LN → GELU. */
+  linear?: boolean;
 }
 
 /**
  * Shared by PVT's focused and softmax attentions: q from x, and [k|v] from the spatially reduced
- * R(x) = LN(Conv_sr(image(x))) when sr > 1, else from x. `attn.norm` is always eps 1e-5.
+ * R(x) = LN(Conv_sr(image(x))) when sr > 1, else from x; in PVTv2's linear mode
+ * R(x) = GELU(LN(Conv_1×1(AdaptiveAvgPool_7(image(x))))). `attn.norm` is always eps 1e-5.
  */
 abstract class SpatialReduction extends Module {
   readonly q: Linear;
@@ -29,8 +32,9 @@ abstract class SpatialReduction extends Module {
     this.q = new Linear(table, this.sub('q'), dim, dim, base.qkvBias ?? true);
     this.kv = new Linear(table, this.sub('kv'), dim, 2 * dim, base.qkvBias ?? true);
     this.proj = new Linear(table, this.sub('proj'), dim, dim);
-    if (srRatio > 1) {
-      this.sr = new Conv2d(table, this.sub('sr'), dim, dim, { kernel: srRatio, stride: srRatio });
+    if (base.linear || srRatio > 1) {
+      const k = base.linear ? 1 : srRatio;
+      this.sr = new Conv2d(table, this.sub('sr'), dim, dim, { kernel: k, stride: k });
       this.norm = new LayerNorm(table, this.sub('norm'), dim, 1e-5);
     }
   }
@@ -40,10 +44,11 @@ abstract class SpatialReduction extends Module {
     const { ops } = ctx;
     const c = this.base.dim;
     let r = x;
-    if (this.sr && this.norm) {
-      if (h % this.base.srRatio || w % this.base.srRatio) {
-        throw new FlattenError('BAD_SHAPE', `${this.prefix}: a ${h}×${w} map is not divisible by sr_ratio ${this.base.srRatio}`);
-      }
+    if (this.sr && this.norm && this.base.linear) {
+      const pooled = tokensToImage(ops, adaptiveAvgPoolTokens(ops, x, h, w, 7), 7, 7); // (B, C, 7, 7)
+      r = ops.gelu(this.norm.forward(ctx, imageToTokens(ops, this.sr.forward(ctx, pooled))));
+    } else if (this.sr && this.norm) {
+      // a strided conv floors a map that sr does not divide, as PyTorch's does
       r = this.norm.forward(ctx, imageToTokens(ops, this.sr.forward(ctx, tokensToImage(ops, x, h, w))));
     }
     const kv = this.kv.forward(ctx, r); // (B, n, 2C)
@@ -70,7 +75,8 @@ export class FocusedSrAttention extends SpatialReduction {
     opts: SrAttentionOptions & { numPatches: number; focusingFactor: number; kernelSize: number },
   ) {
     super(table, prefix, opts);
-    this.fla = new FocusedParams(table, prefix, { ...opts }, opts.numPatches / opts.srRatio ** 2);
+    // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with sr 8421)
+    this.fla = new FocusedParams(table, prefix, { ...opts }, Math.floor(opts.numPatches / opts.srRatio ** 2));
   }
 
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
@@ -89,7 +95,7 @@ export class SrAttention extends SpatialReduction {
     const { q, k, v } = this.qkv(ctx, x, h, w);
     const heads = this.base.heads;
     const d = this.base.dim / heads;
-    const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, heads), splitHeads(ops, k, heads), true), ops.scalar(d ** -0.5)));
+    const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, heads), splitHeads(ops, k, heads), true), ops.scalar(softmaxScale(this.base.qkScale, d))));
     return this.proj.forward(ctx, mergeHeads(ops, ops.matmul(attn, splitHeads(ops, v, heads))));
   }
 }

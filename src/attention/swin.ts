@@ -2,7 +2,7 @@ import type { Tensor } from '../ops/ops.js';
 import type { TensorData } from '../core/tensor.js';
 import { Linear } from '../nn/layers.js';
 import { Module, type Ctx, type ParamTable } from '../nn/module.js';
-import { FocusedParams, type FocusedOptions, mergeHeads, splitHeads } from './focused.js';
+import { FocusedParams, type FocusedOptions, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 /**
  * Swin focused linear attention over windows (SPEC §1.3): x (B·nW, w², C) → (B·nW, w², C).
@@ -52,7 +52,7 @@ export class WindowAttention extends Module {
   readonly proj: Linear;
   readonly table_: string;
   private readonly index: Int32Array;
-  constructor(table: ParamTable, prefix: string, readonly opts: { dim: number; heads: number; window: number; qkvBias?: boolean }) {
+  constructor(table: ParamTable, prefix: string, readonly opts: { dim: number; heads: number; window: number; qkvBias?: boolean; qkScale?: number | null }) {
     super(table, prefix);
     const w = opts.window;
     this.table_ = this.param('relative_position_bias_table', [(2 * w - 1) ** 2, opts.heads], { kind: 'truncNormal', std: 0.02 }, true);
@@ -74,7 +74,7 @@ export class WindowAttention extends Module {
     const k = splitHeads(ops, ops.slice(qkv, [0, 0, c], [bw, n, c]), h);
     const v = splitHeads(ops, ops.slice(qkv, [0, 0, 2 * c], [bw, n, c]), h);
     // q is scaled before the product, as in the official code
-    let attn = ops.matmul(ops.mul(q, ops.scalar(d ** -0.5)), k, true); // (B·nW, h, N, N)
+    let attn = ops.matmul(ops.mul(q, ops.scalar(softmaxScale(this.opts.qkScale, d))), k, true); // (B·nW, h, N, N)
     const bias = ops.transpose(ops.reshape(ops.gather(ctx.p(this.table_), this.index, 0), [n, n, h]), [2, 0, 1]); // (h, N, N)
     attn = ops.add(attn, bias);
     if (mask) {

@@ -31,7 +31,8 @@ export function buildAttentionCase(family: Family, kwargs: Record<string, unknow
     return { table, describeInput: `(B·nW, ${wh * ww}, ${kw.dim})`, forward: (ctx, x) => m.forward(ctx, x) };
   }
   if (family === 'pvt' || family === 'pvt_v2') {
-    const kw = resolveKwargs('pvt attention', { dim: 0, num_patches: 0, num_heads: 1, qkv_bias: false, sr_ratio: 1, focusing_factor: 3, kernel_size: 5 }, kwargs, INERT.slice(0, 3));
+    const kw = resolveKwargs('pvt attention', { dim: 0, num_patches: 0, num_heads: 1, qkv_bias: false, sr_ratio: 1, focusing_factor: 3, kernel_size: 5, linear: false }, kwargs, INERT.slice(0, 3));
+    if (kw.linear && family !== 'pvt_v2') throw new FlattenError('BAD_CONFIG', 'pvt attention: linear=true exists only in PVTv2');
     const m = new FocusedSrAttention(table, '', {
       dim: num(kw.dim, 'dim', family),
       heads: kw.num_heads,
@@ -40,6 +41,7 @@ export function buildAttentionCase(family: Family, kwargs: Record<string, unknow
       qkvBias: kw.qkv_bias,
       focusingFactor: kw.focusing_factor,
       kernelSize: kw.kernel_size,
+      linear: kw.linear,
     });
     const side = Math.round(Math.sqrt(kw.num_patches));
     if (side * side !== kw.num_patches) throw new FlattenError('BAD_CONFIG', `pvt attention: num_patches ${kw.num_patches} is not a square map`);

@@ -17,7 +17,9 @@ export function resolveKwargs<T extends object>(
   const out = { ...defaults } as Record<string, unknown>;
   for (const [k, v] of Object.entries(kwargs)) {
     if (!Object.hasOwn(defaults, k)) continue;
-    const want = kindOf((defaults as Record<string, unknown>)[k]);
+    const dflt = (defaults as Record<string, unknown>)[k];
+    // a null default (qk_scale) takes a number or null
+    const want = dflt === null ? (v === null ? 'object' : 'number') : kindOf(dflt);
     if (kindOf(v) !== want) throw new FlattenError('BAD_CONFIG', `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`);
     out[k] = v;
   }
@@ -29,18 +31,19 @@ function kindOf(v: unknown): string {
 }
 
 /** Keyword arguments that every official constructor accepts and that are identities at eval. */
-export const INERT_KWARGS = ['drop_rate', 'attn_drop_rate', 'qk_scale', 'use_checkpoint', 'norm_layer', 'act_layer', 'hybrid_backbone', 'linear', 'fused_window_process', 'pretrained_window_sizes'] as const;
+export const INERT_KWARGS = ['drop_rate', 'attn_drop_rate', 'use_checkpoint', 'norm_layer', 'act_layer', 'hybrid_backbone', 'fused_window_process', 'pretrained_window_sizes'] as const;
 
 /**
  * The block type of every block in a stage: ATTN_TYPE[i] is 'L' or 'S', or 'M' meaning the first k blocks
- * are 'L' and the rest 'S', with k read from the digits after position 4 (SPEC §2.1).
+ * are 'L' and the rest 'S', with k read from the digits after the stage letters (Swin: after `stages`
+ * letters; CSwin always after 4).
  */
-export function blockTypes(attnType: string, stage: number, depth: number): ('L' | 'S')[] {
+export function blockTypes(attnType: string, stage: number, depth: number, countFrom = 4): ('L' | 'S')[] {
   const c = attnType[stage];
   if (c === 'L' || c === 'S') return Array.from({ length: depth }, () => c);
   if (c === 'M') {
-    const k = Number.parseInt(attnType.slice(4), 10);
-    if (!Number.isFinite(k)) throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': 'M' needs a block count after position 4`);
+    const k = Number.parseInt(attnType.slice(countFrom), 10);
+    if (!Number.isFinite(k)) throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': 'M' needs a block count after position ${countFrom}`);
     return Array.from({ length: depth }, (_, j) => (j < k ? 'L' : 'S'));
   }
   throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': stage ${stage + 1} must be 'L', 'S' or 'M', got '${c ?? ''}'`);

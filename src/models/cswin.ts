@@ -5,7 +5,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import type { ModelOutput, VisionModel } from './model.js';
+import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
 
 /** CSWinTransformer arguments, official names. */
 export interface CswinConfig {
@@ -25,6 +25,7 @@ export interface CswinConfig {
   kernel_size: number;
   drop_path_rate: number;
   norm_eps: number;
+  qk_scale: number | null;
 }
 
 export const CSWIN_DEFAULTS: CswinConfig = {
@@ -34,16 +35,18 @@ export const CSWIN_DEFAULTS: CswinConfig = {
   num_classes: 1000,
   embed_dim: 96,
   depth: [2, 2, 6, 2],
-  split_size: [3, 5, 7],
-  la_split_size: '56-28-14-7',
+  // the class defaults (the released cfgs pass their own, registry.ts)
+  split_size: [1, 2, 7, 7],
+  la_split_size: '1-2-7-7',
   num_heads: [2, 4, 8, 16],
   mlp_ratio: 4,
   qkv_bias: true,
-  attn_type: 'LLSS',
+  attn_type: 'LLLL',
   focusing_factor: 3,
   kernel_size: 5,
   drop_path_rate: 0,
   norm_eps: 1e-5,
+  qk_scale: null,
 };
 
 class CswinBlock extends Module {
@@ -65,12 +68,12 @@ class CswinBlock extends Module {
     if (!single && res % split !== 0) throw new FlattenError('BAD_CONFIG', `cswin: split ${split} does not divide resolution ${res}`);
     const specs = single
       ? [{ dim, heads, idx: -1 as const }]
-      : [0, 1].map((idx) => ({ dim: dim / 2, heads: heads / 2, idx: idx as 0 | 1 }));
+      : [0, 1].map((idx) => ({ dim: dim / 2, heads: Math.floor(heads / 2), idx: idx as 0 | 1 })); // num_heads // 2
     this.branches = specs.map((s, b) => {
       const opts = { ...s, resolution: res, split };
       return type === 'L'
         ? new FocusedCswinBranch(table, this.sub(`attns.${b}`), { ...opts, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
-        : new LepeCswinBranch(table, this.sub(`attns.${b}`), opts);
+        : new LepeCswinBranch(table, this.sub(`attns.${b}`), { ...opts, qkScale: cfg.qk_scale });
     });
     this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
@@ -99,7 +102,7 @@ export class FLattenCswin extends Module implements VisionModel {
   readonly stemNorm: LayerNorm;
   readonly stages: { merge?: { conv: Conv2d; norm: LayerNorm }; blocks: CswinBlock[]; res: number }[] = [];
   readonly norm: LayerNorm;
-  readonly head: Linear;
+  readonly head?: Linear;
   readonly stageNames: string[];
 
   constructor(kwargs: Partial<CswinConfig> & Record<string, unknown>) {
@@ -126,7 +129,7 @@ export class FLattenCswin extends Module implements VisionModel {
       this.stages.push({ merge, blocks, res });
     }
     this.norm = new LayerNorm(t, 'norm', c0 * 8, cfg.norm_eps);
-    this.head = new Linear(t, 'head', c0 * 8, cfg.num_classes);
+    this.head = classifierHead(t, c0 * 8, cfg.num_classes);
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
 
@@ -152,6 +155,6 @@ export class FLattenCswin extends Module implements VisionModel {
     });
     ctx.stage?.(this.stages.length);
     const features = ops.mean(this.norm.forward(ctx, y), [1]);
-    return { logits: this.head.forward(ctx, features), features };
+    return { logits: headLogits(ctx, this.head, features), features };
   }
 }

@@ -4,7 +4,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
 import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
-import type { ModelOutput, VisionModel } from './model.js';
+import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
 
 /** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
 export interface DeitConfig {
@@ -78,7 +78,7 @@ export class FLattenDeit extends Module implements VisionModel {
   readonly posEmbed: string;
   readonly blocks: DeitBlock[];
   readonly norm: LayerNorm;
-  readonly head: Linear;
+  readonly head?: Linear;
   readonly stageNames = ['blocks'];
 
   constructor(kwargs: Partial<DeitConfig> & Record<string, unknown>) {
@@ -97,7 +97,7 @@ export class FLattenDeit extends Module implements VisionModel {
     const rates = dropPathRates(cfg.drop_path_rate, [cfg.depth]);
     this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg, rates[j]));
     this.norm = new LayerNorm(t, 'norm', dim, cfg.norm_eps);
-    this.head = new Linear(t, 'head', dim, cfg.num_classes);
+    this.head = classifierHead(t, dim, cfg.num_classes);
   }
 
   get imgSize() {
@@ -121,6 +121,6 @@ export class FLattenDeit extends Module implements VisionModel {
     for (const blk of this.blocks) y = blk.forward(ctx, y);
     ctx.stage?.(1);
     const features = ops.reshape(ops.slice(this.norm.forward(ctx, y), [0, 0, 0], [b, 1, c]), [b, c]);
-    return { logits: this.head.forward(ctx, features), features };
+    return { logits: headLogits(ctx, this.head, features), features };
   }
 }

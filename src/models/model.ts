@@ -1,5 +1,6 @@
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx, ParamTable } from '../nn/module.js';
+import { Linear } from '../nn/layers.js';
 
 export type Family = 'swin' | 'pvt' | 'pvt_v2' | 'cswin' | 'deit';
 
@@ -22,4 +23,14 @@ export interface VisionModel {
   readonly stageNames: string[];
   /** x (B, 3, H, W) → logits and features. */
   forward(ctx: Ctx, x: Tensor): ModelOutput;
+}
+
+/** The classifier head: Linear(C, K), or timm's Identity when num_classes = 0 (no `head.*` keys). */
+export function classifierHead(table: ParamTable, dim: number, numClasses: number): Linear | undefined {
+  return numClasses > 0 ? new Linear(table, 'head', dim, numClasses) : undefined;
+}
+
+/** Logits from pooled features (B, C); with an Identity head the features are the output. */
+export function headLogits(ctx: Ctx, head: Linear | undefined, features: Tensor): Tensor {
+  return head ? head.forward(ctx, features) : ctx.ops.reshape(features, ctx.ops.shape(features));
 }

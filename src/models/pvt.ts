@@ -5,7 +5,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import type { ModelOutput, VisionModel } from './model.js';
+import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
 export interface PvtConfig {
@@ -27,6 +27,9 @@ export interface PvtConfig {
   num_stages: number;
   /** eps of norm1/norm2/final norms: 1e-5 for the bare class, 1e-6 from the named factories. */
   norm_eps: number;
+  qk_scale: number | null;
+  /** PVTv2 only: pooled keys/values and a ReLU in the MLP (SPEC §1.5). */
+  linear: boolean;
 }
 
 export const PVT_DEFAULTS: PvtConfig = {
@@ -40,21 +43,24 @@ export const PVT_DEFAULTS: PvtConfig = {
   qkv_bias: false,
   depths: [3, 4, 6, 3],
   sr_ratios: [8, 4, 2, 1],
-  la_sr_ratios: '1111',
+  // the class default; the released cfgs pass '1111' (registry.ts)
+  la_sr_ratios: '8421',
   attn_type: 'LLLL',
   focusing_factor: 3,
   kernel_size: 5,
   drop_path_rate: 0,
   num_stages: 4,
   norm_eps: 1e-5,
+  qk_scale: null,
+  linear: false,
 };
 
-/** PVTv2 MLP: fc1 → depthwise 3×3 on the image → GELU → fc2. */
+/** PVTv2 MLP: fc1 (→ ReLU in linear mode) → depthwise 3×3 on the image → GELU → fc2. */
 class ConvMlp extends Module {
   readonly fc1: Linear;
   readonly dw: Conv2d;
   readonly fc2: Linear;
-  constructor(table: ParamTable, prefix: string, dim: number, hidden: number) {
+  constructor(table: ParamTable, prefix: string, dim: number, hidden: number, readonly linear: boolean) {
     super(table, prefix);
     this.fc1 = new Linear(table, this.sub('fc1'), dim, hidden);
     this.dw = new Conv2d(table, this.sub('dwconv.dwconv'), hidden, hidden, { kernel: 3, padding: 1, groups: hidden });
@@ -62,7 +68,8 @@ class ConvMlp extends Module {
   }
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
-    const y = imageToTokens(ops, this.dw.forward(ctx, tokensToImage(ops, this.fc1.forward(ctx, x), h, w)));
+    const hidden = this.fc1.forward(ctx, x);
+    const y = imageToTokens(ops, this.dw.forward(ctx, tokensToImage(ops, this.linear ? ops.relu(hidden) : hidden, h, w)));
     return this.fc2.forward(ctx, ops.gelu(y));
   }
 }
@@ -75,7 +82,7 @@ class PvtBlock extends Module {
   constructor(table: ParamTable, prefix: string, v2: boolean, type: 'L' | 'S', stage: number, dim: number, numPatches: number, cfg: PvtConfig, readonly dropRate: number) {
     super(table, prefix);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
-    const base = { dim, heads: cfg.num_heads[stage], qkvBias: cfg.qkv_bias };
+    const base = { dim, heads: cfg.num_heads[stage], qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale, linear: v2 && cfg.linear };
     if (type === 'L') {
       const srRatio = Number.parseInt(cfg.la_sr_ratios[stage], 10);
       if (!(srRatio >= 1)) throw new FlattenError('BAD_CONFIG', `la_sr_ratios '${cfg.la_sr_ratios}': stage ${stage + 1} needs a digit ≥ 1`);
@@ -91,7 +98,7 @@ class PvtBlock extends Module {
     }
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
     const hidden = Math.floor(dim * cfg.mlp_ratios[stage]);
-    this.mlp = v2 ? new ConvMlp(table, this.sub('mlp'), dim, hidden) : new Mlp(table, this.sub('mlp'), dim, hidden);
+    this.mlp = v2 ? new ConvMlp(table, this.sub('mlp'), dim, hidden, cfg.linear) : new Mlp(table, this.sub('mlp'), dim, hidden);
   }
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
@@ -105,6 +112,8 @@ interface Stage {
   embed: Conv2d;
   embedNorm: LayerNorm;
   pos?: string;
+  /** Side of pos_embed's own grid. */
+  posSide: number;
   blocks: PvtBlock[];
   norm?: LayerNorm;
   res: number;
@@ -117,14 +126,14 @@ interface Stage {
 export class FLattenPvt extends Module implements VisionModel {
   readonly cfg: PvtConfig;
   readonly stages: Stage[] = [];
-  readonly head: Linear;
+  readonly head?: Linear;
   readonly stageNames: string[];
 
   constructor(readonly family: 'pvt' | 'pvt_v2', kwargs: Partial<PvtConfig> & Record<string, unknown>) {
     super(new ParamTable(), '');
     const v2 = family === 'pvt_v2';
     const cfg = (this.cfg = resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
-    if (kwargs.linear === true) throw new FlattenError('BAD_CONFIG', 'pvt_v2: linear=true (pooling attention) is unsupported: the official module fails for any N ≠ 49 (SPEC §1.5)');
+    if (!v2 && cfg.linear) throw new FlattenError('BAD_CONFIG', 'pvt: linear=true exists only in PVTv2');
     const n = cfg.num_stages;
     checkAttnType(cfg.attn_type, n);
     const t = this.table;
@@ -139,7 +148,10 @@ export class FLattenPvt extends Module implements VisionModel {
     }
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depths.slice(0, n));
     let blockIndex = 0;
-    const posPaths = pos.map(([name, c], i) => t.add({ path: name, shape: [1, resolutions[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }));
+    // v1 sizes pos_embed and the attention PE from each PatchEmbed's nominal grid: img/patch, then
+    // (img // 2^(i+1)) // 2. They equal the real grid unless patch_size ≠ 4; pos_embed is then resized.
+    const nominal = resolutions.map((r, i) => (v2 ? r : i === 0 ? r : Math.floor(Math.floor(cfg.img_size / 2 ** (i + 1)) / 2)));
+    const posPaths = pos.map(([name, c], i) => t.add({ path: name, shape: [1, nominal[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }));
     for (let i = 0; i < n; i++) {
       const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
       const c = cfg.embed_dims[i];
@@ -149,15 +161,15 @@ export class FLattenPvt extends Module implements VisionModel {
       const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
       const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
       const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map(
-        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, resolutions[i] ** 2, cfg, rates[blockIndex++]),
+        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, nominal[i] ** 2, cfg, rates[blockIndex++]),
       );
       const norm = v2 ? new LayerNorm(t, `norm${i + 1}`, c, cfg.norm_eps) : undefined;
-      this.stages.push({ embed, embedNorm, pos: posPaths[i], blocks, norm, res: resolutions[i] });
+      this.stages.push({ embed, embedNorm, pos: posPaths[i], posSide: nominal[i], blocks, norm, res: resolutions[i] });
     }
     const cLast = cfg.embed_dims[n - 1];
     // v1 keeps a final norm in its state_dict that its forward never calls (SPEC §2.2)
     if (!v2) new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
-    this.head = new Linear(t, 'head', cLast, cfg.num_classes);
+    this.head = classifierHead(t, cLast, cfg.num_classes);
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
 
@@ -178,13 +190,24 @@ export class FLattenPvt extends Module implements VisionModel {
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       tokens = s.embedNorm.forward(ctx, imageToTokens(ops, s.embed.forward(ctx, img)));
-      if (s.pos) tokens = ops.add(tokens, ctx.p(s.pos));
+      if (s.pos) tokens = ops.add(tokens, this.posEmbed(ctx, s));
       for (const blk of s.blocks) tokens = blk.forward(ctx, tokens, s.res, s.res);
       if (s.norm) tokens = s.norm.forward(ctx, tokens);
       if (i < this.stages.length - 1) img = tokensToImage(ops, tokens, s.res, s.res);
     });
     ctx.stage?.(this.stages.length);
     const features = ops.mean(tokens, [1]);
-    return { logits: this.head.forward(ctx, features), features };
+    return { logits: headLogits(ctx, this.head, features), features };
+  }
+
+  /** pos_embed (1, N, C), bilinearly resized (align_corners = false) when its grid is not the stage's. */
+  private posEmbed(ctx: Ctx, s: Stage): Tensor {
+    const { ops } = ctx;
+    const pos = ctx.p(s.pos!);
+    if (s.posSide === s.res) return pos;
+    const c = ops.shape(pos)[2];
+    let img = tokensToImage(ops, pos, s.posSide, s.posSide); // (1, C, n, n)
+    img = ops.interpolateLinear(ops.interpolateLinear(img, 2, s.res), 3, s.res);
+    return ops.reshape(ops.transpose(ops.reshape(img, [1, c, s.res * s.res]), [0, 2, 1]), [1, s.res * s.res, c]);
   }
 }

@@ -6,7 +6,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import type { ModelOutput, VisionModel } from './model.js';
+import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
 
 /** FLattenSwinTransformer arguments, official names. */
 export interface SwinConfig {
@@ -27,6 +27,7 @@ export interface SwinConfig {
   ape: boolean;
   patch_norm: boolean;
   norm_eps: number;
+  qk_scale: number | null;
 }
 
 export const SWIN_DEFAULTS: SwinConfig = {
@@ -47,6 +48,7 @@ export const SWIN_DEFAULTS: SwinConfig = {
   ape: false,
   patch_norm: true,
   norm_eps: 1e-5,
+  qk_scale: null,
 };
 
 /**
@@ -96,7 +98,7 @@ class SwinBlock extends Module {
     super(table, prefix);
     if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
-    const common = { dim, heads, window, qkvBias: cfg.qkv_bias };
+    const common = { dim, heads, window, qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale };
     this.attn =
       type === 'L'
         ? new FocusedWindowAttention(table, this.sub('attn'), { ...common, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
@@ -150,22 +152,24 @@ export class FLattenSwin extends Module implements VisionModel {
   readonly family = 'swin' as const;
   readonly cfg: SwinConfig;
   readonly patchEmbed: Conv2d;
-  readonly patchNorm: LayerNorm;
+  readonly patchNorm?: LayerNorm;
+  /** `absolute_pos_embed` (1, N, C) when ape = true. */
+  readonly ape?: string;
   readonly stages: { blocks: SwinBlock[]; down?: PatchMerging }[] = [];
   readonly norm: LayerNorm;
-  readonly head: Linear;
+  readonly head?: Linear;
   readonly stageNames: string[];
 
   constructor(kwargs: Partial<SwinConfig> & Record<string, unknown>) {
     super(new ParamTable(), '');
     const cfg = (this.cfg = resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS));
-    if (cfg.ape) throw new FlattenError('BAD_CONFIG', 'swin: ape=true (absolute position embedding) is not supported; no FLatten config uses it');
     checkAttnType(cfg.attn_type, cfg.depths.length);
     const t = this.table;
     const c0 = cfg.embed_dim;
     this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, c0, { kernel: cfg.patch_size, stride: cfg.patch_size });
-    this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
+    if (cfg.patch_norm) this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
     const res0 = cfg.img_size / cfg.patch_size;
+    if (cfg.ape) this.ape = this.param('absolute_pos_embed', [1, res0 * res0, c0], { kind: 'truncNormal', std: 0.02 }, true);
     const down = 2 ** (cfg.depths.length - 1);
     if (!Number.isInteger(res0 / down)) {
       throw new FlattenError('BAD_CONFIG', `swin: img_size ${cfg.img_size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`);
@@ -175,7 +179,7 @@ export class FLattenSwin extends Module implements VisionModel {
     cfg.depths.forEach((depth, i) => {
       const dim = c0 * 2 ** i;
       const res = res0 / 2 ** i;
-      const types = blockTypes(cfg.attn_type, i, depth);
+      const types = blockTypes(cfg.attn_type, i, depth, cfg.depths.length);
       const blocks = types.map((type, j) => {
         // per-block window and shift, then the clamp to the feature map (SPEC §2.1 step 4)
         let win = type === 'L' ? cfg.window_size : cfg.window_size <= 56 ? 7 : 12;
@@ -192,7 +196,7 @@ export class FLattenSwin extends Module implements VisionModel {
     });
     const cLast = c0 * 2 ** (cfg.depths.length - 1);
     this.norm = new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
-    this.head = new Linear(t, 'head', cLast, cfg.num_classes);
+    this.head = classifierHead(t, cLast, cfg.num_classes);
     this.stageNames = cfg.depths.map((_, i) => `layers.${i}`);
   }
 
@@ -211,7 +215,9 @@ export class FLattenSwin extends Module implements VisionModel {
     ctx.stage?.(-1);
     const img = this.patchEmbed.forward(ctx, x); // (B, C, H/4, W/4)
     const [b, c, hh, ww] = ops.shape(img);
-    let y = this.patchNorm.forward(ctx, ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]));
+    let y = ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]); // (B, N, C)
+    if (this.patchNorm) y = this.patchNorm.forward(ctx, y);
+    if (this.ape) y = ops.add(y, ctx.p(this.ape));
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       for (const blk of s.blocks) y = blk.forward(ctx, y);
@@ -219,6 +225,6 @@ export class FLattenSwin extends Module implements VisionModel {
     });
     ctx.stage?.(this.stages.length);
     const features = ops.mean(this.norm.forward(ctx, y), [1]);
-    return { logits: this.head.forward(ctx, features), features };
+    return { logits: headLogits(ctx, this.head, features), features };
   }
 }

@@ -35,3 +35,22 @@ export function imageToTokens(ops: Ops, x: Tensor): Tensor {
 export function meanTokens(ops: Ops, x: Tensor): Tensor {
   return ops.mean(x, [1], false);
 }
+
+/**
+ * AdaptiveAvgPool2d(out) on tokens: (B, H·W, C) → (B, out², C). Bin i spans [⌊iH/out⌋, ⌈(i+1)H/out⌉)
+ * as in PyTorch; bins may overlap when H is not a multiple of out, so this is a constant averaging matmul.
+ */
+export function adaptiveAvgPoolTokens(ops: Ops, x: Tensor, h: number, w: number, out: number): Tensor {
+  const m = new Float32Array(out * out * h * w);
+  const bins = (len: number) => Array.from({ length: out }, (_, i) => [Math.floor((i * len) / out), Math.ceil(((i + 1) * len) / out)]);
+  const rows = bins(h);
+  const cols = bins(w);
+  rows.forEach(([r0, r1], i) =>
+    cols.forEach(([c0, c1], j) => {
+      const weight = 1 / ((r1 - r0) * (c1 - c0));
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) m[(i * out + j) * h * w + r * w + c] = weight;
+    }),
+  );
+  const pool = ops.constant({ dtype: 'float32', shape: [1, out * out, h * w], data: m });
+  return ops.matmul(pool, x); // (1, out², HW) × (B, HW, C)
+}
