@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { DEMO_MODEL, runDemo } from '../../api/demo.js';
+import { action } from '../run.js';
+
+/** `flatten demo`: the main job on the embedded model, no downloads, no user files. */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(`evaluate, classify and analyse the embedded ${DEMO_MODEL} model; writes an HTML report`)
+    .option('--out <dir>', 'report folder', 'flatten-demo')
+    .action(
+      action(async (o: { out: string }) => {
+        const r = await runDemo(o.out, (line) => console.log(line));
+        const f = (v: number | null) => (v === null ? '–' : v.toFixed(3));
+        console.log(`focus (mean row entropy, nats): focused ${f(r.entropy.focused)} < plain linear ${f(r.entropy.linear)}; softmax ${f(r.entropy.softmax)}`);
+        console.log(`report: ${o.out}/index.html (${r.seconds.toFixed(1)} s)`);
+      }),
+    );
+}
