@@ -32,6 +32,8 @@ export interface OnnxExport {
   model: VisionModel;
   /** The graph as written (nodes, initializers, inputs and outputs). */
   proto: ModelProto;
+  /** Shape of every node output, `batch` on the dynamic axis. */
+  shapes: Map<string, (number | string)[]>;
 }
 
 /** The graph's input and outputs: images (batch, C, R, R) → logits (batch, classes), features (batch, C_last). */
@@ -62,7 +64,7 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
   };
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   else metadata['flatten.preprocess'] = JSON.stringify({ ...registryEntry(spec.name).preprocess, imgSize: r });
-  const { bytes, model: proto } = traceOnnx(
+  const { bytes, model: proto, shapes } = traceOnnx(
     weights,
     [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
     (ctx, x) => {
@@ -71,11 +73,11 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     },
     { dynamic: true, name: spec.name, doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`, metadata },
   );
-  return { bytes, model, proto };
+  return { bytes, model, proto, shapes };
 }
 
 /** Open an `.onnx` file (ours or anyone's) on onnxruntime-node; unreadable or non-ONNX files are BAD_FILE. */
-export function loadOnnx(path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
+export async function loadOnnx(path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
   return OnnxSession.create(readFileBytes(path), path, opts);
 }
 

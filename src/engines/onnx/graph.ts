@@ -14,6 +14,8 @@ export interface Value {
   readonly ints?: number[];
   /** Initializer name for a constant: the state_dict key for weights. */
   readonly hint?: string;
+  /** A model parameter: always its own initializer, under its key, even when its values repeat. */
+  readonly weight?: boolean;
   readonly producer?: GraphNode;
 }
 
@@ -65,8 +67,8 @@ export class Graph {
     return value;
   }
 
-  constant(shape: number[], data: Float32Array, hint?: string): Value {
-    return this.value({ shape: [...shape], data, hint });
+  constant(shape: number[], data: Float32Array, hint?: string, weight = false): Value {
+    return this.value({ shape: [...shape], data, hint, weight });
   }
 
   /** One shared initializer per distinct scalar. */
@@ -112,7 +114,7 @@ export class Graph {
    * Serialize the part of the graph the outputs depend on: dead nodes and unused constants are dropped,
    * constants become initializers (weights under their state_dict key), outputs are named by their keys.
    */
-  toModel(outputs: Record<string, Value>, meta: { name: string; doc?: string; metadata?: Record<string, string> }): ModelProto {
+  toModel(outputs: Record<string, Value>, meta: { name: string; doc?: string; metadata?: Record<string, string> }): { proto: ModelProto; shapes: Map<string, (number | string)[]> } {
     const live = new Set<GraphNode>();
     const stack = Object.values(outputs);
     while (stack.length) {
@@ -143,11 +145,22 @@ export class Graph {
       outputInfos.push({ name, dataType: DataType.FLOAT, shape: this.exportShape(v.shape) });
     }
     const initializers: TensorProto[] = [];
+    // small constants computed more than once (a softplus temperature used by q and k) are stored once
+    const byContent = new Map<string, string>();
+    const contentKey = (v: Value) =>
+      v.ints ? `i${v.shape}:${v.ints}` : v.data!.length <= 4096 ? `f${v.shape}:${new Uint32Array(v.data!.buffer, v.data!.byteOffset, v.data!.length).join(',')}` : undefined;
     const nameOf = (v: Value): string => {
       let n = names.get(v);
       if (n !== undefined) return n;
+      const key = (v.data || v.ints) && !v.weight ? contentKey(v) : undefined;
+      n = key === undefined ? undefined : byContent.get(key);
+      if (n !== undefined) {
+        names.set(v, n);
+        return n;
+      }
       if (v.data || v.ints) {
         n = claim(v.hint ?? `const${v.id}`);
+        if (key !== undefined) byContent.set(key, n);
         initializers.push(
           v.ints
             ? { name: n, dims: v.shape, dataType: DataType.INT64, raw: new Uint8Array(BigInt64Array.from(v.ints.map(BigInt)).buffer) }
@@ -173,7 +186,10 @@ export class Graph {
       });
     }
     for (const [v, name] of identities) nodes.push({ op: 'Identity', name: `Identity_${count++}`, inputs: [nameOf(v)], outputs: [name] });
-    return {
+    // shapes of every node output, for reports and tests (not written: ORT infers its own)
+    const shapes = new Map<string, (number | string)[]>();
+    for (const node of this.nodes) if (live.has(node)) shapes.set(names.get(node.output)!, this.exportShape(node.output.shape));
+    const proto: ModelProto = {
       graphName: meta.name,
       nodes,
       initializers,
@@ -184,5 +200,6 @@ export class Graph {
       doc: meta.doc,
       metadata: meta.metadata,
     };
+    return { proto, shapes };
   }
 }

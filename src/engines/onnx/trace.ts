@@ -23,6 +23,8 @@ export interface TraceOptions {
 export interface Traced {
   model: ModelProto;
   bytes: Uint8Array;
+  /** Shape of every node output by value name, `batch` on the dynamic axis. */
+  shapes: Map<string, (number | string)[]>;
 }
 
 /**
@@ -38,9 +40,10 @@ export function traceOnnx<K extends string>(
   const g = new Graph(opts.dynamic ?? false);
   const ops = new OnnxOps(g);
   const bound = new Map<string, Tensor>();
-  for (const [k, w] of weights) bound.set(k, g.constant(w.shape, toFloat32(w), k) as unknown as Tensor);
+  for (const [k, w] of weights) bound.set(k, g.constant(w.shape, toFloat32(w), k, true) as unknown as Tensor);
   const xs = inputs.map((i) => g.input(i.name, i.shape, i.batchAxis) as unknown as Tensor);
-  const outs = fn(makeCtx(ops, bound), ...xs) as unknown as Record<K, Value>;
-  const model = g.toModel(outs, { name: opts.name ?? 'flatten', doc: opts.doc, metadata: opts.metadata });
-  return { model, bytes: encodeModel(model) };
+  const outs = fn(makeCtx(ops, bound), ...xs);
+  const real = Object.fromEntries(Object.entries<Tensor>(outs).map(([k, x]) => [k, ops.real(x)])) as Record<K, Value>;
+  const { proto, shapes } = g.toModel(real, { name: opts.name ?? 'flatten', doc: opts.doc, metadata: opts.metadata });
+  return { model: proto, bytes: encodeModel(proto), shapes };
 }
