@@ -5,7 +5,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** CSWinTransformer arguments, official names. */
 export interface CswinConfig {
@@ -95,9 +95,8 @@ class CswinBlock extends Module {
 }
 
 /** FLatten-CSwin (SPEC §2.4). */
-export class FLattenCswin extends Module implements VisionModel {
+export class FLattenCswin extends ImageClassifier<CswinConfig> {
   readonly family = 'cswin' as const;
-  readonly cfg: CswinConfig;
   readonly stem: Conv2d;
   readonly stemNorm: LayerNorm;
   readonly stages: { merge?: { conv: Conv2d; norm: LayerNorm }; blocks: CswinBlock[]; res: number }[] = [];
@@ -106,8 +105,8 @@ export class FLattenCswin extends Module implements VisionModel {
   readonly stageNames: string[];
 
   constructor(kwargs: Partial<CswinConfig> & Record<string, unknown>) {
-    super(new ParamTable(), '');
-    const cfg = (this.cfg = resolveKwargs('cswin', CSWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    super(resolveKwargs('cswin', CSWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    const cfg = this.cfg;
     checkAttnType(cfg.attn_type, 4);
     const laSplit = cfg.la_split_size.split('-').map(Number);
     if (laSplit.length !== 4 || laSplit.some((v) => !(v > 0))) throw new FlattenError('BAD_CONFIG', `cswin: la_split_size must look like '56-28-14-7', got '${cfg.la_split_size}'`);
@@ -133,15 +132,6 @@ export class FLattenCswin extends Module implements VisionModel {
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
 
-  get imgSize() {
-    return this.cfg.img_size;
-  }
-  get inChans() {
-    return this.cfg.in_chans;
-  }
-  get numClasses() {
-    return this.cfg.num_classes;
-  }
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

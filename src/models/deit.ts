@@ -4,7 +4,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
 import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
-import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
 export interface DeitConfig {
@@ -70,9 +70,8 @@ class DeitBlock extends Module {
 }
 
 /** FLatten-DeiT: patch embed, cls token, learned position embedding, focused-attention blocks, cls head. */
-export class FLattenDeit extends Module implements VisionModel {
+export class FLattenDeit extends ImageClassifier<DeitConfig> {
   readonly family = 'deit' as const;
-  readonly cfg: DeitConfig;
   readonly patchEmbed: Conv2d;
   readonly clsToken: string;
   readonly posEmbed: string;
@@ -82,8 +81,8 @@ export class FLattenDeit extends Module implements VisionModel {
   readonly stageNames = ['blocks'];
 
   constructor(kwargs: Partial<DeitConfig> & Record<string, unknown>) {
-    super(new ParamTable(), '');
-    const cfg = (this.cfg = resolveKwargs('deit', DEIT_DEFAULTS, kwargs, INERT_KWARGS));
+    super(resolveKwargs('deit', DEIT_DEFAULTS, kwargs, INERT_KWARGS));
+    const cfg = this.cfg;
     if (!['flatten', 'focused', 'linear', 'softmax'].includes(cfg.attn_type)) {
       throw new FlattenError('BAD_CONFIG', `deit: attn_type must be flatten, focused, linear or softmax, got '${cfg.attn_type}'`);
     }
@@ -100,15 +99,6 @@ export class FLattenDeit extends Module implements VisionModel {
     this.head = classifierHead(t, dim, cfg.num_classes);
   }
 
-  get imgSize() {
-    return this.cfg.img_size;
-  }
-  get inChans() {
-    return this.cfg.in_chans;
-  }
-  get numClasses() {
-    return this.cfg.num_classes;
-  }
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

@@ -1,5 +1,5 @@
 import type { Tensor } from '../ops/ops.js';
-import type { Ctx, ParamTable } from '../nn/module.js';
+import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { Linear } from '../nn/layers.js';
 
 export type Family = 'swin' | 'pvt' | 'pvt_v2' | 'cswin' | 'deit';
@@ -33,4 +33,30 @@ export function classifierHead(table: ParamTable, dim: number, numClasses: numbe
 /** Logits from pooled features (B, C); with an Identity head the features are the output. */
 export function headLogits(ctx: Ctx, head: Linear | undefined, features: Tensor): Tensor {
   return head ? head.forward(ctx, features) : ctx.ops.reshape(features, ctx.ops.shape(features));
+}
+
+/** What every family's config has in common (official names). */
+export interface ClassifierConfig {
+  img_size: number;
+  in_chans: number;
+  num_classes: number;
+}
+
+/** Base of the five model classes: a root module (empty prefix) that owns its table and its config. */
+export abstract class ImageClassifier<C extends ClassifierConfig> extends Module implements VisionModel {
+  abstract readonly family: Family;
+  abstract readonly stageNames: string[];
+  constructor(readonly cfg: C) {
+    super(new ParamTable(), '');
+  }
+  get imgSize(): number {
+    return this.cfg.img_size;
+  }
+  get inChans(): number {
+    return this.cfg.in_chans;
+  }
+  get numClasses(): number {
+    return this.cfg.num_classes;
+  }
+  abstract forward(ctx: Ctx, x: Tensor): ModelOutput;
 }

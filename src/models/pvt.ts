@@ -5,7 +5,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
 export interface PvtConfig {
@@ -123,16 +123,15 @@ interface Stage {
  * FLatten-PVT (v1, SPEC §2.2) and FLatten-PVTv2 (§2.3): the same pyramid with different patch embeds,
  * position handling (v1 adds pos_embed, v2 has a conv in the MLP) and heads (v2 norms every stage).
  */
-export class FLattenPvt extends Module implements VisionModel {
-  readonly cfg: PvtConfig;
+export class FLattenPvt extends ImageClassifier<PvtConfig> {
   readonly stages: Stage[] = [];
   readonly head?: Linear;
   readonly stageNames: string[];
 
   constructor(readonly family: 'pvt' | 'pvt_v2', kwargs: Partial<PvtConfig> & Record<string, unknown>) {
-    super(new ParamTable(), '');
+    super(resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
     const v2 = family === 'pvt_v2';
-    const cfg = (this.cfg = resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
+    const cfg = this.cfg;
     if (!v2 && cfg.linear) throw new FlattenError('BAD_CONFIG', 'pvt: linear=true exists only in PVTv2');
     const n = cfg.num_stages;
     checkAttnType(cfg.attn_type, n);
@@ -173,15 +172,6 @@ export class FLattenPvt extends Module implements VisionModel {
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
 
-  get imgSize() {
-    return this.cfg.img_size;
-  }
-  get inChans() {
-    return this.cfg.in_chans;
-  }
-  get numClasses() {
-    return this.cfg.num_classes;
-  }
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

@@ -6,7 +6,7 @@ import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import { Module, ParamTable, type Ctx } from '../nn/module.js';
 import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
-import { classifierHead, headLogits, type ModelOutput, type VisionModel } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** FLattenSwinTransformer arguments, official names. */
 export interface SwinConfig {
@@ -148,9 +148,8 @@ class PatchMerging extends Module {
   }
 }
 
-export class FLattenSwin extends Module implements VisionModel {
+export class FLattenSwin extends ImageClassifier<SwinConfig> {
   readonly family = 'swin' as const;
-  readonly cfg: SwinConfig;
   readonly patchEmbed: Conv2d;
   readonly patchNorm?: LayerNorm;
   /** `absolute_pos_embed` (1, N, C) when ape = true. */
@@ -161,8 +160,8 @@ export class FLattenSwin extends Module implements VisionModel {
   readonly stageNames: string[];
 
   constructor(kwargs: Partial<SwinConfig> & Record<string, unknown>) {
-    super(new ParamTable(), '');
-    const cfg = (this.cfg = resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    super(resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    const cfg = this.cfg;
     checkAttnType(cfg.attn_type, cfg.depths.length);
     const t = this.table;
     const c0 = cfg.embed_dim;
@@ -200,15 +199,6 @@ export class FLattenSwin extends Module implements VisionModel {
     this.stageNames = cfg.depths.map((_, i) => `layers.${i}`);
   }
 
-  get imgSize() {
-    return this.cfg.img_size;
-  }
-  get inChans() {
-    return this.cfg.in_chans;
-  }
-  get numClasses() {
-    return this.cfg.num_classes;
-  }
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;
