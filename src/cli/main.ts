@@ -5,6 +5,8 @@ import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerClassify } from './commands/classify.js';
 import { registerAnalysis } from './commands/analysis.js';
+import { registerTrain } from './commands/train.js';
+import { registerEval } from './commands/eval.js';
 
 // `flatten list | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -24,5 +26,7 @@ registerInfo(program);
 registerList(program);
 registerClassify(program);
 registerAnalysis(program);
+registerTrain(program);
+registerEval(program);
 
 await program.parseAsync(process.argv);

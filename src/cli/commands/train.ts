@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { FlattenError } from '../../core/errors.js';
+import { DATASETS } from '../../data/open.js';
+import { ProgressBar } from '../../train/progress.js';
+import { train, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
+import { action, parseIntOption } from '../run.js';
+
+interface TrainCliOpts {
+  model: string;
+  dataset: string;
+  out?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  minLr?: number;
+  warmupEpochs?: number;
+  weightDecay?: number;
+  labelSmoothing?: number;
+  clipGrad?: number;
+  dropPath?: number;
+  seed?: number;
+  trainPerClass?: number;
+  evalEvery?: number;
+  resume?: boolean;
+  pretrained?: string;
+  numClasses?: number;
+  backend?: string;
+}
+
+function parseNumber(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new FlattenError('BAD_ARGUMENT', `${name} must be a number ≥ ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+/** `flatten train`: train, resume or fine-tune a registry model on the tfjs engine. */
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train or fine-tune a model (AdamW, cosine schedule, label smoothing, drop path); Ctrl-C saves a checkpoint')
+    .requiredOption('--model <name>', 'registry name, e.g. flatten_deit_fmnist')
+    .requiredOption('--dataset <name|dir>', DATASETS)
+    .option('--out <dir>', 'run folder: last/best .safetensors, state.json, metrics.jsonl (default runs/<model>)')
+    .option('--epochs <n>', `epochs (default ${TRAIN_DEFAULTS.epochs}; with --resume, may extend the run)`, parseIntOption('--epochs'))
+    .option('--batch-size <n>', `batch size (default ${TRAIN_DEFAULTS.batchSize})`, parseIntOption('--batch-size'))
+    .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, parseNumber('--lr'))
+    .option('--min-lr <x>', `final learning rate of the cosine (default ${TRAIN_DEFAULTS.minLr})`, parseNumber('--min-lr'))
+    .option('--warmup-epochs <x>', `linear warmup length (default ${TRAIN_DEFAULTS.warmupEpochs})`, parseNumber('--warmup-epochs'))
+    .option('--weight-decay <x>', `AdamW decoupled weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, parseNumber('--weight-decay'))
+    .option('--label-smoothing <x>', `(default ${TRAIN_DEFAULTS.labelSmoothing})`, parseNumber('--label-smoothing'))
+    .option('--clip-grad <x>', `max global gradient norm, 0 = off (default ${TRAIN_DEFAULTS.clipGrad})`, parseNumber('--clip-grad'))
+    .option('--drop-path <x>', "stochastic depth rate of the last block (default: the model's drop_path_rate)", parseNumber('--drop-path'))
+    .option('--seed <n>', 'seed of init, data order, augmentation and drop path (default 0)', parseNumber('--seed'))
+    .option('--train-per-class <n>', 'fashion-mnist: train on the first n images of each class only', parseIntOption('--train-per-class'))
+    .option('--eval-every <n>', 'evaluate on the held-out split every n epochs (default 1)', parseIntOption('--eval-every'))
+    .option('--resume', 'continue the run in --out exactly where it stopped')
+    .option('--pretrained <file>', 'fine-tune from an official-format .pth or .safetensors (fresh head)')
+    .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
+    .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
+    .action(
+      action(async (o: TrainCliOpts) => {
+        if (o.backend && o.backend !== 'wasm' && o.backend !== 'cpu') throw new FlattenError('BAD_ARGUMENT', `--backend must be wasm or cpu, got '${o.backend}'`);
+        const kwargs: Record<string, unknown> = {};
+        if (o.numClasses) kwargs.num_classes = o.numClasses;
+        if (o.dropPath !== undefined) kwargs.drop_path_rate = o.dropPath;
+        const opts: TrainOptions = {
+          ...TRAIN_DEFAULTS,
+          ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+          model: o.model,
+          kwargs,
+          dataset: o.dataset,
+          out: o.out ?? `runs/${o.model}`,
+          backend: o.backend as TrainOptions['backend'],
+        };
+        let stop = false;
+        const onSigint = () => {
+          // first Ctrl-C: finish the step and checkpoint; a second one exits at once (writes are atomic)
+          if (stop) process.exit(130);
+          stop = true;
+          process.stderr.write('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n');
+        };
+        process.on('SIGINT', onSigint);
+        try {
+          const r = await train(opts, !!o.resume, { shouldStop: () => stop, progress: new ProgressBar() });
+          if (r.status === 'done') console.error(`done: ${r.dir} (best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`);
+          else process.exitCode = 130;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      }),
+    );
+}

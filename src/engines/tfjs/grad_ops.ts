@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Conv2dOptions, Tensor } from '../../ops/ops.js';
+import { TfjsOps } from './ops.js';
+
+type T = tf.Tensor;
+type T4 = tf.Tensor4D;
+const t = (x: Tensor): T => x as unknown as T;
+const h = (x: T): Tensor => x as unknown as Tensor;
+
+/**
+ * (B, Hp, Wp, C) → (B, Ho, Wo, kh·kw·C): the input patch under every output position, taps in (i, j, c)
+ * order so that it lines up with a (kh, kw, in, out) filter. Only forward kernels (strided slice, concat).
+ */
+function im2col(x: T4, kh: number, kw: number, stride: number, ho: number, wo: number): T {
+  const [b, , , c] = x.shape;
+  const taps: T[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      taps.push(tf.stridedSlice(x, [0, i, j, 0], [b, i + (ho - 1) * stride + 1, j + (wo - 1) * stride + 1, c], [1, stride, stride, 1]));
+    }
+  }
+  return taps.length === 1 ? taps[0] : tf.concat(taps, 3);
+}
+
+/**
+ * Dense 'valid' conv whose filter gradient is one wasm matmul over im2col columns
+ * (the wasm backend has no Conv2DBackpropFilter kernel); the input gradient uses Conv2DBackpropInput.
+ */
+const denseConv = (stride: number) =>
+  tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+    const [x, f, save] = args as [T, T, tf.GradSaveFunc];
+    const value = tf.conv2d(x as T4, f as T4, stride, 'valid');
+    save([x, f]);
+    return {
+      value,
+      gradFunc: (dy: T, saved: T[]) => {
+        const [xs, fs] = saved as [T4, T4];
+        const [kh, kw, cin, cout] = fs.shape;
+        const [b, ho, wo] = dy.shape;
+        const dx = tf.conv2dTranspose(dy as T4, fs, xs.shape, stride, 'valid');
+        const cols = im2col(xs, kh, kw, stride, ho, wo).reshape([b * ho * wo, kh * kw * cin]);
+        const df = tf.matMul(cols, dy.reshape([b * ho * wo, cout]), true, false).reshape([kh, kw, cin, cout]);
+        return [dx, df];
+      },
+    };
+  });
+
+/**
+ * Stride-1 'valid' depthwise conv with hand-written gradients (the wasm backend has no
+ * DepthwiseConv2dNativeBackprop* kernels): dx is a depthwise conv of the fully padded dy with the
+ * flipped filter, and df[i, j, c] = Σ x[·, o+i, o+j, c]·dy[·, o, c], one product-sum per tap.
+ */
+const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+  const [x, f, save] = args as [T, T, tf.GradSaveFunc];
+  const value = tf.depthwiseConv2d(x as T4, f as T4, 1, 'valid');
+  save([x, f]);
+  return {
+    value,
+    gradFunc: (dy: T, saved: T[]) => {
+      const [xs, fs] = saved as [T4, T4];
+      const [kh, kw, c] = fs.shape;
+      const [b, ho, wo] = dy.shape;
+      const dyPad = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]) as T4;
+      const dx = tf.depthwiseConv2d(dyPad, tf.reverse(fs, [0, 1]) as T4, 1, 'valid');
+      const taps: T[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) taps.push(tf.sum(tf.mul(tf.slice(xs, [0, i, j, 0], [b, ho, wo, c]), dy), [0, 1, 2]));
+      }
+      return [dx, tf.stack(taps).reshape([kh, kw, c, 1])];
+    },
+  };
+});
+
+/**
+ * TfjsOps for training: the same forward values, but every op's gradient runs on the wasm backend.
+ * Convolutions pad explicitly and use the custom-gradient convs above; gather becomes a one-hot matmul
+ * (its built-in gradient needs UnsortedSegmentSum, which wasm lacks). Inference keeps the plain TfjsOps.
+ */
+export class TrainTfjsOps extends TfjsOps {
+  override conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}): Tensor {
+    const { stride = 1, padding = 0, groups = 1 } = opts;
+    const [out, inPerGroup] = t(w).shape;
+    const inC = t(x).shape[1];
+    let nhwc = tf.transpose(t(x), [0, 2, 3, 1]); // (B, H, W, C)
+    if (padding) nhwc = tf.pad(nhwc, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
+    let y: T;
+    if (groups === 1) {
+      y = denseConv(stride)(nhwc, tf.transpose(t(w), [2, 3, 1, 0])); // filter (kh, kw, in, out)
+    } else if (groups === inC && inPerGroup === 1 && out === inC && stride === 1) {
+      y = depthwiseConv(nhwc, tf.transpose(t(w), [2, 3, 0, 1])); // filter (kh, kw, C, 1)
+    } else {
+      return super.conv2d(x, w, b, opts);
+    }
+    if (b) y = tf.add(y, t(b));
+    return h(tf.transpose(y, [0, 3, 1, 2]));
+  }
+
+  override gather(x: Tensor, indices: Int32Array, axis: number): Tensor {
+    const v = t(x);
+    const ax = axis < 0 ? axis + v.rank : axis;
+    const n = v.shape[ax];
+    const perm = [ax, ...[...v.shape.keys()].filter((i) => i !== ax)];
+    const moved = tf.transpose(v, perm); // (n, rest…)
+    const onehot = new Float32Array(indices.length * n);
+    indices.forEach((idx, r) => (onehot[r * n + idx] = 1));
+    const picked = tf.matMul(tf.tensor2d(onehot, [indices.length, n]), moved.reshape([n, -1])); // (len, ∏rest)
+    const back = picked.reshape([indices.length, ...moved.shape.slice(1)]);
+    return h(tf.transpose(back, perm.map((_, i) => perm.indexOf(i))));
+  }
+}

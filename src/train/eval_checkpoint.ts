@@ -1,0 +1,56 @@
+import { FlattenError } from '../core/errors.js';
+import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
+import { initTfjs } from '../engines/tfjs/backend.js';
+import { readSafetensorsFile } from '../io/safetensors.js';
+import { readStateDict } from '../api/checkpoint.js';
+import { buildNamed } from '../models/build.js';
+import { registryEntry } from '../models/registry.js';
+import { bindStateDict } from '../nn/state.js';
+import type { StateDict } from '../core/tensor.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import { LiveWeights } from './params.js';
+
+export interface EvalCheckpointOptions {
+  model: string;
+  checkpoint: string;
+  dataset: string;
+  split?: string;
+  batchSize: number;
+  numClasses?: number;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Accuracy of a checkpoint on a dataset split. Checkpoints written by `flatten train` carry the registry
+ * kwargs they were trained with (metadata `flatten.kwargs`, e.g. an ablation's attn_type), applied when
+ * the metadata names the same model; the classifier size follows the checkpoint's `head.weight`.
+ */
+export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResult & { split: string }> {
+  const entry = registryEntry(o.model);
+  let sd: StateDict;
+  let kwargs: Record<string, unknown> = {};
+  if (/\.safetensors$/i.test(o.checkpoint)) {
+    const st = readSafetensorsFile(o.checkpoint);
+    sd = st.tensors;
+    if (st.metadata['flatten.model'] === o.model && st.metadata['flatten.kwargs']) kwargs = JSON.parse(st.metadata['flatten.kwargs']) as Record<string, unknown>;
+  } else {
+    sd = readStateDict(o.checkpoint);
+  }
+  const head = sd.get('head.weight');
+  if (o.numClasses) kwargs.num_classes = o.numClasses;
+  else if (head && head.shape.length === 2) kwargs.num_classes = head.shape[0];
+  const model = buildNamed(o.model, kwargs);
+  const weights = bindStateDict(model.table, sd, { strict: true, source: o.checkpoint }).weights;
+  const split = o.split ?? heldOutSplit(o.dataset);
+  await initTfjs();
+  const data = await openDataset(o.dataset, split, folderPreprocess(entry.preprocess, model.imgSize, model.inChans), (files) => o.log?.(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}`));
+  if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
+    throw new FlattenError('BAD_CONFIG', `model '${o.model}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`);
+  }
+  const live = new LiveWeights(model.table, weights);
+  try {
+    return { ...(await evaluate(model, live.evalCtx(), data, o.batchSize)), split };
+  } finally {
+    live.dispose();
+  }
+}

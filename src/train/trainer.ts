@@ -1,0 +1,276 @@
+import * as tf from '@tensorflow/tfjs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlattenError } from '../core/errors.js';
+import type { StateDict, TensorData } from '../core/tensor.js';
+import type { Dataset } from '../data/dataset.js';
+import { ArrayDataset } from '../data/array_dataset.js';
+import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
+import { initTfjs, type TfjsBackend } from '../engines/tfjs/backend.js';
+import { writeSafetensorsFile } from '../io/safetensors.js';
+import { buildNamed } from '../models/build.js';
+import type { VisionModel } from '../models/model.js';
+import { registryEntry } from '../models/registry.js';
+import { initWeights } from '../nn/init.js';
+import { bindStateDict } from '../nn/state.js';
+import type { Tensor } from '../ops/ops.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import { smoothedCrossEntropy, topkHits } from './loss.js';
+import { AdamW, clipGlobalNorm } from './optim.js';
+import { LiveWeights } from './params.js';
+import { loadPretrained } from './pretrained.js';
+import { ProgressBar } from './progress.js';
+import { Rng } from './rng.js';
+import { cosineLr } from './schedule.js';
+import { loadCheckpoint, optimizerState, restoreOptimizer, RUN_FILES, saveCheckpoint, weightsMetadata, type TrainState } from './state.js';
+
+export interface TrainOptions {
+  model: string;
+  /** Registry kwargs overrides (attn_type, drop_path_rate, num_classes, …). */
+  kwargs: Record<string, unknown>;
+  dataset: string;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  warmupEpochs: number;
+  weightDecay: number;
+  labelSmoothing: number;
+  clipGrad: number;
+  seed: number;
+  /** Train on the first N images of each class only (class-balanced subset). */
+  trainPerClass?: number;
+  /** Evaluate on the first N images of each class of the held-out split only. */
+  testPerClass?: number;
+  /** Evaluate on the held-out split every n epochs (and always after the last). */
+  evalEvery: number;
+  evalBatchSize: number;
+  /** Official-format checkpoint to fine-tune from (its head is replaced by a fresh one). */
+  pretrained?: string;
+  backend?: TfjsBackend;
+}
+
+export const TRAIN_DEFAULTS = {
+  epochs: 10,
+  batchSize: 128,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupEpochs: 1,
+  weightDecay: 0.05,
+  labelSmoothing: 0.1,
+  clipGrad: 5,
+  seed: 0,
+  evalEvery: 1,
+  evalBatchSize: 500,
+} satisfies Partial<TrainOptions>;
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  lr: number;
+  train_loss: number;
+  train_top1: number;
+  images_per_sec: number;
+  epoch_seconds: number;
+  peak_rss_mb: number;
+  test?: EvalResult;
+}
+
+export interface TrainResult {
+  status: 'done' | 'interrupted';
+  epoch: number;
+  stepInEpoch: number;
+  history: EpochMetrics[];
+  best: TrainState['best'];
+  dir: string;
+}
+
+export interface TrainHooks {
+  /** Polled after every step; when it returns true the run checkpoints and returns 'interrupted'. */
+  shouldStop?: () => boolean;
+  progress?: ProgressBar;
+  log?: (msg: string) => void;
+}
+
+/** Checks that a dataset can feed a model (channels, size, classes). */
+function checkFit(model: VisionModel, data: Dataset, name: string): void {
+  if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
+    throw new FlattenError('BAD_CONFIG', `model '${name}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`);
+  }
+  if (data.classes.length > model.numClasses) {
+    throw new FlattenError('BAD_CONFIG', `${data.name} has ${data.classes.length} classes but model '${name}' has ${model.numClasses} outputs; pass --num-classes ${data.classes.length}`);
+  }
+}
+
+function subsetOf(data: Dataset, perClass: number, option: string): Dataset {
+  if (!(data instanceof ArrayDataset)) throw new FlattenError('BAD_ARGUMENT', `${option} applies to fashion-mnist only`);
+  return data.subset(perClass);
+}
+
+let peakRss = 0;
+const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+
+/**
+ * Train (or resume, or fine-tune) a registry model on the tfjs engine. Writes `last.safetensors` +
+ * `state.json` atomically after every epoch and when stopped, `best.safetensors` on a new best held-out
+ * top-1, and one JSON line per epoch to `metrics.jsonl`. Data order, augmentation and drop path are
+ * functions of (seed, epoch, step), so a resumed run continues exactly where it stopped.
+ */
+export async function train(options: TrainOptions, resume: boolean, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? ((m: string) => console.error(m));
+  mkdirSync(options.out, { recursive: true });
+  let state: TrainState | undefined;
+  let resumeWeights: StateDict | undefined;
+  let o = options;
+  if (resume) {
+    ({ state, weights: resumeWeights } = loadCheckpoint(options.out));
+    if (state.model !== options.model) throw new FlattenError('BAD_CONFIG', `--resume: ${options.out} holds a '${state.model}' run, not '${options.model}'`);
+    // the stored recipe wins, except that a resumed run may be extended with more epochs
+    o = { ...(state.options as unknown as TrainOptions), epochs: options.epochs, out: options.out };
+  }
+  await initTfjs(o.backend);
+  const entry = registryEntry(o.model);
+  const kwargs = state?.kwargs ?? o.kwargs;
+  const model = buildNamed(o.model, kwargs);
+  const onCorrupt = (files: string[]) => log(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`);
+  let trainSet = await openDataset(o.dataset, 'train', folderPreprocess(entry.preprocess, model.imgSize, model.inChans), onCorrupt);
+  if (o.trainPerClass) trainSet = subsetOf(trainSet, o.trainPerClass, '--train-per-class');
+  let testSet = await openDataset(o.dataset, heldOutSplit(o.dataset), folderPreprocess(entry.preprocess, model.imgSize, model.inChans), onCorrupt);
+  if (o.testPerClass) testSet = subsetOf(testSet, o.testPerClass, '--test-per-class');
+  checkFit(model, trainSet, o.model);
+
+  let weights: Map<string, TensorData>;
+  if (resumeWeights) weights = loadRunWeights(model, resumeWeights, join(o.out, RUN_FILES.weights));
+  else if (o.pretrained) weights = loadPretrained(model.table, o.pretrained, o.seed);
+  else weights = initWeights(model.table, o.seed);
+
+  const live = new LiveWeights(model.table, weights);
+  const opt = new AdamW(live.params, { lr: o.lr, weightDecay: o.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+  if (state) restoreOptimizer(opt, state.optimizer, join(o.out, RUN_FILES.state));
+  const byName = new Map(live.params.map((p) => [p.variable.name, p.path]));
+  const vars = live.params.map((p) => p.variable);
+
+  const B = o.batchSize;
+  const stepsPerEpoch = Math.floor(trainSet.size / B);
+  if (stepsPerEpoch < 1) throw new FlattenError('BAD_ARGUMENT', `--batch-size ${B} is larger than the training set (${trainSet.size} images)`);
+  const totalSteps = o.epochs * stepsPerEpoch;
+  const warmupSteps = Math.round(o.warmupEpochs * stepsPerEpoch);
+  let epoch = state?.epoch ?? 0;
+  let stepInEpoch = state?.stepInEpoch ?? 0;
+  let globalStep = state?.globalStep ?? 0;
+  let partial = state?.partial ?? { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+  let best = state?.best ?? null;
+  const history: EpochMetrics[] = [];
+  const { model: name } = o;
+  const metricsPath = join(o.out, RUN_FILES.metrics);
+
+  // (ep, st): the epoch in progress and its batches done, i.e. where a resume starts
+  const snapshot = async (ep: number, st: number): Promise<TrainState> => ({
+    format: 'flatten-train-state',
+    version: 1,
+    model: name,
+    kwargs,
+    dataset: o.dataset,
+    options: o as unknown as Record<string, unknown>,
+    epoch: ep,
+    stepInEpoch: st,
+    globalStep,
+    rng: { seed: o.seed, epoch: ep, step: st },
+    partial,
+    best,
+    optimizer: await optimizerState(opt),
+  });
+  const save = async (ep: number, st: number) => saveCheckpoint(o.out, await live.stateDict(), await snapshot(ep, st));
+
+  try {
+    for (; epoch < o.epochs; epoch++, stepInEpoch = 0) {
+      const order = Rng.derive(o.seed, epoch).permutation(trainSet.size);
+      for (; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
+        if (hooks.shouldStop?.()) {
+          await save(epoch, stepInEpoch);
+          log(`stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; checkpoint saved in ${o.out} (continue with --resume)`);
+          return { status: 'interrupted', epoch, stepInEpoch, history, best, dir: o.out };
+        }
+        const t0 = performance.now();
+        const batch = await trainSet.load(order.subarray(stepInEpoch * B, (stepInEpoch + 1) * B), Rng.derive(o.seed, epoch, stepInEpoch, 1));
+        const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
+        const ctx = live.trainCtx(Rng.derive(o.seed, epoch, stepInEpoch, 2));
+        let logits: tf.Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const x = tf.tensor4d(batch.x, [batch.size, trainSet.inChans, trainSet.imgSize, trainSet.imgSize]);
+          const l = model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D; // (B, K)
+          logits = tf.keep(l);
+          return smoothedCrossEntropy(l, batch.y, o.labelSmoothing);
+        }, vars);
+        const loss = (await value.data())[0];
+        if (!Number.isFinite(loss)) {
+          tf.dispose([value, logits!, ...Object.values(grads)]);
+          throw new FlattenError(
+            'BAD_ARGUMENT',
+            `loss became ${loss} at epoch ${epoch + 1}, step ${stepInEpoch}; training stopped without saving this step. The last good checkpoint is ${join(o.out, RUN_FILES.weights)} (try a lower --lr or --clip-grad)`,
+          );
+        }
+        tf.tidy(() => {
+          const byPath = new Map(Object.entries(grads).map(([n, g]) => [byName.get(n)!, g]));
+          opt.apply(clipGlobalNorm(byPath, o.clipGrad).grads, lr);
+        });
+        const hits = topkHits((await logits!.data()) as Float32Array, model.numClasses, batch.y);
+        tf.dispose([value, logits!, ...Object.values(grads)]);
+        globalStep++;
+        partial.lossSum += loss * batch.size;
+        partial.correct += hits.top1;
+        partial.seen += batch.size;
+        partial.seconds += (performance.now() - t0) / 1000;
+        sampleRss();
+        const ips = partial.seen / partial.seconds;
+        hooks.progress?.update({
+          epoch: epoch + 1,
+          epochs: o.epochs,
+          step: stepInEpoch + 1,
+          steps: stepsPerEpoch,
+          loss: partial.lossSum / partial.seen,
+          acc: partial.correct / partial.seen,
+          lr,
+          imagesPerSec: ips,
+          etaSec: ((totalSteps - globalStep) * B) / ips,
+        });
+      }
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        step: globalStep,
+        lr: cosineLr(globalStep - 1, totalSteps, warmupSteps, o.lr, o.minLr),
+        train_loss: partial.lossSum / partial.seen,
+        train_top1: partial.correct / partial.seen,
+        images_per_sec: partial.seen / partial.seconds,
+        epoch_seconds: partial.seconds,
+        peak_rss_mb: Math.round(peakRss / 2 ** 20),
+      };
+      if ((epoch + 1) % o.evalEvery === 0 || epoch + 1 === o.epochs) {
+        m.test = await evaluate(model, live.evalCtx(), testSet, o.evalBatchSize);
+        if (!best || m.test.top1 > best.top1) {
+          best = { top1: m.test.top1, epoch: epoch + 1 };
+          writeSafetensorsFile(join(o.out, RUN_FILES.best), await live.stateDict(), weightsMetadata({ model: name, kwargs, globalStep }));
+        }
+      }
+      history.push(m);
+      appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
+      hooks.progress?.log(
+        `epoch ${m.epoch}/${o.epochs}: train loss ${m.train_loss.toFixed(4)} top-1 ${(100 * m.train_top1).toFixed(2)}%` +
+          (m.test ? `, ${testSet.split} loss ${m.test.loss.toFixed(4)} top-1 ${(100 * m.test.top1).toFixed(2)}% top-5 ${(100 * m.test.top5).toFixed(2)}%` : '') +
+          `, ${m.images_per_sec.toFixed(1)} img/s`,
+      );
+      partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+      await save(epoch + 1, 0);
+    }
+    return { status: 'done', epoch, stepInEpoch: 0, history, best, dir: o.out };
+  } finally {
+    opt.dispose();
+    live.dispose();
+  }
+}
+
+/** The weights of an interrupted run: they must be exactly this model's (named key errors otherwise). */
+function loadRunWeights(model: VisionModel, sd: StateDict, source: string): Map<string, TensorData> {
+  return bindStateDict(model.table, sd, { strict: true, source }).weights;
+}

@@ -1,0 +1,162 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initTfjs } from '../../src/engines/tfjs/backend.js';
+import { buildNamed } from '../../src/models/build.js';
+import { initWeights } from '../../src/nn/init.js';
+import { writeSafetensorsFile } from '../../src/io/safetensors.js';
+import type { Tensor } from '../../src/ops/ops.js';
+import { smoothedCrossEntropy } from '../../src/train/loss.js';
+import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
+import { LiveWeights } from '../../src/train/params.js';
+import { Rng } from '../../src/train/rng.js';
+import { cosineLr } from '../../src/train/schedule.js';
+import { train } from '../../src/train/trainer.js';
+import { evalCheckpoint } from '../../src/train/eval_checkpoint.js';
+import { makeImageFolder, TINY_KWARGS, tinyOptions, tmp } from './helpers.js';
+
+let folder: string;
+const dirs: string[] = [];
+const out = (name: string) => {
+  const d = tmp(name);
+  dirs.push(d);
+  return d;
+};
+const quiet = { log: () => {} };
+
+beforeAll(async () => {
+  await initTfjs();
+  folder = await makeImageFolder(12);
+});
+afterAll(() => {
+  for (const d of [folder, ...dirs]) rmSync(d, { recursive: true, force: true });
+});
+
+describe('optimisation pieces', () => {
+  it('the loss falls on a fixed tiny batch (AdamW, clipping, drop path on)', async () => {
+    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, embed_dim: 16, num_heads: 2, mlp_ratio: 2, drop_path_rate: 0.1 });
+    const live = new LiveWeights(model.table, initWeights(model.table, 0));
+    const opt = new AdamW(live.params, { lr: 1e-2, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+    const r = new Rng(5);
+    const x = tf.tensor4d(Float32Array.from({ length: 16 * 3 * 12 * 12 }, () => r.next() * 2 - 1), [16, 3, 12, 12]);
+    const y = Int32Array.from({ length: 16 }, (_, i) => i % 10);
+    const losses: number[] = [];
+    for (let step = 0; step < 30; step++) {
+      const ctx = live.trainCtx(new Rng(step));
+      const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D, y, 0), live.params.map((p) => p.variable));
+      losses.push(value.dataSync()[0]);
+      const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
+      tf.tidy(() => opt.apply(clipGlobalNorm(byPath, 5).grads, 1e-2));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    expect(losses[0]).toBeGreaterThan(2);
+    expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]);
+    opt.dispose();
+    live.dispose();
+  });
+
+  it('1-D parameters, scale and position tables get no weight decay', () => {
+    const model = buildNamed('flatten_deit_fmnist');
+    const noDecay = model.table.parameters().filter((p) => p.noDecay).map((p) => p.path);
+    expect(noDecay).toContain('blocks.0.attn.scale');
+    expect(noDecay).toContain('blocks.0.attn.positional_encoding');
+    expect(noDecay).toContain('pos_embed');
+    expect(noDecay).toContain('blocks.0.norm1.weight');
+    expect(noDecay).toContain('head.bias');
+    expect(noDecay).not.toContain('blocks.0.attn.qkv.weight');
+    expect(noDecay).not.toContain('blocks.0.attn.dwc.weight');
+  });
+
+  it('cosine schedule with linear warmup', () => {
+    expect(cosineLr(0, 100, 10, 1, 0)).toBeCloseTo(0.1);
+    expect(cosineLr(9, 100, 10, 1, 0)).toBeCloseTo(1);
+    expect(cosineLr(55, 100, 10, 1, 0)).toBeCloseTo(0.5);
+    expect(cosineLr(100, 100, 10, 1, 0.01)).toBeCloseTo(0.01);
+  });
+});
+
+describe('flatten train / eval on an image folder', () => {
+  it('learns, writes checkpoints and metrics, and evaluates through the official keys', async () => {
+    const dir = out('learn');
+    const r = await train(tinyOptions(folder, dir, { epochs: 4 }), false, quiet);
+    expect(r.status).toBe('done');
+    expect(readdirSync(dir).sort()).toEqual(['best.safetensors', 'last.safetensors', 'metrics.jsonl', 'state.json']);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
+    expect(lines[3].train_loss).toBeLessThan(lines[0].train_loss);
+    const ev = await evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: join(dir, 'last.safetensors'), dataset: folder, batchSize: 16 });
+    expect(ev.images).toBe(24);
+    expect(ev.top1).toBeCloseTo(lines[3].test.top1, 6);
+  }, 60_000);
+
+  it('--resume after a stop mid-epoch gives exactly the weights of an uninterrupted run', async () => {
+    const straight = out('straight');
+    await train(tinyOptions(folder, straight), false, quiet);
+    const split = out('split');
+    let steps = 0;
+    const stopped = await train(tinyOptions(folder, split), false, { ...quiet, shouldStop: () => steps++ === 4 });
+    expect(stopped).toMatchObject({ status: 'interrupted', epoch: 1, stepInEpoch: 1 });
+    const state = JSON.parse(readFileSync(join(split, 'state.json'), 'utf8'));
+    expect(state).toMatchObject({ epoch: 1, stepInEpoch: 1, globalStep: 4, rng: { seed: 3, epoch: 1, step: 1 } });
+    expect(Object.keys(state.optimizer.m)).toContain('blocks.0.attn.qkv.weight');
+    const done = await train(tinyOptions(folder, split), true, quiet);
+    expect(done.status).toBe('done');
+    expect(Buffer.compare(readFileSync(join(split, 'last.safetensors')), readFileSync(join(straight, 'last.safetensors')))).toBe(0);
+  }, 60_000);
+
+  it('a NaN loss stops the run and keeps the last good checkpoint byte for byte', async () => {
+    const dir = out('nan');
+    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    const before = readFileSync(join(dir, 'last.safetensors'));
+    const state = readFileSync(join(dir, 'state.json'));
+    await expect(train(tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0 }), false, quiet)).rejects.toThrow(/loss became (NaN|Infinity|-Infinity) .*last good checkpoint/);
+    expect(Buffer.compare(readFileSync(join(dir, 'last.safetensors')), before)).toBe(0);
+    expect(Buffer.compare(readFileSync(join(dir, 'state.json')), state)).toBe(0);
+  }, 60_000);
+
+  it('--pretrained loads every key but the head; a checkpoint of another model fails with named keys', async () => {
+    const src = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, num_classes: 7 });
+    const file = join(out('pre'), 'pre.safetensors');
+    writeSafetensorsFile(file, initWeights(src.table, 9));
+    const r = await train(tinyOptions(folder, out('ft'), { epochs: 1, pretrained: file, kwargs: { ...TINY_KWARGS, num_classes: 2 } }), false, quiet);
+    expect(r.status).toBe('done');
+    const other = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, embed_dim: 16 });
+    const wrong = join(out('pre2'), 'other.safetensors');
+    writeSafetensorsFile(wrong, initWeights(other.table, 9));
+    await expect(train(tinyOptions(folder, out('ft2'), { pretrained: wrong }), false, quiet)).rejects.toThrow(/'blocks\.0\.attn\.qkv\.weight' is \(48, 16\) but the model needs \(24, 8\)/);
+    await expect(evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: folder, batchSize: 8 })).rejects.toThrow(/wrong shape: 'cls_token'/);
+  }, 60_000);
+});
+
+describe('bad input gets a clear message', () => {
+  it('unknown model, unknown dataset, missing or empty folders', async () => {
+    await expect(train(tinyOptions(folder, out('x'), { model: 'no_such_model' }), false, quiet)).rejects.toThrow(/unknown model 'no_such_model'/);
+    await expect(train(tinyOptions('imagenet-21k', out('x')), false, quiet)).rejects.toThrow(/unknown dataset 'imagenet-21k'/);
+    const empty = out('empty');
+    await expect(train(tinyOptions(empty, out('x')), false, quiet)).rejects.toThrow(/split folder .*train does not exist/);
+    const noImages = await makeImageFolder(0);
+    dirs.push(noImages);
+    await expect(train(tinyOptions(noImages, out('x')), false, quiet)).rejects.toThrow(/has no \.jpg\/\.png\/\.webp images/);
+  });
+
+  it('corrupt images are skipped and reported; more than 1% stops the run', async () => {
+    const few = await makeImageFolder(60, 1); // 1 of 121 train files
+    dirs.push(few);
+    const messages: string[] = [];
+    const r = await train(tinyOptions(few, out('c1'), { epochs: 1, batchSize: 40 }), false, { log: (m) => messages.push(m) });
+    expect(r.status).toBe('done');
+    expect(messages.join('\n')).toMatch(/skipped 1 corrupt image\(s\): .*broken0\.png/);
+    const many = await makeImageFolder(12, 2); // 2 of 26
+    dirs.push(many);
+    await expect(train(tinyOptions(many, out('c2')), false, quiet)).rejects.toThrow(/2 of 26 images .* are corrupt \(more than 1%\), stopping/);
+  }, 60_000);
+
+  it('--resume needs a checkpoint of the same model', async () => {
+    await expect(train(tinyOptions(folder, out('none')), true, quiet)).rejects.toThrow(/--resume: no checkpoint in/);
+    const dir = out('other');
+    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    expect(existsSync(join(dir, 'state.json'))).toBe(true);
+    await expect(train(tinyOptions(folder, dir, { model: 'flatten_deit_tiny' }), true, quiet)).rejects.toThrow(/holds a 'flatten_deit_fmnist' run, not 'flatten_deit_tiny'/);
+  }, 60_000);
+});
