@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { classify } from '../../api/classify.js';
-import { loadModel } from '../../api/model.js';
+import { loadModelArg } from '../../api/model.js';
 import { action, parseIntOption } from '../run.js';
 
 /** `flatten classify <image…>`: top-k labels with the registry's eval preprocessing, one batch. */
@@ -9,14 +9,15 @@ export function registerClassify(program: Command): void {
     .command('classify')
     .description('classify images (JPEG/PNG/WebP…) with a registry model')
     .argument('<images...>', 'image files')
-    .requiredOption('--model <name>', 'registry model, e.g. flatten_swin_t or flatten_deit_fmnist')
+    .option('--model <name>', 'registry model, e.g. flatten_swin_t or flatten_deit_fmnist')
+    .option('--config <config.json>', 'or a golden-format model config')
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: the weights shipped for the model')
     .option('--top-k <k>', 'how many classes to show', parseIntOption('--top-k'), 5)
     .option('--engine <name>', 'tfjs or onnx', 'tfjs')
     .option('--json', 'print JSON')
     .action(
-      action(async (images: string[], o: { model: string; checkpoint?: string; topK: number; engine: string; json?: boolean }) => {
-        const m = loadModel(o.model, { checkpoint: o.checkpoint });
+      action(async (images: string[], o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean }) => {
+        const m = loadModelArg(o);
         if (m.source === 'random') console.error(`flatten: warning: ${m.name} has no weights here; predictions come from a RANDOMLY INITIALISED model (pass --checkpoint)`);
         const preds = await classify(m, images, o.topK, o.engine);
         if (o.json) {
