@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { FASHION_MNIST_CLASSES } from '../data/fashion_mnist.js';
 import { PACKAGE_ROOT } from './model.js';
 
-/** Class names shipped in assets/: Fashion-MNIST for the fmnist model, ImageNet-1k for 1000-class heads. */
+/** Class names: Fashion-MNIST for the fmnist model, ImageNet-1k (assets/) for 1000-class heads, else indices. */
 export function labelsFor(name: string, numClasses: number): string[] {
-  const file = /fmnist/.test(name) && numClasses === 10 ? 'fashion_mnist_labels.json' : numClasses === 1000 ? 'imagenet_labels.json' : undefined;
-  if (!file) return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
-  return JSON.parse(readFileSync(`${PACKAGE_ROOT}assets/${file}`, 'utf8')) as string[];
+  if (/fmnist/.test(name) && numClasses === FASHION_MNIST_CLASSES.length) return FASHION_MNIST_CLASSES;
+  if (numClasses === 1000) return JSON.parse(readFileSync(`${PACKAGE_ROOT}assets/imagenet_labels.json`, 'utf8')) as string[];
+  return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
 }
