@@ -1,0 +1,114 @@
+/**
+ * One benchmark configuration, alone in its process so that its peak RSS is its own.
+ * argv[2] is a JSON Job; the result is printed as one `RESULT {json}` line.
+ */
+import { readFileSync } from 'node:fs';
+import { loadOnnx, runExported } from '../src/api/export.js';
+import { initWeights } from '../src/nn/init.js';
+import { makeCtx } from '../src/nn/module.js';
+import type { Tensor } from '../src/ops/ops.js';
+import { buildNamed } from '../src/models/build.js';
+import { Graph } from '../src/engines/onnx/graph.js';
+import { OnnxOps } from '../src/engines/onnx/ops.js';
+import { encodeModel } from '../src/engines/onnx/proto.js';
+import { OnnxSession } from '../src/engines/onnx/session.js';
+import { traceOnnx } from '../src/engines/onnx/trace.js';
+import { attentionModule, type AttentionVariant } from './attention.js';
+
+export type Job =
+  | { kind: 'sgemm'; threads: number; n: number; minRuns: number }
+  | { kind: 'model'; engine: 'onnx' | 'tfjs'; model: string; file?: string; batch: number; threads: number; minRuns: number; maxSeconds: number }
+  | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number };
+
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  runs: number;
+  /** Peak resident set of the whole process (MiB), and before the engine got its model. */
+  peakRssMiB: number;
+  baseRssMiB: number;
+}
+
+const peakRss = () => process.resourceUsage().maxRSS / 1024;
+
+/** One untimed warm-up, then at least `minRuns` timed runs and more while under `maxSeconds`. */
+async function time(run: () => Promise<unknown>, minRuns: number, maxSeconds: number, baseRssMiB: number): Promise<Timing> {
+  await run();
+  const ts: number[] = [];
+  const start = performance.now();
+  while (ts.length < minRuns || (performance.now() - start) / 1000 < maxSeconds) {
+    const t = performance.now();
+    await run();
+    ts.push(performance.now() - t);
+    if (ts.length >= 200) break;
+  }
+  ts.sort((a, b) => a - b);
+  return { medianMs: ts[ts.length >> 1], minMs: ts[0], runs: ts.length, peakRssMiB: peakRss(), baseRssMiB };
+}
+
+const random = (shape: number[]) => {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = Math.random() - 0.5;
+  return { dtype: 'float32' as const, shape, data };
+};
+
+/** sgemm through ORT: a MatMul whose (n, n) weight is a constant initializer, prepacked like model weights. */
+async function sgemm(job: Extract<Job, { kind: 'sgemm' }>) {
+  const { n } = job;
+  const g = new Graph(false);
+  const ops = new OnnxOps(g);
+  const x = g.input('x', [n, n]) as unknown as Tensor;
+  const w = g.constant([n, n], random([n, n]).data, 'w', true) as unknown as Tensor;
+  const { proto } = g.toModel({ y: ops.real(ops.matmul(x, w)) }, { name: 'sgemm' });
+  const base = peakRss();
+  const s = await OnnxSession.create(encodeModel(proto), 'sgemm', { threads: job.threads });
+  const input = random([n, n]);
+  const t = await time(() => s.run({ x: input }), job.minRuns, 1, base);
+  return { ...t, gflops: (2 * n ** 3) / (t.medianMs * 1e6) };
+}
+
+async function model(job: Extract<Job, { kind: 'model' }>) {
+  const m = buildNamed(job.model);
+  const x = random([job.batch, 3, m.imgSize, m.imgSize]);
+  if (job.engine === 'onnx') {
+    // the exported file, as users deploy it: the process holds no JS copy of the weights
+    const base = peakRss();
+    const s = await loadOnnx(job.file!, { threads: job.threads });
+    return time(() => runExported(s, x), job.minRuns, job.maxSeconds, base);
+  }
+  const tf = await import('@tensorflow/tfjs');
+  const { initTfjs } = await import('../src/engines/tfjs/backend.js');
+  const { TfjsOps } = await import('../src/engines/tfjs/ops.js');
+  await initTfjs();
+  const ops = new TfjsOps();
+  const base = peakRss();
+  // weights bound once, as an application keeps them; each run is one forward and a read-back
+  const bound = new Map<string, Tensor>();
+  for (const [k, v] of initWeights(m.table)) bound.set(k, ops.constant(v));
+  const ctx = makeCtx(ops, bound);
+  const input = ops.constant(x) as unknown as import('@tensorflow/tfjs').Tensor;
+  return time(
+    async () => {
+      const y = tf.tidy(() => m.forward(ctx, input as unknown as Tensor).logits as unknown as import('@tensorflow/tfjs').Tensor);
+      await y.data();
+      y.dispose();
+    },
+    job.minRuns,
+    job.maxSeconds,
+    base,
+  );
+}
+
+async function attention(job: Extract<Job, { kind: 'attention' }>) {
+  const side = Math.round(Math.sqrt(job.tokens));
+  const mod = attentionModule(job.variant, job.dim, side);
+  const { bytes } = traceOnnx(initWeights(mod.table), [{ name: 'x', shape: [1, job.tokens, job.dim] }], (ctx, x) => ({ y: mod.forward(ctx, x) }));
+  const base = peakRss();
+  const s = await OnnxSession.create(bytes, job.variant, { threads: job.threads });
+  const x = random([1, job.tokens, job.dim]);
+  return time(() => s.run({ x }), job.minRuns, job.maxSeconds, base);
+}
+
+const job = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8')) as Job;
+const result = job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : await attention(job);
+console.log(`RESULT ${JSON.stringify(result)}`);

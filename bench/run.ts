@@ -1,0 +1,158 @@
+/**
+ * `npm run bench [-- options]`: models on both engines, the attention module alone, and the machine's
+ * sgemm, each configuration in its own child process (peak RSS per configuration). Prints tables,
+ * writes bench/results/<time>.json and the committed summary bench/RESULTS.md.
+ *
+ *   --only models,attention   parts to run (sgemm always runs: efficiency needs it)
+ *   --models a,b   --engines onnx,tfjs   --threads 1,2   --batches 1,8   --tokens 196,784,...
+ *   --quick        fewer runs per configuration
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exportOnnx } from '../src/api/export.js';
+import { modelInfo } from '../src/api/info.js';
+import { buildNamed } from '../src/models/build.js';
+import { formatTable } from '../src/cli/table.js';
+import { softmaxBytes, type AttentionVariant } from './attention.js';
+import type { Job, Timing } from './child.js';
+import { machine, markdownTable, type Row } from './report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
+};
+const quick = args.includes('--quick');
+const parts = opt('only', 'models,attention');
+const MODELS = opt('models', 'flatten_swin_t,flatten_pvt_tiny,flatten_cswin_t,flatten_pvt_v2_b0');
+const ENGINES = opt('engines', 'onnx,tfjs') as ('onnx' | 'tfjs')[];
+const THREADS = opt('threads', '1,2').map(Number);
+const BATCHES = opt('batches', '1,8').map(Number);
+const TOKENS = opt('tokens', '196,784,3136,12544,50176').map(Number);
+const VARIANTS: AttentionVariant[] = ['focused', 'linear', 'softmax'];
+const SOFTMAX_LIMIT = 4 * 2 ** 30;
+
+const resultsDir = join(here, 'results');
+mkdirSync(join(resultsDir, 'models'), { recursive: true });
+
+function child(job: Job): Timing & { gflops?: number } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'child.ts'), JSON.stringify(job)], { encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`bench child failed for ${JSON.stringify(job)}: ${r.stderr || r.error}`);
+  return JSON.parse(line.slice(7));
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const started = new Date();
+const load = [loadavg()[0]];
+
+// (c) sgemm on every thread count, at the start and again at the end; efficiency divides by the better one
+const sgemm = (when: string) =>
+  THREADS.map((threads) => {
+    const r = child({ kind: 'sgemm', threads, n: 1024, minRuns: quick ? 10 : 30 });
+    log(`sgemm ${when}, ${threads} thread(s): ${r.gflops!.toFixed(1)} GFLOP/s`);
+    return { threads, gflops: r.gflops!, medianMs: r.medianMs };
+  });
+const sgemmStart = sgemm('start');
+
+// (a) models
+const modelRows: Row[] = [];
+if (parts.includes('models')) {
+  for (const name of MODELS) {
+    const m = buildNamed(name);
+    const macs = modelInfo(m).macs;
+    const file = join(resultsDir, 'models', `${name}.onnx`);
+    if (ENGINES.includes('onnx')) writeFileSync(file, exportOnnx({ name }).bytes);
+    for (const engine of ENGINES) {
+      // tfjs-wasm has no threads in Node: one row, whatever --threads says
+      for (const threads of engine === 'tfjs' ? [1] : THREADS) {
+        for (const batch of BATCHES) {
+          const heavy = engine === 'tfjs';
+          const r = child({ kind: 'model', engine, model: name, file, batch, threads, minRuns: heavy ? 3 : quick ? 5 : 10, maxSeconds: heavy ? 0 : quick ? 1 : 3 });
+          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, ...r, imagesPerS: (1000 * batch) / r.medianMs };
+          log(`${name} ${engine} b${batch} t${threads}: ${r.medianMs.toFixed(1)} ms`);
+          modelRows.push(row);
+        }
+      }
+    }
+  }
+}
+
+// (b) the attention module alone
+const attnRows: Row[] = [];
+if (parts.includes('attention')) {
+  for (const threads of THREADS) {
+    for (const variant of VARIANTS) {
+      for (const tokens of TOKENS) {
+        if (variant === 'softmax' && softmaxBytes(tokens) > SOFTMAX_LIMIT) {
+          attnRows.push({ variant, tokens, threads, skipped: `N×N scores need ${(softmaxBytes(tokens) / 2 ** 30).toFixed(1)} GiB > 4 GiB` });
+          continue;
+        }
+        const r = child({ kind: 'attention', variant, tokens, dim: 64, threads, minRuns: quick ? 3 : 5, maxSeconds: quick ? 0.5 : 2 });
+        log(`attention ${variant} N=${tokens} t${threads}: ${r.medianMs.toFixed(2)} ms`);
+        attnRows.push({ variant, tokens, threads, ...r, usPerToken: (1000 * r.medianMs) / tokens });
+      }
+    }
+  }
+}
+
+const sgemmEnd = sgemm('end');
+load.push(loadavg()[0]);
+const best = new Map(THREADS.map((t, i) => [t, Math.max(sgemmStart[i].gflops, sgemmEnd[i].gflops)]));
+for (const r of modelRows) {
+  const t = r.engine === 'tfjs' ? 1 : (r.threads as number);
+  r.gflopsModel = (2 * (r.macs as number) * (r.batch as number)) / ((r.medianMs as number) * 1e6);
+  r.efficiency = (r.gflopsModel as number) / best.get(t)!;
+}
+
+const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+const info = { date: started.toISOString(), command, ...machine(), cpuCount: cpus().length, loadAverage1m: load, sgemm: { start: sgemmStart, end: sgemmEnd } };
+const json = { ...info, models: modelRows, attention: attnRows };
+const stamp = started.toISOString().replace(/[:.]/g, '-');
+writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+
+const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? ''));
+const modelTable = {
+  header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency'],
+  rows: modelRows.map((r) => [r.model, r.engine, f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)]),
+};
+const attnTable = {
+  header: ['attention', 'N', 'threads', 'median ms', 'µs/token', 'peak RSS MiB', 'RSS over base MiB'],
+  rows: attnRows.map((r) =>
+    r.skipped ? [r.variant, f(r.tokens, 0), f(r.threads, 0), 'skipped', '', '', r.skipped as string] : [r.variant, f(r.tokens, 0), f(r.threads, 0), f(r.medianMs, 2), f(r.usPerToken, 3), f(r.peakRssMiB, 0), f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0)],
+  ),
+};
+const sgemmTable = { header: ['threads', 'sgemm GFLOP/s (start)', 'sgemm GFLOP/s (end)'], rows: THREADS.map((t, i) => [String(t), f(sgemmStart[i].gflops), f(sgemmEnd[i].gflops)]) };
+
+console.log(`\n${info.date}  ${info.cpu}, ${info.cpuCount} cores, Node ${info.node}, onnxruntime-node ${info.ort}, load ${load.map((l) => l.toFixed(2)).join(' → ')}`);
+for (const t of [sgemmTable, modelTable, attnTable]) if (t.rows.length) console.log(`\n${formatTable(t.header, t.rows)}`);
+
+const md = [
+  '# Benchmark results',
+  '',
+  `- date: ${info.date}`,
+  `- machine: ${info.cpu}, ${info.cpuCount} cores (${info.memGiB} GiB), ${info.os}`,
+  `- Node ${info.node}, onnxruntime-node ${info.ort}, @tensorflow/tfjs ${info.tfjs} (wasm backend)`,
+  `- command: \`${command}\``,
+  `- 1-minute load average at start → end: ${load.map((l) => l.toFixed(2)).join(' → ')} (other processes on the machine slow every number down)`,
+  '- ORT: graph optimization level `all`, intra-op threads as listed, sequential execution; the models are our exported `.onnx` files with random weights.',
+  '- efficiency = (2·MACs·batch / latency) ÷ sgemm GFLOP/s on the same thread count (the better of the start and end measurements). MACs per SPEC §3.',
+  '',
+  '## sgemm (1024³ MatMul through ORT, constant prepacked weight)',
+  '',
+  markdownTable(sgemmTable.header, sgemmTable.rows),
+  '',
+  '## Models at 224²',
+  '',
+  markdownTable(modelTable.header, modelTable.rows),
+  '',
+  '## Attention module alone (C = 64, 1 head, global, on ORT)',
+  '',
+  markdownTable(attnTable.header, attnTable.rows),
+  '',
+];
+if (parts.includes('models') && parts.includes('attention')) writeFileSync(join(here, 'RESULTS.md'), md.join('\n'));
