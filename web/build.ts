@@ -1,0 +1,37 @@
+/**
+ * Bundles the demo (web/src/main.ts → web/dist/app.js) with esbuild and writes the random-weights
+ * fallback the page loads when the shipped weights are missing. Run directly or via `npm run web:build`.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { FASHION_MNIST_CLASSES } from '../src/data/fashion_mnist.js';
+import { buildNamed } from '../src/models/build.js';
+import { initWeights } from '../src/nn/init.js';
+import { writeSafetensorsFile } from '../src/io/safetensors.js';
+import { DIST_DIR, WEB_DIR } from './paths.js';
+import { MODEL_NAME, RANDOM_WEIGHTS_PATH } from './src/shared.js';
+
+export async function buildWeb(): Promise<void> {
+  mkdirSync(DIST_DIR, { recursive: true });
+  await build({
+    entryPoints: [join(WEB_DIR, 'src', 'main.ts')],
+    outfile: join(DIST_DIR, 'app.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    logLevel: 'warning',
+    define: { __FASHION_MNIST_CLASSES__: JSON.stringify(FASHION_MNIST_CLASSES) },
+  });
+  // seed 0: every build shows the same random maps
+  writeSafetensorsFile(join(WEB_DIR, RANDOM_WEIGHTS_PATH), initWeights(buildNamed(MODEL_NAME).table, 0), { weights: 'random', seed: '0' });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await buildWeb();
+  console.log(`built ${DIST_DIR}`);
+}
