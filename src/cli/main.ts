@@ -5,6 +5,7 @@ import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerClassify } from './commands/classify.js';
 import { registerAnalysis } from './commands/analysis.js';
+import { registerDemo } from './commands/demo.js';
 import { registerTrain } from './commands/train.js';
 import { registerEval } from './commands/eval.js';
 
@@ -26,6 +27,7 @@ registerInfo(program);
 registerList(program);
 registerClassify(program);
 registerAnalysis(program);
+registerDemo(program);
 registerTrain(program);
 registerEval(program);
 
