@@ -4,7 +4,7 @@
  * (ReLU kernel, no f_p, no DWC); focused (f_p, no DWC); FLatten (f_p + DWC). Each seed trains every
  * variant with the same data order, augmentation and schedule, then evaluates on the full test split.
  *
- *   npx tsx scripts/ablation.ts [--variants softmax,linear,focused,flatten] [--seeds 0,1,2] [--per-class 100] [--test-per-class 200] [--epochs 6] [--out scratch/ablation]
+ *   npx tsx scripts/ablation.ts [--variants softmax,linear,focused,flatten] [--seeds 0,1,2] [--per-class 100] [--test-per-class 200] [--epochs 4] [--out scratch/ablation]
  *   npx tsx scripts/ablation.ts --report      # only rebuild docs/ablation.md, the PNGs and results.json
  *
  * Runs already finished (their metrics.jsonl has every epoch) are not trained again.
@@ -27,7 +27,7 @@ const setup: AblationSetup = {
   seeds: arg('seeds', '0,1,2').split(',').map(Number),
   perClass: Number(arg('per-class', '100')),
   testPerClass: Number(arg('test-per-class', '200')),
-  epochs: Number(arg('epochs', '6')),
+  epochs: Number(arg('epochs', '4')),
   batchSize: Number(arg('batch-size', '64')),
   lr: Number(arg('lr', '2e-3')),
   warmupEpochs: 0.5,
