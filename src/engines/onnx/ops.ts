@@ -3,16 +3,17 @@ import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
 import * as F from './fold.js';
 import { BATCH_MARK, type Graph, type Value } from './graph.js';
+import { canonical, isPlain, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, withLastAxis, type Layout } from './layout.js';
 import type { AttrValue } from './proto.js';
 
 /**
- * A reshape no node has needed yet: model code sees `shape`, the graph holds `of`. Row-wise ops
- * (Gemm, LayerNorm, Softmax, elementwise, last-axis reductions and slices) run on `of` directly, so the
- * token stream stays one 2-D (B·N, C) tensor and most of the model's reshapes never become nodes.
+ * A tensor whose reshapes and transposes no node has needed yet: model code sees `shape`, the graph
+ * holds `of`, and `layout` says how one reads as the other.
  */
 interface View {
   readonly shape: number[];
   readonly of: Value;
+  readonly layout: Layout;
 }
 type Handle = Value | View;
 
@@ -20,11 +21,12 @@ const h = (x: Tensor): Handle => x as unknown as Handle;
 const t = (x: Handle): Tensor => x as unknown as Tensor;
 const isView = (x: Handle): x is View => 'of' in x;
 const phys = (x: Handle): Value => (isView(x) ? x.of : x);
+const layoutOf = (x: Handle): Layout => (isView(x) ? x.layout : plainLayout(x.shape));
+const isConst = (x: Handle): x is Value & { data: Float32Array } => !isView(x) && x.data !== undefined;
 const last = (s: readonly number[]) => s[s.length - 1];
-/** The physical tensor's last axis is the logical one, so row-wise ops can run on it. */
-const rowsAligned = (x: Handle) => x.shape.length > 0 && last(phys(x).shape) === last(x.shape);
 const axisOf = (rank: number, a: number) => (a < 0 ? a + rank : a);
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameLayout = (a: Layout, b: Layout) => same(a.dims, b.dims) && same(a.perm, b.perm) && same(a.shape, b.shape);
 const dense = (x: Value): F.Dense => ({ shape: x.shape, data: x.data! });
 
 /** Name of a constant computed from others: the first named input's name plus the op chain. */
@@ -33,42 +35,70 @@ function derived(inputs: Value[], op: string): string | undefined {
   return base && `${base}/${op}`;
 }
 
+/** A tensor as rows of its logical last axis: `p` holds them contiguously, `k` source axes make up a row. */
+interface Rows {
+  p: Value;
+  k: number;
+  layout: Layout;
+}
+
 /**
  * Ops that record an ONNX graph instead of computing. Anything whose inputs are all known at trace
  * time (weights, masks, bias tables, softplus temperatures, interpolation matrices) is computed here
  * and becomes one initializer; everything else becomes nodes in the forms ORT's CPU fusions match
  * (Gemm with its bias, the Erf GELU pattern, LayerNormalization, Transpose into FusedMatMul).
- * Reshapes stay views until an op needs the exact shape, inverse transposes cancel, and transposes
- * that only move size-1 axes are reshapes, so model code can stay written for readability.
+ * Reshapes and transposes are layouts (layout.ts) until a node needs the exact tensor: chains of them
+ * cost at most one Transpose, and row-wise ops (Gemm, LayerNorm, Softmax, elementwise, last-axis
+ * reductions and slices) run on the stored rows whatever order they are in, so the token stream stays
+ * one 2-D (rows, C) tensor and window partitions fold into the head split.
  */
 export class OnnxOps implements Ops {
   readonly engine = 'onnx';
-  /** Reshapes already emitted, by source value and target shape. */
-  private readonly reshapes = new Map<string, Value>();
+  /** Nodes already emitted for a layout, by source value and layout. */
+  private readonly cache = new Map<string, Value>();
   constructor(readonly g: Graph) {}
 
-  /** The tensor in its logical shape, emitting the pending Reshape of a view. */
+  private view(of: Value, layout: Layout): Tensor {
+    return t(isPlain(layout) && same(layout.shape, of.shape) ? of : { shape: layout.shape, of, layout });
+  }
+
+  /** The tensor in its logical shape: the pending layout becomes Reshape → Transpose → Reshape, each only if needed. */
   real(x: Tensor): Value {
-    const X = h(x);
+    const X = this.settle(h(x));
     return isView(X) ? this.reshaped(X.of, X.shape) : X;
+  }
+
+  /**
+   * Carry out a layout's transposition, leaving only a plain reshape pending: the smallest Transpose of
+   * the source split into its canonical axes, once per source and layout.
+   */
+  private settle(x: Handle): Handle {
+    if (!isView(x)) return x;
+    const c = canonical(x.layout);
+    if (isPlain(c)) return x;
+    const key = `T${x.of.id}:${c.dims}:${c.perm}`;
+    let r = this.cache.get(key);
+    if (!r) {
+      const src = this.reshaped(x.of, c.dims);
+      this.cache.set(key, (r = this.g.emit('Transpose', [src], c.perm.map((i) => c.dims[i]), { perm: c.perm })));
+    }
+    return h(this.view(r, plainLayout(x.shape)));
+  }
+
+  /** Whether the tensor a layout stands for already exists, or costs no Transpose. */
+  private cheap(of: Value, l: Layout): boolean {
+    const c = canonical(l);
+    return isPlain(c) || this.cache.has(`T${of.id}:${c.dims}:${c.perm}`);
   }
 
   /** `v` as `shape`: one Reshape node per source and shape, and a reshape of a reshape is one reshape. */
   private reshaped(v: Value, shape: number[]): Value {
     const src = v.producer?.op === 'Reshape' ? v.producer.inputs[0]! : v;
     if (same(src.shape, shape)) return src;
-    const key = `${src.id}:${shape}`;
-    let r = this.reshapes.get(key);
-    if (!r) this.reshapes.set(key, (r = this.g.emit('Reshape', [src, this.g.ints(this.reshapeTarget(src.shape, shape))], shape)));
+    const key = `R${src.id}:${shape}`;
+    let r = this.cache.get(key);
+    if (!r) this.cache.set(key, (r = this.g.emit('Reshape', [src, this.g.ints(this.reshapeTarget(src.shape, shape))], shape)));
     return r;
-  }
-
-  private view(v: Value, shape: number[]): Tensor {
-    return t(same(v.shape, shape) ? v : { shape: [...shape], of: v });
-  }
-
-  private fold(inputs: Value[], op: string, r: F.Dense): Tensor {
-    return t(this.g.constant(r.shape, r.data, derived(inputs, op)));
   }
 
   /** The int64 target of a Reshape: static sizes, with −1 on the one axis that carries the batch. */
@@ -78,6 +108,29 @@ export class OnnxOps implements Ops {
       throw new Error(`reshape (${this.g.exportShape(from)}) → (${this.g.exportShape(to)}) mixes the batch with other axes; this model cannot export with a dynamic batch`);
     }
     return to.map((d) => (this.g.isBatchDim(d) ? -1 : d));
+  }
+
+  /** The stored rows of `x`, when its logical rows are contiguous there (whatever order the rows are in). */
+  private rows(x: Handle, twoD = false): Rows | undefined {
+    const layout = layoutOf(x);
+    const k = rowTail(layout);
+    if (k === undefined) return undefined;
+    const c = last(x.shape);
+    const of = phys(x);
+    const p = !twoD && last(of.shape) === c ? of : this.reshaped(of, [F.sizeOf(of.shape) / c, c]);
+    return { p, k, layout };
+  }
+  /** Rows of `x`, transposing it when they are not contiguous. */
+  private rowsOrReal(x: Handle, twoD = false): Rows {
+    return this.rows(x, twoD) ?? this.rows(this.settle(x), twoD)!;
+  }
+  /** The result of a row-wise op on `r`'s rows, in the input's row order. */
+  private fromRows(r: Rows, y: Value): Tensor {
+    return this.view(y, withLastAxis(r.layout, r.k, last(y.shape)));
+  }
+
+  private fold(inputs: Value[], op: string, r: F.Dense): Tensor {
+    return t(this.g.constant(r.shape, r.data, derived(inputs, op)));
   }
 
   shape(x: Tensor): number[] {
@@ -94,32 +147,43 @@ export class OnnxOps implements Ops {
   private binary(op: 'Add' | 'Sub' | 'Mul' | 'Div', a: Tensor, b: Tensor, f: (x: number, y: number) => number, unit: number): Tensor {
     const [A, B] = [h(a), h(b)];
     const shape = F.broadcastShapes(A.shape, B.shape);
-    if (!isView(A) && !isView(B) && A.data && B.data) return this.fold([A, B], op, F.binary(dense(A), dense(B), f));
+    if (isConst(A) && isConst(B)) return this.fold([A, B], op, F.binary(dense(A), dense(B), f));
     // x + 0, x − 0, x · 1, x / 1 with a scalar: nothing to compute
-    if (!isView(B) && B.data?.length === 1 && B.data[0] === unit && same(shape, A.shape)) return a;
-    const [pa, pb] = [phys(A), phys(B)];
-    const emit = (x: Value, y: Value, s: number[]) => this.view(this.g.emit(op, [x, y], s), shape);
-    if (same(A.shape, B.shape)) {
-      // the same layout on both sides: elementwise on the physical tensors
-      if (same(pa.shape, pb.shape)) return emit(pa, pb, pa.shape);
-      // rows in two layouts (a residual stream meeting a Gemm output): bring both to the flatter one,
-      // so the stream stays 2-D from here on
-      if (rowsAligned(A) && rowsAligned(B)) {
-        const flat = pa.shape.length <= pb.shape.length ? pa.shape : pb.shape;
-        return emit(this.reshaped(pa, flat), this.reshaped(pb, flat), flat);
+    if (isConst(B) && B.data.length === 1 && B.data[0] === unit && same(shape, A.shape)) return a;
+    const emit = (x: Value, y: Value, s: number[]) => this.g.emit(op, [x, y], s);
+    // one value everywhere: elementwise on the stored tensor, whatever its layout
+    for (const [c, x, swap] of [[B, A, false], [A, B, true]] as const) {
+      if (isConst(c) && c.data.length === 1 && same(shape, x.shape)) {
+        const s = this.g.scalar(c.data[0]);
+        const p = phys(x);
+        return this.view(swap ? emit(s, p, p.shape) : emit(p, s, p.shape), layoutOf(x));
       }
     }
-    // a constant that varies only along the last axis broadcasts over any row layout
-    const rowConst = (c: Handle, x: Handle) =>
-      !isView(c) && c.data && c.shape.slice(0, -1).every((d) => d === 1) && same(shape, x.shape) && (c.data.length === 1 || rowsAligned(x));
-    const squeeze = (c: Value) => (c.data!.length === 1 ? this.g.scalar(c.data![0]) : this.g.constant([c.data!.length], c.data!, c.hint));
-    if (rowConst(B, A)) return emit(pa, squeeze(B as Value), pa.shape);
-    if (rowConst(A, B)) return emit(squeeze(A as Value), pb, pb.shape);
-    // rows against rows (e.g. (B, N, C) by a (B, N, 1) norm): equal leading dims, logical and physical
-    const lead = (x: Handle) => x.shape.slice(0, -1);
-    const plead = (x: Value) => x.shape.slice(0, -1);
-    if (same(lead(A), lead(B)) && rowsAligned(A) && rowsAligned(B) && same(plead(pa), plead(pb))) return emit(pa, pb, [...plead(pa), last(shape)]);
-    return t(this.g.emit(op, [this.real(a), this.real(b)], shape));
+    // the same layout of same-shaped tensors: elementwise on the stored tensors
+    const [la, lb] = [layoutOf(A), layoutOf(B)];
+    if (same(A.shape, B.shape) && sameLayout(la, lb) && same(phys(A).shape, phys(B).shape)) return this.view(emit(phys(A), phys(B), phys(A).shape), la);
+    // a constant varying only along the last axis broadcasts over rows in any order
+    for (const [c, x, swap] of [[B, A, false], [A, B, true]] as const) {
+      if (isConst(c) && c.shape.slice(0, -1).every((d) => d === 1) && same(shape, x.shape)) {
+        const r = this.rows(x);
+        if (!r) continue;
+        const cv = this.g.constant([c.data.length], c.data, c.hint);
+        return this.fromRows(r, swap ? emit(cv, r.p, r.p.shape) : emit(r.p, cv, r.p.shape));
+      }
+    }
+    // rows against rows in the same order (a residual meeting a Gemm output, a row by its norm),
+    // as they are or once both are transposed into plain layouts
+    if (A.shape.length === B.shape.length) {
+      for (const [X, Y] of [[A, B], [this.settle(A), this.settle(B)]]) {
+        const [rx, ry] = [this.rows(X), this.rows(Y)];
+        if (!rx || !ry || !sameRows(rx.layout, rx.k, ry.layout, ry.k)) continue;
+        // bring both to 2-D rows when their stored shapes differ, so the stream stays flat from here on
+        const flat = !same(rx.p.shape.slice(0, -1), ry.p.shape.slice(0, -1));
+        const [px, py] = flat ? [this.rows(X, true)!.p, this.rows(Y, true)!.p] : [rx.p, ry.p];
+        return this.fromRows(rx, emit(px, py, [...px.shape.slice(0, -1), last(shape)]));
+      }
+    }
+    return t(emit(this.real(a), this.real(b), shape));
   }
   add(a: Tensor, b: Tensor) {
     return this.binary('Add', a, b, (x, y) => x + y, 0);
@@ -130,6 +194,9 @@ export class OnnxOps implements Ops {
   mul(a: Tensor, b: Tensor) {
     return this.rescaleRows(a, b) ?? this.rescaleRows(b, a) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
   }
+  div(a: Tensor, b: Tensor) {
+    return this.binary('Div', a, b, (x, y) => x / y, 1);
+  }
 
   /**
    * (x / n)·m with n and m one value per row (focusing: u³/‖u³‖·‖u‖) is x·(m / n): the division
@@ -137,34 +204,32 @@ export class OnnxOps implements Ops {
    */
   private rescaleRows(a: Tensor, b: Tensor): Tensor | undefined {
     const [A, B] = [h(a), h(b)];
-    const [pa, pb] = [phys(A), phys(B)];
-    const div = pa.producer;
-    if (div?.op !== 'Div' || (!isView(B) && B.data)) return undefined;
+    const div = phys(A).producer;
+    if (div?.op !== 'Div' || isConst(B) || last(B.shape) !== 1 || !same(A.shape.slice(0, -1), B.shape.slice(0, -1))) return undefined;
     const [x, n] = div.inputs as Value[];
-    const perRow = (v: Value) => last(v.shape) === 1 && same(v.shape.slice(0, -1), pa.shape.slice(0, -1));
-    if (!same(x.shape, pa.shape) || !perRow(n) || !same(n.shape, pb.shape) || !same(A.shape.slice(0, -1), B.shape.slice(0, -1)) || last(B.shape) !== 1) return undefined;
-    const scale = this.g.emit('Div', [pb, n], n.shape);
-    return this.view(this.g.emit('Mul', [x, scale], x.shape), A.shape);
-  }
-  div(a: Tensor, b: Tensor) {
-    return this.binary('Div', a, b, (x, y) => x / y, 1);
+    const ra = this.rows(A);
+    const rb = this.rows(B);
+    if (!ra || !rb || ra.p !== phys(A) || !same(x.shape, ra.p.shape) || !same(n.shape, rb.p.shape) || !sameRows(ra.layout, ra.k, rb.layout, rb.k)) return undefined;
+    if (!same(n.shape, [...x.shape.slice(0, -1), 1])) return undefined;
+    return this.fromRows(ra, this.g.emit('Mul', [x, this.g.emit('Div', [rb.p, n], n.shape)], x.shape));
   }
 
   private unary(op: string, x: Tensor, f?: (x: number) => number): Tensor {
     const X = h(x);
-    if (f && !isView(X) && X.data) return this.fold([X], op, F.unary(dense(X), f));
+    if (f && isConst(X)) return this.fold([X], op, F.unary(dense(X), f));
+    // elementwise: any layout
     const p = phys(X);
-    return this.view(this.g.emit(op, [p], p.shape), X.shape);
+    return this.view(this.g.emit(op, [p], p.shape), layoutOf(X));
   }
   pow(x: Tensor, p: number) {
     const X = h(x);
-    if (!isView(X) && X.data) return this.fold([X], 'Pow', F.unary(dense(X), (a) => a ** p));
+    if (isConst(X)) return this.fold([X], 'Pow', F.unary(dense(X), (a) => a ** p));
     // small integer powers as products: exact, and cheaper than Pow
     if (p === 1) return x;
     if (p === 2) return this.mul(x, x);
     if (p === 3) return this.mul(this.mul(x, x), x);
     const ph = phys(X);
-    return this.view(this.g.emit('Pow', [ph, this.g.scalar(p)], ph.shape), X.shape);
+    return this.view(this.g.emit('Pow', [ph, this.g.scalar(p)], ph.shape), layoutOf(X));
   }
   sqrt(x: Tensor) {
     return this.unary('Sqrt', x, Math.sqrt);
@@ -185,23 +250,21 @@ export class OnnxOps implements Ops {
     return this.mul(this.mul(x, this.add(e, this.scalar(1))), this.scalar(0.5));
   }
 
-  /** A reduction: over the last axis it runs on any row layout, otherwise on the real tensor. */
+  /** A reduction: over the last axis it runs on the stored rows, otherwise on the real tensor. */
   private reduce(op: string, x: Tensor, axes: number[], keepDims: boolean, attrAxes: boolean): Tensor {
     const X = h(x);
     const ax = axes.map((a) => axisOf(X.shape.length, a)).sort((p, q) => p - q);
     const kept = X.shape.map((d, i) => (ax.includes(i) ? 1 : d));
-    const lastOnly = ax.length === 1 && ax[0] === X.shape.length - 1 && rowsAligned(X);
-    const src = lastOnly ? phys(X) : this.real(x);
-    const axesIn = lastOnly ? [-1] : ax;
-    const outShape = lastOnly ? [...src.shape.slice(0, -1), 1] : kept;
     // ReduceSum takes its axes as an input since opset 13; ReduceMean and ReduceL2 only from opset 18
-    const r = attrAxes ? this.g.emit(op, [src], outShape, { axes: axesIn, keepdims: 1 }) : this.g.emit(op, [src, this.g.ints(axesIn)], outShape, { keepdims: 1 });
-    const y = this.view(r, kept);
+    const emit = (src: Value, axesIn: number[], outShape: number[]) =>
+      attrAxes ? this.g.emit(op, [src], outShape, { axes: axesIn, keepdims: 1 }) : this.g.emit(op, [src, this.g.ints(axesIn)], outShape, { keepdims: 1 });
+    const r = ax.length === 1 && ax[0] === X.shape.length - 1 ? this.rows(X) : undefined;
+    const y = r ? this.fromRows(r, emit(r.p, [-1], [...r.p.shape.slice(0, -1), 1])) : t(emit(this.real(x), ax, kept));
     return keepDims ? y : this.reshape(y, X.shape.filter((_, i) => !ax.includes(i)));
   }
   sum(x: Tensor, axes: number[], keepDims = false) {
     const X = h(x);
-    if (!isView(X) && X.data) {
+    if (isConst(X)) {
       const ax = axes.map((a) => axisOf(X.shape.length, a));
       const r = this.fold([X], 'ReduceSum', F.sumKeep(dense(X), ax));
       return keepDims ? r : this.reshape(r, X.shape.filter((_, i) => !ax.includes(i)));
@@ -210,7 +273,7 @@ export class OnnxOps implements Ops {
   }
   mean(x: Tensor, axes: number[], keepDims = false) {
     const X = h(x);
-    if (!isView(X) && X.data) {
+    if (isConst(X)) {
       const n = axes.reduce((a, i) => a * X.shape[axisOf(X.shape.length, i)], 1);
       return this.div(this.sum(x, axes, keepDims), this.scalar(n));
     }
@@ -218,33 +281,59 @@ export class OnnxOps implements Ops {
   }
   l2norm(x: Tensor) {
     const X = h(x);
-    if (!isView(X) && X.data) return this.sqrt(this.sum(this.mul(x, x), [-1], true));
+    if (isConst(X)) return this.sqrt(this.sum(this.mul(x, x), [-1], true));
     return this.reduce('ReduceL2', x, [-1], true, true);
   }
 
   matmul(a: Tensor, b: Tensor, transposeB = false) {
-    const A = this.real(a);
-    // a Transpose feeding MatMul is folded by ORT into FusedMatMul(transB), or here when b is constant
-    const B = this.real(transposeB ? this.transpose(b, swapLast(h(b).shape.length)) : b);
-    const [m, k] = A.shape.slice(-2);
-    const [k2, n] = B.shape.slice(-2);
+    const [A, sa] = this.unscaled(a);
+    const [B, sb] = this.unscaled(transposeB ? this.transpose(b, swapLast(h(b).shape.length)) : b);
+    const [ra, rb] = [this.operand(A), this.operand(B)];
+    const [m, k] = ra.shape.slice(-2);
+    const [k2, n] = rb.shape.slice(-2);
     if (k !== k2) throw new Error(`matmul: inner dims ${k} and ${k2} differ`);
-    const batch = F.broadcastShapes(A.shape.slice(0, -2), B.shape.slice(0, -2));
-    return t(this.g.emit('MatMul', [A, B], [...batch, m, n]));
+    const y = t(this.g.emit('MatMul', [ra, rb], [...F.broadcastShapes(ra.shape.slice(0, -2), rb.shape.slice(0, -2)), m, n]));
+    // (s·a)·b = s·(a·b): a scale on the product stays next to the MatMul, where ORT folds it into FusedMatMul
+    return sa * sb === 1 ? y : this.mul(y, this.scalar(sa * sb));
   }
+
+  /** A tensor scaled by a constant, as the unscaled tensor (in the same layout) and the factor. */
+  private unscaled(x: Tensor): [Tensor, number] {
+    const X = h(x);
+    const mul = phys(X).producer;
+    if (mul?.op !== 'Mul') return [x, 1];
+    const [p, q] = mul.inputs as Value[];
+    const [src, c] = q.data?.length === 1 ? [p, q] : p.data?.length === 1 ? [q, p] : [];
+    if (!src || !c || !same(src.shape, phys(X).shape)) return [x, 1];
+    return [isView(X) ? this.view(src, X.layout) : t(src), c.data![0]];
+  }
+  /**
+   * A MatMul input. When it is the last-two-axes transpose of a tensor that exists already (kᵀ of
+   * the k that fed the mean) or needs no Transpose, that tensor plus a swapping Transpose, which ORT
+   * folds into FusedMatMul(transA/transB): the transposition costs nothing.
+   */
+  private operand(x: Tensor): Value {
+    const X = h(x);
+    if (isView(X) && X.shape.length >= 2 && !this.cheap(X.of, X.layout)) {
+      const swap = swapLast(X.shape.length);
+      const inner = transposeLayout(X.layout, swap);
+      if (this.cheap(X.of, inner)) {
+        const y = this.real(this.view(X.of, inner));
+        return this.g.emit('Transpose', [y], swap.map((i) => y.shape[i]), { perm: swap });
+      }
+    }
+    return this.real(x);
+  }
+
   linear(x: Tensor, w: Tensor, b?: Tensor) {
     const X = h(x);
     const W = this.real(w);
     const [out, inF] = W.shape;
     if (last(X.shape) !== inF) throw new Error(`linear: input has ${last(X.shape)} features, weight takes ${inF}`);
-    // Gemm takes 2-D rows: every leading axis folds into one, whatever view the input is in
-    const rows = F.sizeOf(X.shape) / inF;
-    const p = phys(X);
-    const a = this.reshaped(p, [rows, inF]);
-    // Gemm(transB) keeps the (out, in) weight as stored under its state_dict key, prepacks it once,
-    // and adds the bias in the same kernel
-    const y = this.g.emit('Gemm', b ? [a, W, this.real(b)] : [a, W], [rows, out], { transB: 1 });
-    return this.view(y, [...X.shape.slice(0, -1), out]);
+    // Gemm on 2-D rows, in whatever order they are stored; Gemm(transB) keeps the (out, in) weight as it
+    // is stored under its state_dict key, prepacks it once, and adds the bias in the same kernel
+    const r = this.rowsOrReal(X, true);
+    return this.fromRows(r, this.g.emit('Gemm', b ? [r.p, W, this.real(b)] : [r.p, W], [r.p.shape[0], out], { transB: 1 }));
   }
   conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}) {
     const { stride = 1, padding = 0, groups = 1 } = opts;
@@ -257,11 +346,10 @@ export class OnnxOps implements Ops {
     const attrs = { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padding, padding, padding, padding], group: groups };
     return t(this.g.emit('Conv', b ? [X, W, this.real(b)] : [X, W], [bs, out, oh, ow], attrs));
   }
-  /** An op over the last axis: runs on the physical rows when they line up. */
+  /** An op over the last axis, on the stored rows. */
   private rowwise(op: string, x: Tensor, extra: Value[], attrs: Record<string, AttrValue>): Tensor {
-    const X = h(x);
-    const src = rowsAligned(X) ? phys(X) : this.real(x);
-    return this.view(this.g.emit(op, [src, ...extra], src.shape, attrs), X.shape);
+    const r = this.rowsOrReal(h(x));
+    return this.fromRows(r, this.g.emit(op, [r.p, ...extra], r.p.shape, attrs));
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number) {
     return this.rowwise('LayerNormalization', x, [this.real(gamma), this.real(beta)], { axis: -1, epsilon: { float: eps } });
@@ -274,52 +362,41 @@ export class OnnxOps implements Ops {
     const X = h(x);
     const target = resolveShape(X.shape, shape);
     if (same(target, X.shape)) return x;
-    if (!isView(X) && X.data) return t(this.g.constant(target, X.data, X.hint));
-    return this.view(phys(X), target);
+    if (isConst(X)) return t(this.g.constant(target, X.data, X.hint));
+    const l = reshapeLayout(layoutOf(X), target);
+    // a reshape that cuts across permuted axes needs the transposed tensor first
+    return l ? this.view(phys(X), l) : this.view(this.real(x), plainLayout(target));
   }
 
   transpose(x: Tensor, perm: number[]) {
-    const X0 = h(x);
-    let p = perm.map((a) => axisOf(X0.shape.length, a));
+    const X = h(x);
+    const p = perm.map((a) => axisOf(X.shape.length, a));
     if (p.every((a, i) => a === i)) return x;
-    if (!isView(X0) && X0.data) return this.fold([X0], 'Transpose', F.transpose(dense(X0), p));
-    const shape = p.map((a) => X0.shape[a]);
-    // moving only size-1 axes keeps the memory order: a reshape
-    const big = p.filter((a) => X0.shape[a] !== 1);
-    if (big.every((a, i) => i === 0 || big[i - 1] < a)) return this.reshape(x, shape);
-    let X = this.real(x);
-    // transpose of a transpose is one transpose (or none)
-    if (X.producer?.op === 'Transpose') {
-      const inner = X.producer.attrs!.perm as number[];
-      X = X.producer.inputs[0]!;
-      p = p.map((a) => inner[a]);
-      if (p.every((a, i) => a === i)) return t(X);
-    }
-    return t(this.g.emit('Transpose', [X], shape, { perm: p }));
+    if (isConst(X)) return this.fold([X], 'Transpose', F.transpose(dense(X), p));
+    return this.view(phys(X), transposeLayout(layoutOf(X), p));
   }
 
   slice(x: Tensor, begin: number[], size: number[]) {
     const X = h(x);
     if (same(size, X.shape)) return x;
-    if (!isView(X) && X.data) return this.fold([X], 'Slice', F.slice(dense(X), begin, size));
+    if (isConst(X)) return this.fold([X], 'Slice', F.slice(dense(X), begin, size));
     const axes = X.shape.map((_, i) => i).filter((i) => begin[i] !== 0 || size[i] !== X.shape[i]);
     const g = this.g;
     const r = X.shape.length - 1;
-    // a slice of channels (q, k, v out of qkv) works on any row layout
-    if (axes.length === 1 && axes[0] === r && rowsAligned(X)) {
-      const p = phys(X);
-      const y = g.emit('Slice', [p, g.ints([begin[r]]), g.ints([begin[r] + size[r]]), g.ints([-1])], [...p.shape.slice(0, -1), size[r]]);
-      return this.view(y, size);
+    // a slice of channels (q, k, v out of qkv) works on the stored rows
+    const rows = axes.length === 1 && axes[0] === r ? this.rows(X) : undefined;
+    if (rows) {
+      const y = g.emit('Slice', [rows.p, g.ints([begin[r]]), g.ints([begin[r] + size[r]]), g.ints([-1])], [...rows.p.shape.slice(0, -1), size[r]]);
+      return this.fromRows(rows, y);
     }
     for (const a of axes) if (g.isBatchDim(X.shape[a])) throw new Error(`slice along the batch axis ${a} cannot export with a dynamic batch`);
-    const src = this.real(x);
-    return t(g.emit('Slice', [src, g.ints(axes.map((a) => begin[a])), g.ints(axes.map((a) => begin[a] + size[a])), g.ints(axes)], [...size]));
+    return t(g.emit('Slice', [this.real(x), g.ints(axes.map((a) => begin[a])), g.ints(axes.map((a) => begin[a] + size[a])), g.ints(axes)], [...size]));
   }
   concat(xs: Tensor[], axis: number) {
     if (xs.length === 1) return xs[0];
     const H = xs.map(h);
     const ax = axisOf(H[0].shape.length, axis);
-    if (H.every((x) => !isView(x) && x.data)) return this.fold(H as Value[], 'Concat', F.concat((H as Value[]).map(dense), ax));
+    if (H.every(isConst)) return this.fold(H as Value[], 'Concat', F.concat((H as Value[]).map(dense), ax));
     const shape = [...H[0].shape];
     shape[ax] = H.reduce((n, x) => n + x.shape[ax], 0);
     return t(this.g.emit('Concat', xs.map((x) => this.real(x)), shape, { axis: ax }));
