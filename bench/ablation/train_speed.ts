@@ -1,22 +1,22 @@
 /**
  * Training throughput of one model on the tfjs engine: AdamW steps on synthetic images, after one
- * warm-up step (wasm heap growth, kernel setup). Prints images/s, peak tensor bytes and peak RSS.
+ * warm-up step (wasm heap growth, kernel setup). Prints images/s, peak tensor bytes (sampled between
+ * micro-batches, so a lower bound) and peak RSS.
  *
- *   npx tsx bench/ablation/train_speed.ts [model] [batch] [steps] [wasm|cpu]
- *   npx tsx bench/ablation/train_speed.ts flatten_pvt_v2_b0 8 3
+ *   npx tsx bench/ablation/train_speed.ts [model] [batch] [steps] [wasm|cpu] [micro-batch]
+ *   npx tsx bench/ablation/train_speed.ts flatten_pvt_v2_b0 8 3 wasm 2
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
 import { initTfjs, type TfjsBackend } from '../../src/engines/tfjs/backend.js';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
-import type { Tensor } from '../../src/ops/ops.js';
-import { smoothedCrossEntropy } from '../../src/train/loss.js';
+import { lossAndGrads } from '../../src/train/step.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { Rng } from '../../src/train/rng.js';
 
-const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm'] = process.argv.slice(2);
+const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg] = process.argv.slice(2);
 const B = Number(batchArg);
 const steps = Number(stepsArg);
 await initTfjs(backend as TfjsBackend);
@@ -25,20 +25,18 @@ const live = new LiveWeights(model.table, initWeights(model.table, 0));
 const opt = new AdamW(live.params, { lr: 1e-4, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
 const rng = new Rng(1);
 const s = model.imgSize;
-const x = tf.tensor4d(Float32Array.from({ length: B * model.inChans * s * s }, () => rng.next() * 2 - 1), [B, model.inChans, s, s]);
+const x = Float32Array.from({ length: B * model.inChans * s * s }, () => rng.next() * 2 - 1);
+const micro = Number(microArg ?? B);
 const y = Int32Array.from({ length: B }, (_, i) => i % model.numClasses);
 let peakBytes = 0;
 let peakRss = 0;
 const times: number[] = [];
 for (let i = 0; i <= steps; i++) {
   const t0 = performance.now();
-  const ctx = live.trainCtx(new Rng(i));
-  const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D, y, 0.1), live.params.map((p) => p.variable));
+  const { grads } = await lossAndGrads(model, live, x, y, [model.inChans, s, s], 0.1, new Rng(i), micro);
   peakBytes = Math.max(peakBytes, tf.memory().numBytes);
-  await value.data();
-  const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
-  tf.tidy(() => opt.apply(clipGlobalNorm(byPath, 5).grads, 1e-4));
-  tf.dispose([value, ...Object.values(grads)]);
+  tf.tidy(() => opt.apply(clipGlobalNorm(grads, 5).grads, 1e-4));
+  tf.dispose([...grads.values()]);
   await live.params[0].variable.data();
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   if (i > 0) times.push((performance.now() - t0) / 1000);
@@ -46,7 +44,7 @@ for (let i = 0; i <= steps; i++) {
 }
 const sec = times.reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  model: name, backend: tf.getBackend(), batch: B, steps, img: s,
+  model: name, backend: tf.getBackend(), batch: B, micro_batch: micro, steps, img: s,
   images_per_sec: +((B * steps) / sec).toFixed(2),
   sec_per_step: +(sec / steps).toFixed(3),
   peak_tensor_mb: Math.round(peakBytes / 2 ** 20),

@@ -13,9 +13,9 @@ import type { VisionModel } from '../models/model.js';
 import { registryEntry } from '../models/registry.js';
 import { initWeights } from '../nn/init.js';
 import { bindStateDict } from '../nn/state.js';
-import type { Tensor } from '../ops/ops.js';
 import { evaluate, type EvalResult } from './evaluate.js';
-import { smoothedCrossEntropy, topkHits } from './loss.js';
+import { topkHits } from './loss.js';
+import { lossAndGrads } from './step.js';
 import { AdamW, clipGlobalNorm } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
@@ -49,6 +49,8 @@ export interface TrainOptions {
   /** Official-format checkpoint to fine-tune from (its head is replaced by a fresh one). */
   pretrained?: string;
   backend?: TfjsBackend;
+  /** Split each batch into micro-batches of this many images (same gradient, less activation memory). */
+  microBatch?: number;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -148,8 +150,6 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   const live = new LiveWeights(model.table, weights);
   const opt = new AdamW(live.params, { lr: o.lr, weightDecay: o.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
   if (state) restoreOptimizer(opt, state.optimizer, join(o.out, RUN_FILES.state));
-  const byName = new Map(live.params.map((p) => [p.variable.name, p.path]));
-  const vars = live.params.map((p) => p.variable);
 
   const B = o.batchSize;
   const stepsPerEpoch = Math.floor(trainSet.size / B);
@@ -195,28 +195,18 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         const t0 = performance.now();
         const batch = await trainSet.load(order.subarray(stepInEpoch * B, (stepInEpoch + 1) * B), Rng.derive(o.seed, epoch, stepInEpoch, 1));
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
-        const ctx = live.trainCtx(Rng.derive(o.seed, epoch, stepInEpoch, 2));
-        let logits: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const x = tf.tensor4d(batch.x, [batch.size, trainSet.inChans, trainSet.imgSize, trainSet.imgSize]);
-          const l = model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D; // (B, K)
-          logits = tf.keep(l);
-          return smoothedCrossEntropy(l, batch.y, o.labelSmoothing);
-        }, vars);
-        const loss = (await value.data())[0];
+        const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
+        const { loss, logits, grads } = await lossAndGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, Rng.derive(o.seed, epoch, stepInEpoch, 2), o.microBatch);
         if (!Number.isFinite(loss)) {
-          tf.dispose([value, logits!, ...Object.values(grads)]);
+          tf.dispose([...grads.values()]);
           throw new FlattenError(
             'BAD_ARGUMENT',
             `loss became ${loss} at epoch ${epoch + 1}, step ${stepInEpoch}; training stopped without saving this step. The last good checkpoint is ${join(o.out, RUN_FILES.weights)} (try a lower --lr or --clip-grad)`,
           );
         }
-        tf.tidy(() => {
-          const byPath = new Map(Object.entries(grads).map(([n, g]) => [byName.get(n)!, g]));
-          opt.apply(clipGlobalNorm(byPath, o.clipGrad).grads, lr);
-        });
-        const hits = topkHits((await logits!.data()) as Float32Array, model.numClasses, batch.y);
-        tf.dispose([value, logits!, ...Object.values(grads)]);
+        tf.tidy(() => opt.apply(clipGlobalNorm(grads, o.clipGrad).grads, lr));
+        tf.dispose([...grads.values()]);
+        const hits = topkHits(logits, model.numClasses, batch.y);
         globalStep++;
         partial.lossSum += loss * batch.size;
         partial.correct += hits.top1;

@@ -12,6 +12,7 @@ import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { Rng } from '../../src/train/rng.js';
 import { cosineLr } from '../../src/train/schedule.js';
+import { lossAndGrads } from '../../src/train/step.js';
 import { train } from '../../src/train/trainer.js';
 import { evalCheckpoint } from '../../src/train/eval_checkpoint.js';
 import { makeImageFolder, TINY_KWARGS, tinyOptions, tmp } from './helpers.js';
@@ -53,6 +54,24 @@ describe('optimisation pieces', () => {
     expect(losses[0]).toBeGreaterThan(2);
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]);
     opt.dispose();
+    live.dispose();
+  });
+
+  it('micro-batches give the gradient of the whole batch', async () => {
+    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, drop_path_rate: 0 });
+    const live = new LiveWeights(model.table, initWeights(model.table, 2));
+    const r = new Rng(8);
+    const x = Float32Array.from({ length: 6 * 3 * 12 * 12 }, () => r.next() * 2 - 1);
+    const y = Int32Array.from([0, 1, 2, 3, 4, 5]);
+    const whole = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, new Rng(0));
+    const parts = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, new Rng(0), 4);
+    expect(parts.loss).toBeCloseTo(whole.loss, 5);
+    expect(parts.grads.size).toBe(whole.grads.size);
+    for (const [path, g] of whole.grads) {
+      const a = g.dataSync();
+      const b = parts.grads.get(path)!.dataSync();
+      a.forEach((v, i) => expect(Math.abs(v - b[i]), path).toBeLessThan(1e-5 + 1e-4 * Math.abs(v)));
+    }
     live.dispose();
   });
 

@@ -25,6 +25,7 @@ interface TrainCliOpts {
   pretrained?: string;
   numClasses?: number;
   backend?: string;
+  microBatch?: number;
 }
 
 function parseNumber(name: string, min = 0) {
@@ -58,6 +59,7 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue the run in --out exactly where it stopped')
     .option('--pretrained <file>', 'fine-tune from an official-format .pth or .safetensors (fresh head)')
     .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
+    .option('--micro-batch <n>', 'accumulate gradients over micro-batches of n images (large models: tfjs-wasm has a 4 GB heap)', parseIntOption('--micro-batch'))
     .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
     .action(
       action(async (o: TrainCliOpts) => {

@@ -33,15 +33,17 @@ const denseConv = (stride: number) =>
     save([x, f]);
     return {
       value,
-      gradFunc: (dy: T, saved: T[]) => {
-        const [xs, fs] = saved as [T4, T4];
-        const [kh, kw, cin, cout] = fs.shape;
-        const [b, ho, wo] = dy.shape;
-        const dx = tf.conv2dTranspose(dy as T4, fs, xs.shape, stride, 'valid');
-        const cols = im2col(xs, kh, kw, stride, ho, wo).reshape([b * ho * wo, kh * kw * cin]);
-        const df = tf.matMul(cols, dy.reshape([b * ho * wo, cout]), true, false).reshape([kh, kw, cin, cout]);
-        return [dx, df];
-      },
+      // tidy: the im2col columns are freed as soon as the filter gradient exists
+      gradFunc: (dy: T, saved: T[]) =>
+        tf.tidy(() => {
+          const [xs, fs] = saved as [T4, T4];
+          const [kh, kw, cin, cout] = fs.shape;
+          const [b, ho, wo] = dy.shape;
+          const dx = tf.conv2dTranspose(dy as T4, fs, xs.shape, stride, 'valid');
+          const cols = im2col(xs, kh, kw, stride, ho, wo).reshape([b * ho * wo, kh * kw * cin]);
+          const df = tf.matMul(cols, dy.reshape([b * ho * wo, cout]), true, false).reshape([kh, kw, cin, cout]);
+          return [dx, df];
+        }),
     };
   });
 
@@ -56,18 +58,20 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   save([x, f]);
   return {
     value,
-    gradFunc: (dy: T, saved: T[]) => {
-      const [xs, fs] = saved as [T4, T4];
-      const [kh, kw, c] = fs.shape;
-      const [b, ho, wo] = dy.shape;
-      const dyPad = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]) as T4;
-      const dx = tf.depthwiseConv2d(dyPad, tf.reverse(fs, [0, 1]) as T4, 1, 'valid');
-      const taps: T[] = [];
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) taps.push(tf.sum(tf.mul(tf.slice(xs, [0, i, j, 0], [b, ho, wo, c]), dy), [0, 1, 2]));
-      }
-      return [dx, tf.stack(taps).reshape([kh, kw, c, 1])];
-    },
+    // tidy per tap: only the (C) sums outlive it, so memory stays at one activation-sized temporary
+    gradFunc: (dy: T, saved: T[]) =>
+      tf.tidy(() => {
+        const [xs, fs] = saved as [T4, T4];
+        const [kh, kw, c] = fs.shape;
+        const [b, ho, wo] = dy.shape;
+        const dyPad = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]) as T4;
+        const dx = tf.depthwiseConv2d(dyPad, tf.reverse(fs, [0, 1]) as T4, 1, 'valid');
+        const taps: T[] = [];
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) taps.push(tf.tidy(() => tf.sum(tf.mul(tf.slice(xs, [0, i, j, 0], [b, ho, wo, c]), dy), [0, 1, 2])));
+        }
+        return [dx, tf.stack(taps).reshape([kh, kw, c, 1])];
+      }),
   };
 });
 

@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+import type { VisionModel } from '../models/model.js';
+import type { Tensor } from '../ops/ops.js';
+import { smoothedCrossEntropy } from './loss.js';
+import type { LiveWeights } from './params.js';
+import type { Rng } from './rng.js';
+
+export interface StepGrads {
+  /** Mean loss over the batch. */
+  loss: number;
+  /** (B, K) logits, for accuracy. */
+  logits: Float32Array;
+  /** Gradients of the mean loss, keyed by parameter path (parameters off the graph have none). */
+  grads: Map<string, tf.Tensor>;
+}
+
+/**
+ * Loss and gradients of one batch x (B, C, S, S), optionally in micro-batches of `micro` images whose
+ * gradients are summed with weight size/B: the same mean-loss gradient with a fraction of the activation
+ * memory (tfjs-wasm has a 4 GB heap; flatten_pvt_v2_b0 keeps ~0.6 GB of activations per 224² image).
+ */
+export async function lossAndGrads(model: VisionModel, live: LiveWeights, x: Float32Array, y: Int32Array, shape: [number, number, number], smoothing: number, rng: Rng, micro = y.length): Promise<StepGrads> {
+  const B = y.length;
+  const per = shape[0] * shape[1] * shape[2];
+  const vars = live.params.map((p) => p.variable);
+  const byName = new Map(live.params.map((p) => [p.variable.name, p.path]));
+  const grads = new Map<string, tf.Tensor>();
+  const logits = new Float32Array(B * model.numClasses);
+  let loss = 0;
+  const ctx = live.trainCtx(rng);
+  for (let start = 0; start < B; start += micro) {
+    const n = Math.min(micro, B - start);
+    let out: tf.Tensor | undefined;
+    const { value, grads: g } = tf.variableGrads(() => {
+      const xb = tf.tensor4d(x.subarray(start * per, (start + n) * per), [n, ...shape]);
+      const l = model.forward(ctx, xb as unknown as Tensor).logits as unknown as tf.Tensor2D; // (n, K)
+      out = tf.keep(l);
+      return tf.mul(smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing), n / B) as tf.Scalar;
+    }, vars);
+    loss += (await value.data())[0];
+    logits.set((await out!.data()) as Float32Array, start * model.numClasses);
+    for (const [name, t] of Object.entries(g)) {
+      const path = byName.get(name)!;
+      const prev = grads.get(path);
+      grads.set(path, prev ? tf.add(prev, t) : t);
+      if (prev) tf.dispose([prev, t]);
+    }
+    tf.dispose([value, out!]);
+  }
+  return { loss, logits, grads };
+}
