@@ -20,6 +20,30 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Row-major (C order) strides of a shape, in elements. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= shape[i];
+  }
+  return st;
+}
+
+/** numpy broadcasting of two shapes; throws on a mismatch. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new Error(`shapes (${a}) and (${b}) do not broadcast`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
 export function shapeStr(shape: readonly number[]): string {
   return `(${shape.join(', ')})`;
 }

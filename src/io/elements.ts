@@ -8,7 +8,7 @@
  * Reads go through DataView with an explicit byte order, so big-endian files decode correctly too.
  */
 import { FlattenError } from '../core/errors.js';
-import type { DType, TensorData, TypedData } from '../core/tensor.js';
+import { stridesOf, type DType, type TensorData, type TypedData } from '../core/tensor.js';
 
 export type ElementKind = 'f64' | 'f32' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u16' | 'u8' | 'bool';
 
@@ -80,15 +80,6 @@ export interface ElementSource {
 }
 
 /** C-order (row-major) strides, in elements. */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = acc;
-    acc *= shape[i];
-  }
-  return strides;
-}
 
 function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -114,7 +105,7 @@ export function gatherStrided(src: ElementSource, shape: number[], strides: numb
     throw new FlattenError('BAD_FILE', `${what}: tensor data out of range (needs element ${last}, only ${available} stored)`);
   }
 
-  const c = contiguousStrides(shape);
+  const c = stridesOf(shape);
   const contiguous = shape.every((d, i) => d === 1 || strides[i] === c[i]);
   // Fast path: a contiguous block whose byte layout already matches a typed array on this host.
   if (contiguous && src.littleEndian === HOST_LITTLE_ENDIAN) {

@@ -8,7 +8,8 @@
  */
 import { FlattenError } from '../core/errors.js';
 import type { DType, TensorData } from '../core/tensor.js';
-import { contiguousStrides, ELEMENT_SIZE, encodeLittleEndian, gatherStrided, HOST_LITTLE_ENDIAN, type ElementKind } from './elements.js';
+import { stridesOf } from '../core/tensor.js';
+import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, HOST_LITTLE_ENDIAN, type ElementKind } from './elements.js';
 import { readFileBytes, writeFileAtomic } from './files.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -118,7 +119,7 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
     throw fail(`truncated data: shape (${dims.join(', ')}) of ${descr} needs ${n * size} bytes, file has ${bytes.length - dataStart}`);
   }
   // Fortran order: element (i, j, ...) sits at i + j*d0 + ...; gathering with those strides yields C order.
-  let strides = contiguousStrides(dims);
+  let strides = stridesOf(dims);
   if (fortran === true) {
     strides = [];
     let acc = 1;

@@ -8,7 +8,8 @@
  */
 import { FlattenError } from '../core/errors.js';
 import type { DType, StateDict, TensorData } from '../core/tensor.js';
-import { contiguousStrides, ELEMENT_SIZE, encodeLittleEndian, gatherStrided, type ElementKind } from './elements.js';
+import { stridesOf } from '../core/tensor.js';
+import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, type ElementKind } from './elements.js';
 
 const READ_KINDS: Record<string, ElementKind> = {
   F64: 'f64', F32: 'f32', F16: 'f16', BF16: 'bf16', I64: 'i64', I32: 'i32', I16: 'i16', I8: 'i8', U16: 'u16', U8: 'u8', BOOL: 'bool',
@@ -79,7 +80,7 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
   const tensors: StateDict = new Map();
   for (const e of entries) {
     const src = { bytes: data.subarray(e.begin, e.end), kind: e.kind, littleEndian: true };
-    tensors.set(e.key, gatherStrided(src, e.shape, contiguousStrides(e.shape), 0, `${name}: tensor '${e.key}'`));
+    tensors.set(e.key, gatherStrided(src, e.shape, stridesOf(e.shape), 0, `${name}: tensor '${e.key}'`));
   }
   return { tensors, metadata };
 }

@@ -1,4 +1,4 @@
-import type { TensorData } from '../../core/tensor.js';
+import { broadcastShapes, type TensorData } from '../../core/tensor.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 
 /** A tensor of the meta engine: a shape and nothing else. */
@@ -10,18 +10,6 @@ const m = (x: Tensor): Meta => x as unknown as Meta;
 const of = (shape: number[]): Tensor => ({ shape }) as unknown as Tensor;
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const norm = (rank: number, a: number) => (a < 0 ? a + rank : a);
-
-function broadcast(a: number[], b: number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new Error(`shapes (${a}) and (${b}) do not broadcast`);
-    out.push(x === 1 ? y : x);
-  }
-  return out;
-}
 
 /**
  * Shape-only engine: runs a forward without numbers, checks every shape and counts multiply-accumulates
@@ -42,7 +30,7 @@ export class MetaOps implements Ops {
     return of([]);
   }
   private ew(a: Tensor, b: Tensor) {
-    return of(broadcast(m(a).shape, m(b).shape));
+    return of(broadcastShapes(m(a).shape, m(b).shape));
   }
   add(a: Tensor, b: Tensor) {
     return this.ew(a, b);
@@ -103,7 +91,7 @@ export class MetaOps implements Ops {
     const [mm, k] = sa.slice(-2);
     const [k2, n] = transposeB ? [sb[sb.length - 1], sb[sb.length - 2]] : sb.slice(-2);
     if (k !== k2) throw new Error(`matmul: inner dims ${k} and ${k2} differ`);
-    const batch = broadcast(sa.slice(0, -2), sb.slice(0, -2));
+    const batch = broadcastShapes(sa.slice(0, -2), sb.slice(0, -2));
     this.macs += prod(batch) * mm * k * n;
     return of([...batch, mm, n]);
   }

@@ -3,35 +3,13 @@
  * the exported graph carries their results instead of the computation. Plain row-major float32 arrays.
  */
 
+import { broadcastShapes, sizeOf, stridesOf } from '../../core/tensor.js';
+
+export { broadcastShapes, sizeOf, stridesOf };
+
 export interface Dense {
   shape: number[];
   data: Float32Array;
-}
-
-export const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-/** Row-major strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= shape[i];
-  }
-  return st;
-}
-
-/** numpy broadcasting of two shapes; throws on a mismatch. */
-export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = a[a.length - n + i] ?? 1;
-    const y = b[b.length - n + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new Error(`shapes (${a}) and (${b}) do not broadcast`);
-    out.push(x === 1 ? y : x);
-  }
-  return out;
 }
 
 /** Strides of `shape` read as if broadcast to `to` (0 on broadcast axes). */
