@@ -9,6 +9,12 @@ import { GOLDEN_DIR } from '../golden.js';
 /** Node of the graph that produces each value. */
 const producers = (r: OnnxExport) => new Map(r.proto.nodes.map((n) => [n.outputs[0], n]));
 const count = (r: OnnxExport, op: string) => r.proto.nodes.filter((n) => n.op === op).length;
+/** Transposes that move data: not the NHWC ↔ NCHW hand-offs around a Conv, which ORT folds into its reorders. */
+function movingTransposes(r: OnnxExport): number {
+  const prod = producers(r);
+  const intoConv = new Set(r.proto.nodes.filter((n) => n.op === 'Conv').map((n) => n.inputs[0]));
+  return r.proto.nodes.filter((n) => n.op === 'Transpose' && !intoConv.has(n.outputs[0]) && prod.get(n.inputs[0])?.op !== 'Conv').length;
+}
 
 /** Graph quality of the released models as exported (random weights; the graph does not depend on them). */
 describe('exported graphs', () => {
@@ -17,9 +23,9 @@ describe('exported graphs', () => {
 
   // upper bounds on what the engine emits today: a regression in the view/transposition logic shows up here
   const bounds: Record<string, { nodes: number; transposes: number; reshapes: number }> = {
-    flatten_swin_t: { nodes: 598, transposes: 70, reshapes: 130 },
-    flatten_pvt_v2_b0: { nodes: 585, transposes: 71, reshapes: 132 },
-    flatten_cswin_t: { nodes: 1725, transposes: 295, reshapes: 539 },
+    flatten_swin_t: { nodes: 589, transposes: 61, reshapes: 121 },
+    flatten_pvt_v2_b0: { nodes: 546, transposes: 32, reshapes: 93 },
+    flatten_cswin_t: { nodes: 1675, transposes: 214, reshapes: 465 },
   };
   for (const [name, b] of Object.entries(bounds)) {
     it(`${name}: no redundant layout ops, everything constant folded`, () => {
@@ -41,7 +47,7 @@ describe('exported graphs', () => {
       // bias tables, softplus temperatures, masks and index tables are all initializers by now
       for (const op of ['Gather', 'Softplus', 'Expand', 'Shape', 'ConstantOfShape', 'Constant']) expect(count(r, op), op).toBe(0);
       expect(r.proto.nodes.length).toBeLessThanOrEqual(b.nodes);
-      expect(count(r, 'Transpose')).toBeLessThanOrEqual(b.transposes);
+      expect(movingTransposes(r)).toBeLessThanOrEqual(b.transposes);
       expect(count(r, 'Reshape')).toBeLessThanOrEqual(b.reshapes);
     });
   }
@@ -99,8 +105,10 @@ describe('exported graphs', () => {
     expect(ops['com.microsoft.FusedMatMul']).toBeGreaterThan(0);
     expect(ops['com.microsoft.nchwc.Conv']).toBeGreaterThan(0);
     expect(ops.Gemm).toBe(count(r, 'Gemm'));
-    // ORT's transpose optimizer finds nothing to cancel: at most the transposes feeding MatMul disappear (into FusedMatMul)
+    // the Conv hand-offs vanish into NCHWc reorders; otherwise ORT finds nothing to cancel, and at most
+    // the transposes feeding MatMul disappear (into FusedMatMul)
     const feedsMatMul = r.proto.nodes.filter((n) => n.op === 'Transpose' && r.proto.nodes.some((c) => c.op === 'MatMul' && c.inputs.includes(n.outputs[0]))).length;
-    expect(ops.Transpose).toBeGreaterThanOrEqual(count(r, 'Transpose') - feedsMatMul);
+    expect(ops.Transpose).toBeLessThanOrEqual(movingTransposes(r));
+    expect(ops.Transpose).toBeGreaterThanOrEqual(movingTransposes(r) - feedsMatMul);
   });
 });

@@ -159,9 +159,16 @@ export class OnnxOps implements Ops {
         return this.view(swap ? emit(s, p, p.shape) : emit(p, s, p.shape), layoutOf(x));
       }
     }
-    // the same layout of same-shaped tensors: elementwise on the stored tensors
-    const [la, lb] = [layoutOf(A), layoutOf(B)];
-    if (same(A.shape, B.shape) && sameLayout(la, lb) && same(phys(A).shape, phys(B).shape)) return this.view(emit(phys(A), phys(B), phys(A).shape), la);
+    // the same layout of same-shaped tensors (a head-split output meeting the DWC's): elementwise on the
+    // stored tensors, as their canonical split
+    if (same(A.shape, B.shape) && sameLayout(canonical(layoutOf(A)), canonical(layoutOf(B)))) {
+      // equal canonical layouts order the elements the same way: one source read in the other's shape,
+      // the flatter one, so that a residual stream stays 2-D
+      const [pa, pb] = [phys(A), phys(B)];
+      const [base, l] = pb.shape.length < pa.shape.length ? [pb, layoutOf(B)] : [pa, layoutOf(A)];
+      const [x, y] = [this.reshaped(pa, base.shape), this.reshaped(pb, base.shape)];
+      return this.view(emit(x, y, base.shape), l);
+    }
     // a constant varying only along the last axis broadcasts over rows in any order
     for (const [c, x, swap] of [[B, A, false], [A, B, true]] as const) {
       if (isConst(c) && c.shape.slice(0, -1).every((d) => d === 1) && same(shape, x.shape)) {
@@ -273,9 +280,17 @@ export class OnnxOps implements Ops {
   }
   mean(x: Tensor, axes: number[], keepDims = false) {
     const X = h(x);
+    const r = X.shape.length;
     if (isConst(X)) {
-      const n = axes.reduce((a, i) => a * X.shape[axisOf(X.shape.length, i)], 1);
+      const n = axes.reduce((a, i) => a * X.shape[axisOf(r, i)], 1);
       return this.div(this.sum(x, axes, keepDims), this.scalar(n));
+    }
+    if (axes.length === 1 && axisOf(r, axes[0]) === r - 2 && r >= 2) {
+      // the mean over tokens (k̄, global pooling) as a (1, n) row of 1/n times x: a GEMV, which ORT runs
+      // far faster than ReduceMean over a non-innermost axis
+      const n = X.shape[r - 2];
+      const y = this.matmul(t(this.g.constant([1, n], new Float32Array(n).fill(1 / n), `mean(${n})`)), x);
+      return keepDims ? y : this.reshape(y, X.shape.filter((_, i) => i !== r - 2));
     }
     return this.reduce('ReduceMean', x, axes, keepDims, true);
   }
@@ -335,16 +350,32 @@ export class OnnxOps implements Ops {
     const r = this.rowsOrReal(X, true);
     return this.fromRows(r, this.g.emit('Gemm', b ? [r.p, W, this.real(b)] : [r.p, W], [r.p.shape[0], out], { transB: 1 }));
   }
+  /**
+   * Conv on NCHW, talking channels-last to the token world on both sides: when the input's channels are
+   * contiguous in its source (tokens turned into an image), it is materialized as NHWC and handed over
+   * through a Transpose(0,3,1,2); the output goes straight through a Transpose(0,2,3,1) and stays a view.
+   * ORT's NCHWc layout pass folds both Transposes into its ReorderInput/ReorderOutput, so the element-wise
+   * token ↔ image transposes disappear, and the head-shared DWC only moves blocks of d channels.
+   */
   conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}) {
     const { stride = 1, padding = 0, groups = 1 } = opts;
-    const [X, W] = [this.real(x), this.real(w)];
+    const X = h(x);
+    const W = this.real(w);
     const [bs, c, hh, ww] = X.shape;
     const [out, inPer, kh, kw] = W.shape;
     if (c !== inPer * groups) throw new Error(`conv2d: input has ${c} channels, weight takes ${inPer * groups}`);
     const oh = Math.floor((hh + 2 * padding - kh) / stride) + 1;
     const ow = Math.floor((ww + 2 * padding - kw) / stride) + 1;
+    const nhwc = h(this.transpose(x, [0, 2, 3, 1]));
+    let input: Value;
+    if (isView(X) && rowTail(layoutOf(nhwc)) !== undefined) {
+      const src = this.real(t(nhwc));
+      input = this.g.emit('Transpose', [src], [bs, c, hh, ww], { perm: [0, 3, 1, 2] });
+    } else input = this.real(x);
     const attrs = { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padding, padding, padding, padding], group: groups };
-    return t(this.g.emit('Conv', b ? [X, W, this.real(b)] : [X, W], [bs, out, oh, ow], attrs));
+    const y = this.g.emit('Conv', b ? [input, W, this.real(b)] : [input, W], [bs, out, oh, ow], attrs);
+    const yn = this.g.emit('Transpose', [y], [bs, oh, ow, out], { perm: [0, 2, 3, 1] });
+    return this.view(yn, transposeLayout(plainLayout(yn.shape), [0, 3, 1, 2]));
   }
   /** An op over the last axis, on the stored rows. */
   private rowwise(op: string, x: Tensor, extra: Value[], attrs: Record<string, AttrValue>): Tensor {
