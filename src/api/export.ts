@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
@@ -76,9 +76,17 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
   return { bytes, model, proto, shapes };
 }
 
-/** Open an `.onnx` file (ours or anyone's) on onnxruntime-node; unreadable or non-ONNX files are BAD_FILE. */
+/**
+ * Open an `.onnx` file (ours or anyone's) on onnxruntime-node; unreadable or non-ONNX files are BAD_FILE.
+ * ORT reads the file itself, so the process holds no second copy of the weights.
+ */
 export async function loadOnnx(path: string, opts: SessionOptions = {}): Promise<OnnxSession> {
-  return OnnxSession.create(readFileBytes(path), path, opts);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw new FlattenError('BAD_FILE', `${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  return OnnxSession.create(path, path, opts);
 }
 
 /** Node op types after onnxruntime's own optimization (level 'all'), read back from the graph it writes. */
