@@ -128,17 +128,17 @@ writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2
 const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? ''));
 const modelTable = {
   header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency'],
-  rows: modelRows.map((r) => [r.model, r.engine, f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)]),
+  rows: modelRows.map((r) => [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)]),
 };
 const attnTable = {
   header: ['attention', 'N', 'threads', 'median ms', 'µs/token', 'peak RSS MiB', 'RSS over base MiB'],
   rows: attnRows.map((r) =>
-    r.skipped ? [r.variant, f(r.tokens, 0), f(r.threads, 0), 'skipped', '', '', r.skipped as string] : [r.variant, f(r.tokens, 0), f(r.threads, 0), f(r.medianMs, 2), f(r.usPerToken, 3), f(r.peakRssMiB, 0), f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0)],
+    r.skipped ? [f(r.variant), f(r.tokens, 0), f(r.threads, 0), 'skipped', '', '', f(r.skipped)] : [f(r.variant), f(r.tokens, 0), f(r.threads, 0), f(r.medianMs, 2), f(r.usPerToken, 3), f(r.peakRssMiB, 0), f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0)],
   ),
 };
 const graphTable = {
   header: ['model', 'file MiB', 'nodes (ours)', "nodes (ORT 'all')", 'Transpose (ORT)', 'Reshape (ORT)', 'com.microsoft fused (ORT)'],
-  rows: graphRows.map((r) => [r.model, f(r.mib, 1), f(r.nodes, 0), f(r.ortNodes, 0), f(r.transposes, 0), f(r.reshapes, 0), f(r.fused, 0)]),
+  rows: graphRows.map((r) => [f(r.model), f(r.mib, 1), f(r.nodes, 0), f(r.ortNodes, 0), f(r.transposes, 0), f(r.reshapes, 0), f(r.fused, 0)]),
 };
 const sgemmTable = { header: ['threads', 'sgemm GFLOP/s (start)', 'sgemm GFLOP/s (end)'], rows: SGEMM_THREADS.map((t, i) => [String(t), f(sgemmStart[i].gflops), f(sgemmEnd[i].gflops)]) };
 
