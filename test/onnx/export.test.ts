@@ -1,10 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { rmSync } from 'node:fs';
+import { exportOnnx } from '../../src/api/export.js';
+import { runCase } from '../../src/api/forward.js';
+import { registryEntry } from '../../src/models/registry.js';
 import { maxAbsError } from '../util.js';
 import { exportGolden, rows, stack, tmp } from './helpers.js';
+
+/** Deterministic images in [0, 1). */
+const images = (shape: number[]) => ({ dtype: 'float32' as const, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7919) % 1000) / 1000) });
 
 /**
  * Exported files run on plain onnxruntime (no code of ours) and give the golden outputs,
@@ -48,6 +55,20 @@ describe('exported .onnx on plain onnxruntime', () => {
     expect(three.shape).toEqual([3, 10]);
     const e3 = maxAbsError(three, stack([rows(g.output, 1, 2), g.output]));
     expect(e3.err).toBeLessThanOrEqual(e3.tol);
+    await s.release();
+  });
+
+  it('FLatten-DeiT (cls token broadcast to the batch) exports with a dynamic batch and matches tfjs', async () => {
+    const name = 'flatten_deit_fmnist';
+    const e = registryEntry(name);
+    const file = join(dir, `${name}.onnx`);
+    writeFileSync(file, exportOnnx({ name }).bytes);
+    const x = images([3, 1, 28, 28]);
+    const s = await ortNode.InferenceSession.create(file);
+    const r = await s.run({ input: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
+    const ref = await runCase({ kind: 'model', family: e.family, constructor: e.constructor, kwargs: e.kwargs }, undefined, x, { engine: 'tfjs' });
+    const { err, tol } = maxAbsError({ dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array }, ref.output);
+    expect(err).toBeLessThanOrEqual(tol);
     await s.release();
   });
 
