@@ -174,7 +174,7 @@ export class OnnxOps implements Ops {
       if (isConst(c) && c.shape.slice(0, -1).every((d) => d === 1) && same(shape, x.shape)) {
         const r = this.rows(x);
         if (!r) continue;
-        const cv = this.g.constant([c.data.length], c.data, c.hint);
+        const cv = c.shape.length === 1 ? c : this.g.constant([c.data.length], c.data, c.hint, c.weight);
         return this.fromRows(r, swap ? emit(cv, r.p, r.p.shape) : emit(r.p, cv, r.p.shape));
       }
     }
@@ -214,10 +214,10 @@ export class OnnxOps implements Ops {
     const div = phys(A).producer;
     if (div?.op !== 'Div' || isConst(B) || last(B.shape) !== 1 || !same(A.shape.slice(0, -1), B.shape.slice(0, -1))) return undefined;
     const [x, n] = div.inputs as Value[];
-    const ra = this.rows(A);
-    const rb = this.rows(B);
-    if (!ra || !rb || ra.p !== phys(A) || !same(x.shape, ra.p.shape) || !same(n.shape, rb.p.shape) || !sameRows(ra.layout, ra.k, rb.layout, rb.k)) return undefined;
-    if (!same(n.shape, [...x.shape.slice(0, -1), 1])) return undefined;
+    const [ra, rb] = [this.rows(A), this.rows(B)];
+    // x, n and m must be the stored rows themselves, n and m one value per row of x, in the same row order
+    const perRow = same(n.shape, [...x.shape.slice(0, -1), 1]) && same(n.shape, rb?.p.shape ?? []);
+    if (!ra || !rb || ra.p !== phys(A) || !same(x.shape, ra.p.shape) || !perRow || !sameRows(ra.layout, ra.k, rb.layout, rb.k)) return undefined;
     return this.fromRows(ra, this.g.emit('Mul', [x, this.g.emit('Div', [rb.p, n], n.shape)], x.shape));
   }
 
@@ -393,7 +393,7 @@ export class OnnxOps implements Ops {
     const X = h(x);
     const target = resolveShape(X.shape, shape);
     if (same(target, X.shape)) return x;
-    if (isConst(X)) return t(this.g.constant(target, X.data, X.hint));
+    if (isConst(X)) return t(this.g.constant(target, X.data, X.hint, X.weight));
     const l = reshapeLayout(layoutOf(X), target);
     // a reshape that cuts across permuted axes needs the transposed tensor first
     return l ? this.view(phys(X), l) : this.view(this.real(x), plainLayout(target));

@@ -5,11 +5,11 @@
  */
 
 /** onnx TensorProto.DataType */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT64: 7 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 /** onnx AttributeProto.AttributeType */
-const AttrType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+const AttrType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED32 = 5;
@@ -73,9 +73,6 @@ class Writer {
     for (const v of vs) inner.varint(v);
     this.message(field, inner);
   }
-  packedFloats(field: number, vs: readonly number[]): void {
-    this.bytes(field, new Uint8Array(Float32Array.from(vs).buffer));
-  }
   finish(): Uint8Array {
     this.flush();
     const out = new Uint8Array(this.length);
@@ -88,7 +85,8 @@ class Writer {
   }
 }
 
-export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+/** An int, ints, a string, or a float (wrapped, to tell it from an int). */
+export type AttrValue = number | number[] | string | { float: number };
 
 export interface NodeProto {
   op: string;
@@ -105,7 +103,6 @@ export interface TensorProto {
   dataType: DataTypeCode;
   /** little-endian raw bytes of the values */
   raw: Uint8Array;
-  doc?: string;
 }
 
 /** A dimension is a fixed size or a symbolic name (the dynamic batch). */
@@ -139,9 +136,6 @@ function attribute(name: string, v: AttrValue): Writer {
   } else if (Array.isArray(v)) {
     w.int(20, AttrType.INTS);
     w.packedInts(8, v);
-  } else if ('floats' in v) {
-    w.int(20, AttrType.FLOATS);
-    w.packedFloats(7, v.floats);
   } else {
     w.int(20, AttrType.FLOAT);
     w.float(2, v.float);
@@ -166,7 +160,6 @@ function tensor(t: TensorProto): Writer {
   w.int(2, t.dataType);
   w.string(8, t.name);
   w.bytes(9, t.raw);
-  if (t.doc) w.string(12, t.doc);
   return w;
 }
 
