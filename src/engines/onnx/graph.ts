@@ -82,7 +82,8 @@ export class Graph {
   ints(values: number[]): Value {
     const key = values.join(',');
     let c = this.intConsts.get(key);
-    if (!c) this.intConsts.set(key, (c = this.value({ shape: [values.length], ints: [...values], hint: `ints(${key})` })));
+    const hint = values.length <= 8 ? `ints(${key})` : `indices[${values.length}]`;
+    if (!c) this.intConsts.set(key, (c = this.value({ shape: [values.length], ints: [...values], hint })));
     return c;
   }
 

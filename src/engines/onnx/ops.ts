@@ -428,9 +428,46 @@ export class OnnxOps implements Ops {
     const H = xs.map(h);
     const ax = axisOf(H[0].shape.length, axis);
     if (H.every(isConst)) return this.fold(H as Value[], 'Concat', F.concat((H as Value[]).map(dense), ax));
+    const pieces = xs.map((x) => this.real(x));
+    const gathered = this.sliceGather(pieces, ax);
+    if (gathered) return gathered;
     const shape = [...H[0].shape];
     shape[ax] = H.reduce((n, x) => n + x.shape[ax], 0);
-    return t(this.g.emit('Concat', xs.map((x) => this.real(x)), shape, { axis: ax }));
+    return t(this.g.emit('Concat', pieces, shape, { axis: ax }));
+  }
+
+  /**
+   * Pieces sliced out of one tensor along the concat axis (torch.roll: Swin's cyclic shift) are one Gather
+   * of that tensor, one pass instead of a Slice per piece and a Concat. A roll over rows then columns
+   * (a gather on the axis just before) becomes one gather over both axes together.
+   */
+  private sliceGather(pieces: Value[], ax: number): Tensor | undefined {
+    let src: Value | undefined;
+    const idx: number[] = [];
+    for (const p of pieces) {
+      const s = p.producer;
+      if (s?.op !== 'Slice' || (src && s.inputs[0] !== src)) return undefined;
+      src = s.inputs[0]!;
+      const [starts, ends, axes] = (s.inputs.slice(1) as Value[]).map((v) => v.ints!);
+      if (axes.length !== 1 || axisOf(src.shape.length, axes[0]) !== ax) return undefined;
+      for (let i = starts[0]; i < ends[0]; i++) idx.push(i);
+    }
+    if (!src) return undefined;
+    const shape = [...src.shape];
+    shape[ax] = idx.length;
+    const prev = src.producer;
+    if (prev?.op === 'Gather' && prev.attrs?.axis === ax - 1) {
+      // rows i of the first gather and columns j of this one: element (i, j) of the merged axis is i·W + j
+      const [base, first] = prev.inputs as Value[];
+      const w = base.shape[ax];
+      const merged = first.ints!.flatMap((i) => idx.map((j) => i * w + j));
+      const flat = [...base.shape.slice(0, ax - 1), base.shape[ax - 1] * w, ...base.shape.slice(ax + 1)];
+      const out = [...flat];
+      out[ax - 1] = merged.length;
+      const y = this.g.emit('Gather', [this.reshaped(base, flat), this.g.ints(merged)], out, { axis: ax - 1 });
+      return this.view(y, plainLayout(shape));
+    }
+    return t(this.g.emit('Gather', [src, this.g.ints(idx)], shape, { axis: ax }));
   }
   broadcastTo(x: Tensor, shape: number[]) {
     const X = this.real(x);
