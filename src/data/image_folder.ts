@@ -19,6 +19,8 @@ interface Entry {
 
 export interface ImageFolderOptions {
   imgSize: number;
+  /** 3 for RGB, 1 to decode as grayscale (for single-channel models such as flatten_deit_fmnist). */
+  channels: 1 | 3;
   mean: readonly number[];
   std: readonly number[];
   /** Called once with the corrupt files found while opening (they are skipped). */
@@ -37,10 +39,10 @@ function listDir(dir: string, what: string): string[] {
  * `root/<split>/<class>/*.{jpg,png,webp}` decoded with sharp, labels = sorted class-folder index (as
  * torchvision's ImageFolder). Opening decodes every file once: corrupt ones are skipped and reported,
  * and more than 1% corrupt is an error. Training: random resized crop + horizontal flip; eval: square
- * resize to ⌊256/224·S⌋ then center crop S (SPEC §5). RGB, normalised by mean/std.
+ * resize to ⌊256/224·S⌋ then center crop S (SPEC §5). RGB or grayscale, normalised by mean/std.
  */
 export class ImageFolder implements Dataset {
-  readonly inChans = 3;
+  readonly inChans: number;
   readonly name: string;
   readonly classes: string[];
   readonly labels: Int32Array;
@@ -58,6 +60,7 @@ export class ImageFolder implements Dataset {
     this.classes = classes;
     this.labels = Int32Array.from(entries, (e) => e.label);
     this.imgSize = opts.imgSize;
+    this.inChans = opts.channels;
     this.corrupt = corrupt;
   }
 
@@ -98,14 +101,17 @@ export class ImageFolder implements Dataset {
 
   private async decode(e: Entry, rng?: Rng): Promise<{ pixels: Buffer; flip: boolean }> {
     const s = this.imgSize;
-    let img = sharp(e.file).removeAlpha().toColourspace('srgb');
+    const ch = this.inChans;
+    let img = sharp(e.file).removeAlpha().toColourspace(ch === 1 ? 'b-w' : 'srgb');
     if (rng) {
       const box = randomResizedCropBox(e.width, e.height, rng);
       img = img.extract(box).resize(s, s, { fit: 'fill', kernel: 'cubic' });
     } else {
       const r = Math.floor((256 / 224) * s);
       const off = Math.round((r - s) / 2);
-      img = sharp(await img.resize(r, r, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(), { raw: { width: r, height: r, channels: 3 } }).extract({ left: off, top: off, width: s, height: s });
+      img = sharp(await img.resize(r, r, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(), { raw: { width: r, height: r, channels: ch as 1 | 3 } })
+        .extract({ left: off, top: off, width: s, height: s })
+        .toColourspace(ch === 1 ? 'b-w' : 'srgb'); // sharp writes raw input back as sRGB unless told
     }
     const flip = rng ? rng.next() < 0.5 : false;
     return { pixels: await img.raw().toBuffer(), flip };
@@ -117,16 +123,17 @@ export class ImageFolder implements Dataset {
     // crop boxes and flips are drawn in index order before any decode, so they do not depend on decode timing
     const picked = Array.from(indices, (k) => this.entries[k]);
     const decoded = await Promise.all(picked.map((e) => this.decode(e, augment).catch(() => undefined)));
-    const ok = decoded.map((d, i) => ({ d, e: picked[i] })).filter((v) => v.d && v.d.pixels.length === s * s * 3);
-    const x = new Float32Array(ok.length * 3 * s * s);
+    const ch = this.inChans;
+    const ok = decoded.map((d, i) => ({ d, e: picked[i] })).filter((v) => v.d && v.d.pixels.length === s * s * ch);
+    const x = new Float32Array(ok.length * ch * s * s);
     const y = new Int32Array(ok.length);
     ok.forEach(({ d, e }, i) => {
       const { pixels, flip } = d!;
-      for (let c = 0; c < 3; c++) {
+      for (let c = 0; c < ch; c++) {
         for (let r = 0; r < s; r++) {
           for (let col = 0; col < s; col++) {
-            const src = (r * s + (flip ? s - 1 - col : col)) * 3 + c; // HWC → CHW
-            x[((i * 3 + c) * s + r) * s + col] = (pixels[src] / 255 - mean[c]) / std[c];
+            const src = (r * s + (flip ? s - 1 - col : col)) * ch + c; // HWC → CHW
+            x[((i * ch + c) * s + r) * s + col] = (pixels[src] / 255 - mean[c]) / std[c];
           }
         }
       }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FlattenError } from '../core/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Ctx } from '../nn/module.js';
 import type { Tensor } from '../ops/ops.js';
@@ -38,5 +39,6 @@ export async function evaluate(model: VisionModel, ctx: Ctx, data: Dataset, batc
     top5 += hits.top5;
     images += batch.size;
   }
+  if (!images) throw new FlattenError('BAD_FILE', `${data.name} ${data.split}: no image could be decoded`);
   return { top1: top1 / Math.max(1, images), top5: top5 / Math.max(1, images), loss: lossSum / Math.max(1, images), images };
 }

@@ -109,6 +109,11 @@ describe('flatten train / eval on an image folder', () => {
     expect(ev.top1).toBeCloseTo(lines[3].test.top1, 6);
   }, 60_000);
 
+  it('a 1-channel model reads an RGB folder as grayscale, for training and evaluation', async () => {
+    const r = await train(tinyOptions(folder, out('gray'), { epochs: 1, kwargs: { ...TINY_KWARGS, in_chans: 1 } }), false, quiet);
+    expect(r.history[0].test?.images).toBe(24);
+  }, 60_000);
+
   it('--resume after a stop mid-epoch gives exactly the weights of an uninterrupted run', async () => {
     const straight = out('straight');
     await train(tinyOptions(folder, straight), false, quiet);
