@@ -30,6 +30,7 @@ export interface TrainOptions {
   kwargs: Record<string, unknown>;
   dataset: string;
   out: string;
+  /** With resume, a larger count extends the run and 0 keeps the stored one. */
   epochs: number;
   batchSize: number;
   lr: number;
@@ -129,7 +130,8 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
     ({ state, weights: resumeWeights } = loadCheckpoint(options.out));
     if (state.model !== options.model) throw new FlattenError('BAD_CONFIG', `--resume: ${options.out} holds a '${state.model}' run, not '${options.model}'`);
     // the stored recipe wins, except that a resumed run may be extended with more epochs
-    o = { ...(state.options as unknown as TrainOptions), epochs: options.epochs, out: options.out };
+    const stored = state.options as unknown as TrainOptions;
+    o = { ...stored, epochs: options.epochs || stored.epochs, out: options.out };
   }
   await initTfjs(o.backend);
   const entry = registryEntry(o.model);

@@ -74,6 +74,8 @@ export function registerTrain(program: Command): void {
           kwargs,
           dataset: o.dataset,
           out: o.out ?? `runs/${o.model}`,
+          // a resumed run keeps its stored epoch count unless --epochs extends it
+          epochs: o.epochs ?? (o.resume ? 0 : TRAIN_DEFAULTS.epochs),
           backend: o.backend as TrainOptions['backend'],
         };
         let stop = false;
