@@ -332,7 +332,8 @@ export class OnnxOps implements Ops {
     if (isView(X) && X.shape.length >= 2 && !this.cheap(X.of, X.layout)) {
       const swap = swapLast(X.shape.length);
       const inner = transposeLayout(X.layout, swap);
-      if (this.cheap(X.of, inner)) {
+      // also when the swapped tensor moves whole blocks (k as heads) and this one single elements (kᵀ)
+      if (this.cheap(X.of, inner) || innerBlock(inner) > innerBlock(X.layout)) {
         const y = this.real(this.view(X.of, inner));
         return this.g.emit('Transpose', [y], swap.map((i) => y.shape[i]), { perm: swap });
       }
@@ -512,6 +513,13 @@ export class OnnxOps implements Ops {
     const inv = perm.map((_, i) => perm.indexOf(i));
     return this.transpose(this.matmul(m, this.transpose(x, perm)), inv);
   }
+}
+
+/** Contiguous elements a layout's Transpose moves at once: the source's last axis if it stays last, else 1. */
+function innerBlock(l: Layout): number {
+  const c = canonical(l);
+  const n = c.dims.length;
+  return n && c.perm[n - 1] === n - 1 ? c.dims[n - 1] : 1;
 }
 
 function swapLast(rank: number): number[] {
