@@ -418,7 +418,17 @@ export class OnnxOps implements Ops {
     // a slice of channels (q, k, v out of qkv) works on the stored rows
     const rows = axes.length === 1 && axes[0] === r ? this.rows(X) : undefined;
     if (rows) {
-      const y = g.emit('Slice', [rows.p, g.ints([begin[r]]), g.ints([begin[r] + size[r]]), g.ints([-1])], [...rows.p.shape.slice(0, -1), size[r]]);
+      const [b0, b1] = [begin[r], begin[r] + size[r]];
+      const gemm = rows.p.producer;
+      if (gemm?.op === 'Gemm' && gemm.inputs[1]!.data) {
+        // q, k, v out of one qkv Linear: a Gemm on the weight's rows each, which ORT slices at load time
+        // (constant folding), so the file keeps the state_dict weight and no Split copies the outputs
+        const part = (v: Value, axis: number) => g.emit('Slice', [v, g.ints([b0]), g.ints([b1]), g.ints([axis])], v.shape.map((d, i) => (i === axis ? b1 - b0 : d)));
+        const [a, w, bias] = gemm.inputs as Value[];
+        const inputs = bias ? [a, part(w, 0), part(bias, 0)] : [a, part(w, 0)];
+        return this.fromRows(rows, g.emit('Gemm', inputs, [rows.p.shape[0], b1 - b0], { transB: 1 }));
+      }
+      const y = g.emit('Slice', [rows.p, g.ints([b0]), g.ints([b1]), g.ints([-1])], [...rows.p.shape.slice(0, -1), size[r]]);
       return this.fromRows(rows, y);
     }
     for (const a of axes) if (g.isBatchDim(X.shape[a])) throw new Error(`slice along the batch axis ${a} cannot export with a dynamic batch`);
