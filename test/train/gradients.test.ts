@@ -66,10 +66,10 @@ describe('gradients on the wasm backend (finite differences)', () => {
     checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 2, padding: 1 })), 9), args);
   });
 
-  it('LayerNorm → Linear → GELU → Linear block', () => {
-    const args = [randn([3, 5, 6], 1), randn([6], 2), randn([6], 3), randn([12, 6], 4, 0.5), randn([6, 12], 5, 0.5)];
+  it('LayerNorm → Linear → GELU → Linear (+bias) block, with the custom linear gradient', () => {
+    const args = [randn([3, 5, 6], 1), randn([6], 2), randn([6], 3), randn([12, 6], 4, 0.5), randn([6, 12], 5, 0.5), randn([6], 6)];
     checkGrad(
-      (x, g, beta, w1, w2) => project(F(ops.linear(ops.gelu(ops.linear(ops.layerNorm(T(x), T(g), T(beta), 1e-5), T(w1))), T(w2))), 9),
+      (x, g, beta, w1, w2, b2) => project(F(ops.linear(ops.gelu(ops.linear(ops.layerNorm(T(x), T(g), T(beta), 1e-5), T(w1))), T(w2), T(b2))), 9),
       args,
     );
   });
