@@ -50,7 +50,7 @@ const denseConv = (stride: number) =>
 /**
  * Stride-1 'valid' depthwise conv with hand-written gradients (the wasm backend has no
  * DepthwiseConv2dNativeBackprop* kernels): dx is a depthwise conv of the fully padded dy with the
- * flipped filter, and df[i, j, c] = Σ x[·, o+i, o+j, c]·dy[·, o, c], one product-sum per tap.
+ * flipped filter, and df[i, j, c] = Σ x[·, o+i, o+j, c]·dy[·, o, c] is a depthwise conv of x with dy.
  */
 const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   const [x, f, save] = args as [T, T, tf.GradSaveFunc];
@@ -58,7 +58,6 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   save([x, f]);
   return {
     value,
-    // tidy per tap: only the (C) sums outlive it, so memory stays at one activation-sized temporary
     gradFunc: (dy: T, saved: T[]) =>
       tf.tidy(() => {
         const [xs, fs] = saved as [T4, T4];
@@ -66,11 +65,13 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
         const [b, ho, wo] = dy.shape;
         const dyPad = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]) as T4;
         const dx = tf.depthwiseConv2d(dyPad, tf.reverse(fs, [0, 1]) as T4, 1, 'valid');
-        const taps: T[] = [];
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) taps.push(tf.tidy(() => tf.sum(tf.mul(tf.slice(xs, [0, i, j, 0], [b, ho, wo, c]), dy), [0, 1, 2])));
-        }
-        return [dx, tf.stack(taps).reshape([kh, kw, c, 1])];
+        // df as one depthwise conv: the batch joins the channels, (1, Hp, Wp, B·C) ⋆ dy as a (Ho, Wo, B·C, 1)
+        // filter gives (1, kh, kw, B·C); summing over the batch leaves (kh, kw, C)
+        const [, hp, wp] = xs.shape;
+        const xT = tf.transpose(xs, [1, 2, 0, 3]).reshape([1, hp, wp, b * c]) as T4;
+        const dyT = tf.transpose(dy, [1, 2, 0, 3]).reshape([ho, wo, b * c, 1]) as T4;
+        const df = tf.sum(tf.depthwiseConv2d(xT, dyT, 1, 'valid').reshape([kh, kw, b, c]), 2);
+        return [dx, df.reshape([kh, kw, c, 1])];
       }),
   };
 });
