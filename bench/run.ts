@@ -39,12 +39,16 @@ const SOFTMAX_LIMIT = 4 * 2 ** 30;
 const resultsDir = join(here, 'results');
 mkdirSync(join(resultsDir, 'models'), { recursive: true });
 
-function child(job: Job): Timing & { gflops?: number } {
+/** Run one configuration in a fresh process; a crash (tfjs-wasm running out of its heap) becomes `failed`. */
+function child(job: Job): (Timing & { gflops?: number }) | { failed: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'child.ts'), JSON.stringify(job)], { encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) throw new Error(`bench child failed for ${JSON.stringify(job)}: ${r.stderr || r.error}`);
-  return JSON.parse(line.slice(7));
+  if (line) return JSON.parse(line.slice(7));
+  const why = /RuntimeError: Aborted|out of memory|Cannot enlarge memory/i.test(r.stderr ?? '') ? 'out of memory' : (r.stderr?.trim().split('\n').pop() ?? String(r.error));
+  log(`failed: ${JSON.stringify(job)}: ${why}`);
+  return { failed: why };
 }
+const ok = <T extends object>(r: T | { failed: string }): r is T => !('failed' in r);
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const started = new Date();
@@ -56,6 +60,7 @@ const SGEMM_THREADS = [...new Set([...(ENGINES.includes('tfjs') ? [1] : []), ...
 const sgemm = (when: string) =>
   SGEMM_THREADS.map((threads) => {
     const r = child({ kind: 'sgemm', threads, n: 1024, minRuns: quick ? 10 : 30 });
+    if (!ok(r)) throw new Error(`sgemm failed: ${r.failed}`);
     log(`sgemm ${when}, ${threads} thread(s): ${r.gflops!.toFixed(1)} GFLOP/s`);
     return { threads, gflops: r.gflops!, medianMs: r.medianMs };
   });
@@ -83,8 +88,11 @@ if (parts.includes('models')) {
         for (const batch of BATCHES) {
           const heavy = engine === 'tfjs';
           const r = child({ kind: 'model', engine, model: name, file, batch, threads, minRuns: heavy ? 3 : quick ? 5 : 10, maxSeconds: heavy ? 0 : quick ? 1 : 3 });
-          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, ...r, imagesPerS: (1000 * batch) / r.medianMs };
-          log(`${name} ${engine} b${batch} t${threads}: ${r.medianMs.toFixed(1)} ms`);
+          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, ...r };
+          if (ok(r)) {
+            row.imagesPerS = (1000 * batch) / r.medianMs;
+            log(`${name} ${engine} b${batch} t${threads}: ${r.medianMs.toFixed(1)} ms`);
+          }
           modelRows.push(row);
         }
       }
@@ -103,6 +111,10 @@ if (parts.includes('attention')) {
           continue;
         }
         const r = child({ kind: 'attention', variant, tokens, dim: 64, threads, minRuns: quick ? 3 : 5, maxSeconds: quick ? 0.5 : 2 });
+        if (!ok(r)) {
+          attnRows.push({ variant, tokens, threads, skipped: `failed: ${r.failed}` });
+          continue;
+        }
         log(`attention ${variant} N=${tokens} t${threads}: ${r.medianMs.toFixed(2)} ms`);
         attnRows.push({ variant, tokens, threads, ...r, usPerToken: (1000 * r.medianMs) / tokens });
       }
@@ -113,7 +125,7 @@ if (parts.includes('attention')) {
 const sgemmEnd = sgemm('end');
 load.push(loadavg()[0]);
 const best = new Map(SGEMM_THREADS.map((t, i) => [t, Math.max(sgemmStart[i].gflops, sgemmEnd[i].gflops)]));
-for (const r of modelRows) {
+for (const r of modelRows.filter((x) => !x.failed)) {
   const t = r.engine === 'tfjs' ? 1 : (r.threads as number);
   r.gflopsModel = (2 * (r.macs as number) * (r.batch as number)) / ((r.medianMs as number) * 1e6);
   r.efficiency = (r.gflopsModel as number) / best.get(t)!;
@@ -128,7 +140,11 @@ writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2
 const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? ''));
 const modelTable = {
   header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency'],
-  rows: modelRows.map((r) => [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)]),
+  rows: modelRows.map((r) =>
+    r.failed
+      ? [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), `failed: ${r.failed}`, '', '', f((r.macs as number) / 1e9, 3), '', '']
+      : [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)],
+  ),
 };
 const attnTable = {
   header: ['attention', 'N', 'threads', 'median ms', 'µs/token', 'peak RSS MiB', 'RSS over base MiB'],
