@@ -35,9 +35,22 @@ export function blockRanks(cap: FocusedCapture, maxTokens = DEFAULT_MAX_TOKENS):
     row.rank_linear = rank('focused');
     row.rank_equivalent = rank('focused_dwc');
     row.rank_softmax = rank('softmax');
-    if (row.rank_equivalent === null) row.note = cap.keys !== cap.tokens ? `keys are reduced (${cap.keys} < ${cap.tokens}): no square M_eq` : 'block has no DWC';
+    const notes: string[] = [];
+    if (row.rank_equivalent === null) notes.push(cap.keys !== cap.tokens ? `keys are reduced (${cap.keys} < ${cap.tokens}): no square M_eq` : 'block has no DWC');
+    const distinct = Math.min(distinctRows(cap.q, cap.tokens, cap.channels, head, d), distinctRows(cap.k, cap.keys, cap.channels, head, d));
+    if (row.rank_softmax !== null && row.rank_softmax < Math.min(cap.tokens, cap.keys) && distinct < Math.min(cap.tokens, cap.keys)) {
+      notes.push(`only ${distinct} distinct q/k rows (identical tokens, e.g. uniform image regions) bound the softmax rank`);
+    }
+    if (notes.length) row.note = notes.join('; ');
     return row;
   });
 }
 
 export { RANK_TOLERANCE_RULE };
+
+/** Number of distinct rows of one head's (tokens, C) features: repeated tokens make repeated attention rows. */
+function distinctRows(x: Float32Array, rows: number, c: number, head: number, d: number): number {
+  const seen = new Set<string>();
+  for (let t = 0; t < rows; t++) seen.add(Array.from(x.subarray(t * c + head * d, t * c + (head + 1) * d)).join(','));
+  return seen.size;
+}
