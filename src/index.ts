@@ -19,7 +19,7 @@ export type { VisionModel, ModelOutput, Family } from './models/model.js';
 export { readPth, findStateDict, readNpy, writeNpy, readNpyFile, writeNpyFile, readSafetensors, writeSafetensors, readSafetensorsFile, writeSafetensorsFile } from './io/index.js';
 export { prepareImage, toBatch } from './io/image.js';
 
-export { readStateDict, loadWeights } from './api/checkpoint.js';
+export { readStateDict, loadWeights } from './nn/checkpoint.js';
 export { runCase, type CaseConfig, type ForwardResult } from './api/forward.js';
 export { modelInfo, type ModelInfo } from './api/info.js';
 export { loadModel, loadModelFromConfig, type LoadedModel } from './api/model.js';

@@ -12,7 +12,7 @@ import { nodeOpTypes } from '../engines/onnx/inspect.js';
 import { OnnxSession, type SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
-import { loadWeights } from './checkpoint.js';
+import { loadWeights } from '../nn/checkpoint.js';
 
 export interface ExportSpec {
   /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */

@@ -4,7 +4,7 @@ import { buildAttentionCase } from '../models/attention_case.js';
 import { buildModel } from '../models/build.js';
 import type { Family, VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
-import { loadWeights } from './checkpoint.js';
+import { loadWeights } from '../nn/checkpoint.js';
 
 /** A golden-format case description (`config.json`). */
 export interface CaseConfig {

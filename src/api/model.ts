@@ -7,7 +7,7 @@ import { readJsonFile } from '../io/json.js';
 import type { CaseConfig } from './forward.js';
 import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
-import { loadWeights } from './checkpoint.js';
+import { loadWeights } from '../nn/checkpoint.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@ import { FlattenError } from '../core/errors.js';
 import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
 import { initTfjs } from '../engines/tfjs/backend.js';
 import { readSafetensorsFile } from '../io/safetensors.js';
-import { readStateDict } from '../api/checkpoint.js';
+import { readStateDict } from '../nn/checkpoint.js';
 import { buildNamed } from '../models/build.js';
 import { registryEntry } from '../models/registry.js';
 import { bindStateDict } from '../nn/state.js';

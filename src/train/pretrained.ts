@@ -1,6 +1,6 @@
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
-import { readStateDict } from '../api/checkpoint.js';
+import { readStateDict } from '../nn/checkpoint.js';
 import { initWeights } from '../nn/init.js';
 import type { ParamTable } from '../nn/module.js';
 import { bindStateDict } from '../nn/state.js';

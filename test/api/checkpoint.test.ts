@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadWeights, readStateDict } from '../../src/api/checkpoint.js';
+import { loadWeights, readStateDict } from '../../src/nn/checkpoint.js';
 import { runCase } from '../../src/api/forward.js';
 import { FlattenError } from '../../src/core/errors.js';
 import { float32, type StateDict } from '../../src/core/tensor.js';

@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
 import { DATASETS } from '../../data/open.js';
-import { evalCheckpoint } from '../../train/eval_checkpoint.js';
+import { evalCheckpoint, type EvalCheckpointOptions } from '../../train/eval_checkpoint.js';
 import { action, parseIntOption } from '../run.js';
 
-interface EvalCliOpts {
-  model: string;
-  checkpoint: string;
-  dataset: string;
-  split?: string;
-  batchSize: number;
-  numClasses?: number;
+interface EvalCliOpts extends Omit<EvalCheckpointOptions, 'log'> {
   json?: boolean;
 }
 

@@ -3,9 +3,9 @@ import type { StateDict, TensorData } from '../core/tensor.js';
 import { findStateDict, readPth } from '../io/pth.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { readFileBytes } from '../io/files.js';
-import type { ParamTable } from '../nn/module.js';
-import { bindStateDict } from '../nn/state.js';
-import { initWeights } from '../nn/init.js';
+import type { ParamTable } from './module.js';
+import { bindStateDict } from './state.js';
+import { initWeights } from './init.js';
 
 /**
  * Read a checkpoint's state_dict: an official `.pth` ({'model': sd}, {'model_ema': sd} or bare) or a
