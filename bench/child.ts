@@ -29,11 +29,20 @@ export interface Timing {
   baseRssMiB: number;
 }
 
-const peakRss = () => process.resourceUsage().maxRSS / 1024;
+/**
+ * Peak RSS (MiB) of this process image: VmHWM, which starts afresh at exec. (getrusage's maxRSS would
+ * carry over the parent's peak from before the fork.)
+ */
+const peakRss = () => Number(/VmHWM:\s*(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
 
-/** One untimed warm-up, then at least `minRuns` timed runs and more while under `maxSeconds`. */
+/**
+ * Untimed warm-up for at least 2 s (on this VM the first few runs of a new session take up to twice as
+ * long), then at least `minRuns` timed runs and more while under `maxSeconds`.
+ */
 async function time(run: () => Promise<unknown>, minRuns: number, maxSeconds: number, baseRssMiB: number): Promise<Timing> {
-  await run();
+  const warm = performance.now();
+  do await run();
+  while (performance.now() - warm < 2000);
   const ts: number[] = [];
   const start = performance.now();
   while (ts.length < minRuns || (performance.now() - start) / 1000 < maxSeconds) {
