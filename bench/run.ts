@@ -202,22 +202,14 @@ const md = [
   '',
   ...targets.map((x) => `- ${x}`),
   '',
-  '## sgemm GFLOP/s (1024³ MatMul through ORT, constant prepacked weight)',
-  '',
-  markdownTable(sgemmTable.header, sgemmTable.rows),
-  '',
-  '## Exported graphs (opset 17; ORT graph optimization level `all`)',
-  '',
-  markdownTable(graphTable.header, graphTable.rows),
-  '',
-  '## Models at 224²',
-  '',
-  markdownTable(modelTable.header, modelTable.rows),
-  '',
-  '## Attention module alone (C = 64, 1 head, global, on ORT)',
-  '',
-  markdownTable(attnTable.header, attnTable.rows),
-  '',
+  ...(
+    [
+      ['sgemm GFLOP/s (1024³ MatMul through ORT, constant prepacked weight)', sgemmTable],
+      ['Exported graphs (opset 17; ORT graph optimization level `all`)', graphTable],
+      ['Models at 224²', modelTable],
+      ['Attention module alone (C = 64, 1 head, global, on ORT)', attnTable],
+    ] as const
+  ).flatMap(([title, t]) => [`## ${title}`, '', markdownTable(t.header, t.rows), '']),
 ];
 if (targets.length) console.log(`\n${targets.join('\n')}`);
 if (parts.includes('models') && parts.includes('attention')) writeFileSync(join(here, 'RESULTS.md'), md.join('\n'));
