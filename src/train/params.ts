@@ -36,17 +36,36 @@ export class LiveWeights {
     return makeCtx(this.ops, this.bound, false);
   }
 
-  /** A training context whose drop-path masks come from `rng`: one keep/drop draw per sample. */
-  trainCtx(rng: Rng): Ctx {
+  /**
+   * A training context with drop path on. Each sample's keep/drop draw is keyed by (keys…, first + its row,
+   * the call's index in the forward), so a batch gives the same masks however it is split into micro-batches
+   * or shared between worker threads.
+   */
+  trainCtx(keys: number[], first = 0): Ctx {
     const ctx = makeCtx(this.ops, this.bound, true);
+    let call = 0;
     ctx.dropPath = (x, rate) => {
       const v = x as unknown as tf.Tensor;
       const keep = 1 - rate;
       const b = v.shape[0];
-      const mask = Float32Array.from({ length: b }, () => Math.floor(keep + rng.next()) / keep); // 0 or 1/keep
+      const k = call++;
+      const mask = Float32Array.from({ length: b }, (_, i) => Math.floor(keep + Rng.derive(...keys, first + i, k).next()) / keep); // 0 or 1/keep
       return tf.mul(v, tf.tensor(mask, [b, ...v.shape.slice(1).map(() => 1)])) as unknown as Tensor; // (B, 1, …)
     };
     return ctx;
+  }
+
+  /** Assigns new values (by path) to trainable parameters: a gradient worker following the optimizer. */
+  assign(values: Map<string, Float32Array>): void {
+    for (const p of this.params) {
+      const v = values.get(p.path);
+      if (v) tf.tidy(() => p.variable.assign(tf.tensor(v, p.variable.shape, 'float32')));
+    }
+  }
+
+  /** The trainable parameters' current values, by path. */
+  paramValues(): Map<string, Float32Array> {
+    return new Map(this.params.map((p) => [p.path, p.variable.dataSync() as Float32Array]));
   }
 
   /** Every parameter and buffer as data, in state_dict order. */

@@ -3,23 +3,40 @@ import type { VisionModel } from '../models/model.js';
 import type { Tensor } from '../ops/ops.js';
 import { smoothedCrossEntropy } from './loss.js';
 import type { LiveWeights } from './params.js';
-import type { Rng } from './rng.js';
 
 export interface StepGrads {
-  /** Mean loss over the batch. */
+  /** This share's part of the batch's mean loss. */
   loss: number;
-  /** (B, K) logits, for accuracy. */
+  /** (n, K) logits, for accuracy. */
   logits: Float32Array;
-  /** Gradients of the mean loss, keyed by parameter path (parameters off the graph have none). */
+  /** Gradients of this share's part of the mean loss, keyed by parameter path (parameters off the graph have none). */
   grads: Map<string, tf.Tensor>;
 }
 
+/** Where a share sits in its batch: the batch size the loss is averaged over, and the share's first row. */
+export interface ShareOf {
+  total: number;
+  first: number;
+}
+
 /**
- * Loss and gradients of one batch x (B, C, S, S), optionally in micro-batches of `micro` images whose
- * gradients are summed with weight size/B: the same mean-loss gradient with a fraction of the activation
+ * Loss and gradients of images x (n, C, S, S), optionally in micro-batches of `micro` images whose
+ * gradients are summed with weight size/total: the same mean-loss gradient with a fraction of the activation
  * memory (tfjs-wasm has a 4 GB heap; flatten_pvt_v2_b0 keeps ~0.6 GB of activations per 224² image).
+ * `share` places x inside a larger batch split between threads (by default x is the whole batch); summing
+ * the shares gives the batch's gradient, and drop path draws per row of the batch (see trainCtx).
  */
-export async function lossAndGrads(model: VisionModel, live: LiveWeights, x: Float32Array, y: Int32Array, shape: [number, number, number], smoothing: number, rng: Rng, micro = y.length): Promise<StepGrads> {
+export async function lossAndGrads(
+  model: VisionModel,
+  live: LiveWeights,
+  x: Float32Array,
+  y: Int32Array,
+  shape: [number, number, number],
+  smoothing: number,
+  dropKeys: number[],
+  micro = y.length,
+  share: ShareOf = { total: y.length, first: 0 },
+): Promise<StepGrads> {
   const B = y.length;
   const per = shape[0] * shape[1] * shape[2];
   const vars = live.params.map((p) => p.variable);
@@ -27,15 +44,15 @@ export async function lossAndGrads(model: VisionModel, live: LiveWeights, x: Flo
   const grads = new Map<string, tf.Tensor>();
   const logits = new Float32Array(B * model.numClasses);
   let loss = 0;
-  const ctx = live.trainCtx(rng);
   for (let start = 0; start < B; start += micro) {
     const n = Math.min(micro, B - start);
+    const ctx = live.trainCtx(dropKeys, share.first + start);
     let out: tf.Tensor | undefined;
     const { value, grads: g } = tf.variableGrads(() => {
       const xb = tf.tensor4d(x.subarray(start * per, (start + n) * per), [n, ...shape]);
       const l = model.forward(ctx, xb as unknown as Tensor).logits as unknown as tf.Tensor2D; // (n, K)
       out = tf.keep(l);
-      return tf.mul(smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing), n / B) as tf.Scalar;
+      return tf.mul(smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing), n / share.total) as tf.Scalar;
     }, vars);
     loss += (await value.data())[0];
     logits.set((await out!.data()) as Float32Array, start * model.numClasses);

@@ -6,6 +6,7 @@ import type { StateDict, TensorData } from '../core/tensor.js';
 import type { Dataset } from '../data/dataset.js';
 import { ArrayDataset } from '../data/array_dataset.js';
 import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
+import { defaultThreads } from '../core/threads.js';
 import { initTfjs, type TfjsBackend } from '../engines/tfjs/backend.js';
 import { writeSafetensorsFile } from '../io/safetensors.js';
 import { buildNamed } from '../models/build.js';
@@ -16,6 +17,7 @@ import { bindStateDict } from '../nn/state.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { topkHits } from './loss.js';
 import { lossAndGrads } from './step.js';
+import { GradientWorkers } from './workers.js';
 import { AdamW, clipGlobalNorm } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
@@ -52,6 +54,8 @@ export interface TrainOptions {
   backend?: TfjsBackend;
   /** Split each batch into micro-batches of this many images (same gradient, less activation memory). */
   microBatch?: number;
+  /** CPU threads: this one plus threads − 1 gradient workers (default FLATTEN_THREADS, else every core). Not part of the recipe: a resumed run may change it. */
+  threads?: number;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -131,7 +135,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
     if (state.model !== options.model) throw new FlattenError('BAD_CONFIG', `--resume: ${options.out} holds a '${state.model}' run, not '${options.model}'`);
     // the stored recipe wins, except that a resumed run may be extended with more epochs
     const stored = state.options as unknown as TrainOptions;
-    o = { ...stored, epochs: options.epochs || stored.epochs, out: options.out };
+    o = { ...stored, epochs: options.epochs || stored.epochs, out: options.out, threads: options.threads };
   }
   await initTfjs(o.backend);
   const entry = registryEntry(o.model);
@@ -185,6 +189,9 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   });
   const save = async (ep: number, st: number) => saveCheckpoint(o.out, await live.stateDict(), await snapshot(ep, st));
 
+  // tfjs-wasm computes on one thread: every other core gets a gradient worker (see workers.ts)
+  const threads = o.threads ?? defaultThreads();
+  const pool = threads > 1 ? await GradientWorkers.start(threads - 1, o.model, kwargs, o.backend, weights) : undefined;
   try {
     for (; epoch < o.epochs; epoch++, stepInEpoch = 0) {
       const order = Rng.derive(o.seed, epoch).permutation(trainSet.size);
@@ -198,7 +205,10 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         const batch = await trainSet.load(order.subarray(stepInEpoch * B, (stepInEpoch + 1) * B), Rng.derive(o.seed, epoch, stepInEpoch, 1));
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
         const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
-        const { loss, logits, grads } = await lossAndGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, Rng.derive(o.seed, epoch, stepInEpoch, 2), o.microBatch);
+        const dropKeys = [o.seed, epoch, stepInEpoch, 2];
+        const { loss, logits, grads } = pool
+          ? await pool.batchGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch ?? B)
+          : await lossAndGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           throw new FlattenError(
@@ -208,6 +218,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         }
         tf.tidy(() => opt.apply(clipGlobalNorm(grads, o.clipGrad).grads, lr));
         tf.dispose([...grads.values()]);
+        pool?.sync(live.paramValues());
         const hits = topkHits(logits, model.numClasses, batch.y);
         globalStep++;
         partial.lossSum += loss * batch.size;
@@ -257,6 +268,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
     }
     return { status: 'done', epoch, stepInEpoch: 0, history, best, dir: o.out };
   } finally {
+    await pool?.close();
     opt.dispose();
     live.dispose();
   }

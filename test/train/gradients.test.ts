@@ -118,7 +118,7 @@ describe('a training step runs on every family (wasm backend)', () => {
       const model = buildModel(spec as unknown as Parameters<typeof buildModel>[0]);
       const live = new LiveWeights(model.table, initWeights(model.table, 1));
       const x = randn([2, 3, model.imgSize, model.imgSize], 2);
-      const ctx = live.trainCtx(new Rng(0));
+      const ctx = live.trainCtx([0]);
       const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(F(model.forward(ctx, T(x)).logits) as tf.Tensor2D, Int32Array.from([0, 3]), 0.1), live.params.map((p) => p.variable));
       expect(Number.isFinite(value.dataSync()[0])).toBe(true);
       const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));

@@ -47,6 +47,7 @@ export function tinyOptions(dataset: string, out: string, extra: Partial<TrainOp
     warmupEpochs: 0.5,
     evalBatchSize: 16,
     seed: 3,
+    threads: 1, // one thread unless a test asks for workers (each costs a tfjs start-up)
     ...extra,
   };
 }

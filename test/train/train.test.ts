@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../../src/engines/tfjs/backend.js';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
-import { writeSafetensorsFile } from '../../src/io/safetensors.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../src/io/safetensors.js';
 import type { Tensor } from '../../src/ops/ops.js';
 import { smoothedCrossEntropy } from '../../src/train/loss.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
@@ -44,7 +44,7 @@ describe('optimisation pieces', () => {
     const y = Int32Array.from({ length: 16 }, (_, i) => i % 10);
     const losses: number[] = [];
     for (let step = 0; step < 30; step++) {
-      const ctx = live.trainCtx(new Rng(step));
+      const ctx = live.trainCtx([step]);
       const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D, y, 0), live.params.map((p) => p.variable));
       losses.push(value.dataSync()[0]);
       const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
@@ -57,20 +57,31 @@ describe('optimisation pieces', () => {
     live.dispose();
   });
 
-  it('micro-batches give the gradient of the whole batch', async () => {
-    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, drop_path_rate: 0 });
+  it('micro-batches and thread shares give the gradient of the whole batch, drop path included', async () => {
+    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, depth: 3, drop_path_rate: 0.5 }) // linear rule: blocks 1–2 drop;
     const live = new LiveWeights(model.table, initWeights(model.table, 2));
     const r = new Rng(8);
-    const x = Float32Array.from({ length: 6 * 3 * 12 * 12 }, () => r.next() * 2 - 1);
+    const per = 3 * 12 * 12;
+    const x = Float32Array.from({ length: 6 * per }, () => r.next() * 2 - 1);
     const y = Int32Array.from([0, 1, 2, 3, 4, 5]);
-    const whole = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, new Rng(0));
-    const parts = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, new Rng(0), 4);
-    expect(parts.loss).toBeCloseTo(whole.loss, 5);
-    expect(parts.grads.size).toBe(whole.grads.size);
-    for (const [path, g] of whole.grads) {
-      const a = g.dataSync();
-      const b = parts.grads.get(path)!.dataSync();
-      a.forEach((v, i) => expect(Math.abs(v - b[i]), path).toBeLessThan(1e-5 + 1e-4 * Math.abs(v)));
+    const whole = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0]);
+    const parts = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0], 4);
+    // two threads' shares: rows 0–1 and 2–5 of the same batch, each averaged over all 6 rows
+    const a = await lossAndGrads(model, live, x.subarray(0, 2 * per), y.subarray(0, 2), [3, 12, 12], 0.1, [0], 2, { total: 6, first: 0 });
+    const b = await lossAndGrads(model, live, x.subarray(2 * per), y.subarray(2), [3, 12, 12], 0.1, [0], 3, { total: 6, first: 2 });
+    const other = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [1]);
+    expect(other.loss).not.toBeCloseTo(whole.loss, 3); // drop path really draws: another key, another loss
+    for (const [loss, grads] of [
+      [parts.loss, parts.grads],
+      [a.loss + b.loss, new Map([...a.grads].map(([k, g]) => [k, tf.add(g, b.grads.get(k)!)]))],
+    ] as const) {
+      expect(loss).toBeCloseTo(whole.loss, 5);
+      expect(grads.size).toBe(whole.grads.size);
+      for (const [path, g] of whole.grads) {
+        const want = g.dataSync();
+        const got = grads.get(path)!.dataSync();
+        want.forEach((v, i) => expect(Math.abs(v - got[i]), path).toBeLessThan(1e-5 + 1e-4 * Math.abs(v)));
+      }
     }
     live.dispose();
   });
@@ -127,6 +138,24 @@ describe('flatten train / eval on an image folder', () => {
     const done = await train(tinyOptions(folder, split, { epochs: 0 }), true, quiet); // 0: keep the stored epoch count
     expect(done.status).toBe('done');
     expect(Buffer.compare(readFileSync(join(split, 'last.safetensors')), readFileSync(join(straight, 'last.safetensors')))).toBe(0);
+  }, 60_000);
+
+  it('gradient workers (--threads 3) train the same model as one thread', async () => {
+    const one = out('t1');
+    await train(tinyOptions(folder, one), false, quiet);
+    const three = out('t3');
+    const r = await train(tinyOptions(folder, three, { threads: 3 }), false, quiet);
+    expect(r.status).toBe('done');
+    const a = readSafetensorsFile(join(one, 'last.safetensors')).tensors;
+    const b = readSafetensorsFile(join(three, 'last.safetensors')).tensors;
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    let worst = 0;
+    for (const [k, t] of a) {
+      const u = b.get(k)!.data as Float32Array;
+      (t.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - u[i]))));
+    }
+    // the same batches, masks and gradients; only the order of float additions differs
+    expect(worst).toBeLessThan(1e-4);
   }, 60_000);
 
   it('a NaN loss stops the run and keeps the last good checkpoint byte for byte', async () => {

@@ -26,6 +26,7 @@ interface TrainCliOpts {
   numClasses?: number;
   backend?: string;
   microBatch?: number;
+  threads?: number;
 }
 
 function parseNumber(name: string, min = 0) {
@@ -61,6 +62,7 @@ export function registerTrain(program: Command): void {
     .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
     .option('--micro-batch <n>', 'accumulate gradients over micro-batches of n images (large models: tfjs-wasm has a 4 GB heap)', parseIntOption('--micro-batch'))
     .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
+    .option('--threads <n>', 'CPU threads: each batch is split between this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)', parseIntOption('--threads'))
     .action(
       action(async (o: TrainCliOpts) => {
         if (o.backend && o.backend !== 'wasm' && o.backend !== 'cpu') throw new FlattenError('BAD_ARGUMENT', `--backend must be wasm or cpu, got '${o.backend}'`);
@@ -79,19 +81,22 @@ export function registerTrain(program: Command): void {
           backend: o.backend as TrainOptions['backend'],
         };
         let stop = false;
-        const onSigint = () => {
+        const onStop = () => {
           // first Ctrl-C: finish the step and checkpoint; a second one exits at once (writes are atomic)
           if (stop) process.exit(130);
           stop = true;
           process.stderr.write('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n');
         };
-        process.on('SIGINT', onSigint);
+        // SIGTERM too: job schedulers and `kill` stop runs with it, and a background shell ignores SIGINT
+        process.on('SIGINT', onStop);
+        process.on('SIGTERM', onStop);
         try {
           const r = await train(opts, !!o.resume, { shouldStop: () => stop, progress: new ProgressBar() });
           if (r.status === 'done') console.error(`done: ${r.dir} (best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`);
           else process.exitCode = 130;
         } finally {
-          process.off('SIGINT', onSigint);
+          process.off('SIGINT', onStop);
+          process.off('SIGTERM', onStop);
         }
       }),
     );

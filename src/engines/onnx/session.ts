@@ -1,7 +1,7 @@
-import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { FlattenError } from '../../core/errors.js';
 import { shapeStr, type TensorData } from '../../core/tensor.js';
+import { defaultThreads } from '../../core/threads.js';
 
 /** ORT's highest level: constant folding, the fusions (Gelu, LayerNorm, MatMul+Add, FusedMatMul) and NCHWc layouts. */
 export const GRAPH_OPTIMIZATION_LEVEL = 'all' as const;
@@ -11,15 +11,6 @@ export interface SessionOptions {
   threads?: number;
   /** Write the graph as ORT optimized it (for node counts and inspection). */
   optimizedModelPath?: string;
-}
-
-/** FLATTEN_THREADS when set, else every core the process may use. */
-export function defaultThreads(): number {
-  const env = process.env.FLATTEN_THREADS;
-  if (env === undefined || env === '') return availableParallelism();
-  const n = Number(env);
-  if (!Number.isInteger(n) || n <= 0) throw new FlattenError('BAD_ARGUMENT', `FLATTEN_THREADS must be a positive integer, got '${env}'`);
-  return n;
 }
 
 export interface IoInfo {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { installWasmKernels } from './kernels.js';
 
 export type TfjsBackend = 'wasm' | 'cpu';
 
@@ -18,6 +19,7 @@ function defaultBackend(): TfjsBackend {
  */
 export function initTfjs(backend: TfjsBackend = defaultBackend()): Promise<string> {
   ready ??= (async () => {
+    if (backend === 'wasm') installWasmKernels();
     const ok = await tf.setBackend(backend);
     if (!ok) throw new Error(`tfjs backend '${backend}' could not be initialised`);
     await tf.ready();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2dOptions, Tensor } from '../../ops/ops.js';
-import { TfjsOps } from './ops.js';
+import { matMulFast, swapLast, TfjsOps } from './ops.js';
 
 type T = tf.Tensor;
 type T4 = tf.Tensor4D;
@@ -41,7 +41,7 @@ const denseConv = (stride: number) =>
           const [b, ho, wo] = dy.shape;
           const dx = tf.conv2dTranspose(dy as T4, fs, xs.shape, stride, 'valid');
           const cols = im2col(xs, kh, kw, stride, ho, wo).reshape([b * ho * wo, kh * kw * cin]);
-          const df = tf.matMul(cols, dy.reshape([b * ho * wo, cout]), true, false).reshape([kh, kw, cin, cout]);
+          const df = tf.matMul(tf.transpose(cols), dy.reshape([b * ho * wo, cout])).reshape([kh, kw, cin, cout]);
           return [dx, df];
         }),
     };
@@ -77,21 +77,33 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
 });
 
 /**
- * y = x·wᵀ for x (M, in), w (out, in). The default matMul gradient computes dw with a transposed left
- * operand, which tfjs-wasm runs on a slow generic path (≈ 1 GFLOPS against ≈ 10 for a plain matmul):
- * dw = transpose(dy)·x keeps both weight and input gradients on the fast path.
+ * a·b (or a·bᵀ) over the last two axes, batched or not, whose gradients also stay on plain matMuls: the
+ * built-in matMul gradient multiplies by transposed operands, which tfjs-wasm runs ≈ 10× slower (see
+ * matMulFast). dA = dC·bᵀ and dB = aᵀ·dC (dBᵀ = dCᵀ·a when b was used transposed).
  */
-const linearNoBias = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
-  const [x, w, save] = args as [T, T, tf.GradSaveFunc];
-  save([x, w]);
-  return {
-    value: tf.matMul(x, w, false, true),
-    gradFunc: (dy: T, saved: T[]) => {
-      const [xs, ws] = saved;
-      return [tf.matMul(dy, ws), tf.matMul(tf.transpose(dy), xs)];
-    },
-  };
-});
+/** A gradient summed back to `shape` over the leading axes that the matMul broadcast. */
+function unbroadcast(g: T, shape: number[]): T {
+  const lead = g.rank - shape.length;
+  const axes = [...g.shape.keys()].filter((i) => i < g.rank - 2 && (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)));
+  return axes.length ? tf.sum(g, axes).reshape(shape) : g;
+}
+
+const matMulGrad = (transposeB: boolean) =>
+  tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
+    const [a, b, save] = args as [T, T, tf.GradSaveFunc];
+    save([a, b]);
+    return {
+      value: matMulFast(a, b, transposeB),
+      gradFunc: (dc: T, saved: T[]) => {
+        const [as, bs] = saved;
+        const da = tf.matMul(dc, transposeB ? bs : swapLast(bs)); // (…, m, k)
+        const db = transposeB ? tf.matMul(swapLast(dc), as) : tf.matMul(swapLast(as), dc); // b's shape
+        return [unbroadcast(da, as.shape), unbroadcast(db, bs.shape)];
+      },
+    };
+  });
+const matMulPlain = matMulGrad(false);
+const matMulTransB = matMulGrad(true);
 
 /**
  * TfjsOps for training: the same forward values, but every op's gradient runs on the wasm backend.
@@ -102,8 +114,12 @@ export class TrainTfjsOps extends TfjsOps {
   override linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
     const xv = t(x);
     const [out, inF] = t(w).shape;
-    const y = linearNoBias(xv.reshape([-1, inF]), t(w)); // (M, out)
+    const y = matMulTransB(xv.reshape([-1, inF]), t(w)); // (M, out)
     return h((b ? tf.add(y, t(b)) : y).reshape([...xv.shape.slice(0, -1), out]));
+  }
+
+  override matmul(a: Tensor, b: Tensor, transposeB = false): Tensor {
+    return h((transposeB ? matMulTransB : matMulPlain)(t(a), t(b)));
   }
 
   override conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}): Tensor {
