@@ -3,8 +3,10 @@
  * warm-up step (wasm heap growth, kernel setup). Prints images/s, peak tensor bytes (sampled between
  * micro-batches, so a lower bound) and peak RSS.
  *
- *   npx tsx bench/ablation/train_speed.ts [model] [batch] [steps] [wasm|cpu] [micro-batch]
- *   npx tsx bench/ablation/train_speed.ts flatten_pvt_v2_b0 8 3 wasm 2
+ *   npx tsx bench/ablation/train_speed.ts [model] [batch] [steps] [wasm|cpu] [micro-batch] [threads]
+ *   npx tsx bench/ablation/train_speed.ts flatten_pvt_v2_b0 8 3 wasm 2 2
+ *
+ * threads > 1 splits each batch with gradient workers, as `flatten train --threads` does (default: 1).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
@@ -15,13 +17,17 @@ import { lossAndGrads } from '../../src/train/step.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { Rng } from '../../src/train/rng.js';
+import { GradientWorkers } from '../../src/train/workers.js';
 
-const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg] = process.argv.slice(2);
+const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg, threadsArg = '1'] = process.argv.slice(2);
 const B = Number(batchArg);
 const steps = Number(stepsArg);
 await initTfjs(backend as TfjsBackend);
 const model = buildNamed(name);
-const live = new LiveWeights(model.table, initWeights(model.table, 0));
+const weights = initWeights(model.table, 0);
+const live = new LiveWeights(model.table, weights);
+const threads = Number(threadsArg);
+const pool = threads > 1 ? await GradientWorkers.start(threads - 1, name, {}, backend as TfjsBackend, weights) : undefined;
 const opt = new AdamW(live.params, { lr: 1e-4, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
 const rng = new Rng(1);
 const s = model.imgSize;
@@ -33,21 +39,23 @@ let peakRss = 0;
 const times: number[] = [];
 for (let i = 0; i <= steps; i++) {
   const t0 = performance.now();
-  const { grads } = await lossAndGrads(model, live, x, y, [model.inChans, s, s], 0.1, new Rng(i), micro);
+  const shape: [number, number, number] = [model.inChans, s, s];
+  const { grads } = pool ? await pool.batchGrads(model, live, x, y, shape, 0.1, [i], micro) : await lossAndGrads(model, live, x, y, shape, 0.1, [i], micro);
   peakBytes = Math.max(peakBytes, tf.memory().numBytes);
   tf.tidy(() => opt.apply(clipGlobalNorm(grads, 5).grads, 1e-4));
   tf.dispose([...grads.values()]);
-  await live.params[0].variable.data();
+  pool?.sync(live.paramValues());
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   if (i > 0) times.push((performance.now() - t0) / 1000);
   console.error(`step ${i}${i === 0 ? ' (warm-up)' : ''}: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 }
 const sec = times.reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  model: name, backend: tf.getBackend(), batch: B, micro_batch: micro, steps, img: s,
+  model: name, backend: tf.getBackend(), threads, batch: B, micro_batch: micro, steps, img: s,
   images_per_sec: +((B * steps) / sec).toFixed(2),
   sec_per_step: +(sec / steps).toFixed(3),
   peak_tensor_mb: Math.round(peakBytes / 2 ** 20),
   peak_rss_mb: Math.round(peakRss / 2 ** 20),
   load_avg_1m: +loadavg()[0].toFixed(2),
 }));
+await pool?.close();

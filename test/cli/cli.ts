@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Run the CLI from source, as `flatten <args>` would. */
 export function flatten(...args: string[]): { status: number | null; stdout: string; stderr: string } {

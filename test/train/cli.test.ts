@@ -1,8 +1,9 @@
-import { rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../src/train/trainer.js';
-import { flatten } from '../cli/cli.js';
+import { flatten, ROOT } from '../cli/cli.js';
 import { makeImageFolder, tinyOptions, tmp } from './helpers.js';
 
 let folder: string;
@@ -44,4 +45,27 @@ describe('flatten train / eval CLI', () => {
       expect(r.stderr).toMatch(msg);
     }
   }, 60_000);
+
+  it('SIGTERM (like Ctrl-C) finishes the step, saves a checkpoint and exits 130; --resume continues', async () => {
+    const out = join(run, 'term');
+    const args = ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--epochs', '40', '--batch-size', '2', '--threads', '1', '--out', out];
+    const child = spawn(process.execPath, args, { cwd: ROOT });
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/epoch 1\/40/.test(stderr) && !child.killed) child.kill('SIGTERM');
+      });
+      child.on('exit', resolve);
+    });
+    expect(stderr).toMatch(/stopping after this step and saving a checkpoint/);
+    expect(stderr).toMatch(/checkpoint saved in .*term \(continue with --resume\)/);
+    expect(code).toBe(130);
+    const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8'));
+    expect(state.globalStep).toBeGreaterThan(0);
+    expect(state.epoch).toBeLessThan(40);
+    const r = flatten('train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--out', out, '--resume', '--epochs', String(state.epoch + 1), '--threads', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).epoch).toBe(state.epoch + 1);
+  }, 120_000);
 });
