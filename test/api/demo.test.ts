@@ -21,8 +21,9 @@ describe('flatten demo (the README main job)', () => {
     if (r.weights === 'random') {
       expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('RANDOMLY INITIALISED MODEL');
     } else {
-      // the shipped weights are trained (83% top-1 at the time of writing; chance is 10%) and focus their attention
-      expect(r.accuracy.top1).toBeGreaterThan(0.8);
+      // the shipped weights reach the issue's ≥ 90% on the whole test split (90.46% through ORT and tfjs alike) and focus
+      expect(r.accuracy.images).toBe(10000);
+      expect(r.accuracy.top1).toBeGreaterThanOrEqual(0.9);
       expect(r.entropy.focused!).toBeLessThan(r.entropy.linear!);
     }
   }, 240_000);
