@@ -47,8 +47,11 @@ class GradWorker {
     worker.on('message', (m: FromWorker) => {
       const p = this.pending;
       this.pending = undefined;
-      if (m.type === 'error') p?.reject(new FlattenError('BAD_ARGUMENT', `gradient worker: ${m.message}`));
-      else p?.resolve(m);
+      if (m.type !== 'error') return p?.resolve(m);
+      const e = new FlattenError('BAD_ARGUMENT', `gradient worker: ${m.message}`);
+      // a failed weight update has no request waiting: keep it, so the next share is refused, not computed on stale weights
+      if (p) p.reject(e);
+      else this.failure = e;
     });
     const fail = (e: Error) => {
       this.failure = new FlattenError('BAD_ARGUMENT', `gradient worker stopped: ${e.message}`);

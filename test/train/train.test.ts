@@ -14,6 +14,7 @@ import { Rng } from '../../src/train/rng.js';
 import { cosineLr } from '../../src/train/schedule.js';
 import { lossAndGrads } from '../../src/train/step.js';
 import { train } from '../../src/train/trainer.js';
+import { GradientWorkers } from '../../src/train/workers.js';
 import { evalCheckpoint } from '../../src/train/eval_checkpoint.js';
 import { makeImageFolder, TINY_KWARGS, tinyOptions, tmp } from './helpers.js';
 
@@ -156,6 +157,10 @@ describe('flatten train / eval on an image folder', () => {
     }
     // the same batches, masks and gradients; only the order of float additions differs
     expect(worst).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it('a worker that cannot start fails the start with its reason, and nothing keeps running', async () => {
+    await expect(GradientWorkers.start(1, 'no_such_model', {}, undefined, new Map())).rejects.toThrow(/gradient worker: .*unknown model 'no_such_model'/);
   }, 60_000);
 
   it('a NaN loss stops the run and keeps the last good checkpoint byte for byte', async () => {
