@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2dOptions, Tensor } from '../../ops/ops.js';
-import { matMulFast, swapLast, TfjsOps } from './ops.js';
+import { batchMatMul, matMulFast, swapLast, TfjsOps } from './ops.js';
 
 type T = tf.Tensor;
 type T4 = tf.Tensor4D;
@@ -96,8 +96,8 @@ const matMulGrad = (transposeB: boolean) =>
       value: matMulFast(a, b, transposeB),
       gradFunc: (dc: T, saved: T[]) => {
         const [as, bs] = saved;
-        const da = tf.matMul(dc, transposeB ? bs : swapLast(bs)); // (…, m, k)
-        const db = transposeB ? tf.matMul(swapLast(dc), as) : tf.matMul(swapLast(as), dc); // b's shape
+        const da = batchMatMul(dc, transposeB ? bs : swapLast(bs)); // (…, m, k)
+        const db = transposeB ? batchMatMul(swapLast(dc), as) : batchMatMul(swapLast(as), dc); // b's shape
         return [unbroadcast(da, as.shape), unbroadcast(db, bs.shape)];
       },
     };

@@ -16,12 +16,32 @@ export function swapLast(x: T): T {
 }
 
 /**
- * a·b, or a·bᵀ, over the last two axes, always through a plain matMul. tfjs-wasm runs a matMul with a
+ * a·b over the last two axes. tfjs-wasm sends a batched matMul (more than one matrix) to a naive kernel
+ * (≈ 0.6 GMAC/s) and only a single 2-D product to XNNPACK, so equal batches run as a loop of 2-D products over
+ * in-place slices: 2–4× faster, from 2 large matrices (2×3136×32·32: 6.1 → 3.3 ms) to 128 small ones
+ * (128×50×32·32: 7.3 → 3.6 ms). Broadcast batches keep the stock kernel.
+ */
+export function batchMatMul(a: T, b: T): T {
+  const batch = a.shape.slice(0, -2);
+  const count = batch.reduce((x, y) => x * y, 1);
+  if (a.rank < 3 || b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== batch[i])) return tf.matMul(a, b);
+  const [m, k] = a.shape.slice(-2);
+  const n = b.shape[b.rank - 1];
+  return tf.tidy(() => {
+    const a3 = a.reshape([count, m, k]);
+    const b3 = b.reshape([count, k, n]);
+    const out = Array.from({ length: count }, (_, i) => tf.matMul(tf.slice(a3, [i, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b3, [i, 0, 0], [1, k, n]).reshape([k, n])));
+    return (count === 1 ? out[0] : tf.stack(out)).reshape([...batch, m, n]); // (…, m, n)
+  });
+}
+
+/**
+ * a·b, or a·bᵀ, over the last two axes, always through plain matMuls. tfjs-wasm runs a matMul with a
  * transposed operand on a generic kernel ≈ 10× slower than the plain one (6400×64·64×192: 57 ms against
  * 5 ms), while an explicit transpose of the operand costs ≈ 1 ms per million elements.
  */
 export function matMulFast(a: T, b: T, transposeB = false): T {
-  return tf.matMul(a, transposeB ? swapLast(b) : b);
+  return batchMatMul(a, transposeB ? swapLast(b) : b);
 }
 
 /**
