@@ -64,6 +64,11 @@ describe('gradients on the wasm backend (finite differences)', () => {
   it('dense strided conv with padding (no wasm Conv2DBackpropFilter kernel)', () => {
     const args = [randn([2, 3, 9, 9], 1), randn([4, 3, 3, 3], 2), randn([4], 3)];
     checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 2, padding: 1 })), 9), args);
+    // sizes the stride does not divide (the filter gradient's dilated conv overshoots and is cropped), and a 7×7/4 stem
+    const odd = [randn([2, 3, 10, 10], 4), randn([4, 3, 3, 3], 5), randn([4], 6)];
+    checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 2, padding: 1 })), 9), odd);
+    const stem = [randn([1, 2, 14, 14], 7), randn([3, 2, 7, 7], 8), randn([3], 9)];
+    checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 4, padding: 3 })), 9), stem);
   });
 
   it('LayerNorm → Linear → GELU → Linear (+bias) block, with the custom linear gradient', () => {
