@@ -13,11 +13,10 @@ import { loadavg } from 'node:os';
 import { initTfjs, type TfjsBackend } from '../../src/engines/tfjs/backend.js';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
-import { lossAndGrads } from '../../src/train/step.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { Rng } from '../../src/train/rng.js';
-import { GradientWorkers } from '../../src/train/workers.js';
+import { batchGrads, GradientWorkers } from '../../src/train/workers.js';
 
 const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg, threadsArg = '1'] = process.argv.slice(2);
 const B = Number(batchArg);
@@ -40,7 +39,7 @@ const times: number[] = [];
 for (let i = 0; i <= steps; i++) {
   const t0 = performance.now();
   const shape: [number, number, number] = [model.inChans, s, s];
-  const { grads } = pool ? await pool.batchGrads(model, live, x, y, shape, 0.1, [i], micro) : await lossAndGrads(model, live, x, y, shape, 0.1, [i], micro);
+  const { grads } = await batchGrads(pool, model, live, x, y, shape, 0.1, [i], micro);
   peakBytes = Math.max(peakBytes, tf.memory().numBytes);
   tf.tidy(() => opt.apply(clipGlobalNorm(grads, 5).grads, 1e-4));
   tf.dispose([...grads.values()]);

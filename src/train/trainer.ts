@@ -16,8 +16,7 @@ import { initWeights } from '../nn/init.js';
 import { bindStateDict } from '../nn/state.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { topkHits } from './loss.js';
-import { lossAndGrads } from './step.js';
-import { GradientWorkers } from './workers.js';
+import { batchGrads, GradientWorkers } from './workers.js';
 import { AdamW, clipGlobalNorm } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
@@ -206,9 +205,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
         const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
         const dropKeys = [o.seed, epoch, stepInEpoch, 2];
-        const { loss, logits, grads } = pool
-          ? await pool.batchGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch ?? B)
-          : await lossAndGrads(model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
+        const { loss, logits, grads } = await batchGrads(pool, model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           throw new FlattenError(

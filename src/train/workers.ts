@@ -149,3 +149,8 @@ export class GradientWorkers {
     await Promise.all(this.workers.map((w) => w.close()));
   }
 }
+
+/** A batch's loss and gradients: split with the workers when there are any, else all on this thread. */
+export function batchGrads(pool: GradientWorkers | undefined, model: VisionModel, live: LiveWeights, x: Float32Array, y: Int32Array, shape: [number, number, number], smoothing: number, dropKeys: number[], micro = y.length): Promise<StepGrads> {
+  return pool ? pool.batchGrads(model, live, x, y, shape, smoothing, dropKeys, micro) : lossAndGrads(model, live, x, y, shape, smoothing, dropKeys, micro);
+}

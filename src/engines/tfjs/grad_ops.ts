@@ -64,11 +64,6 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
   };
 });
 
-/**
- * a·b (or a·bᵀ) over the last two axes, batched or not, whose gradients also stay on plain matMuls: the
- * built-in matMul gradient multiplies by transposed operands, which tfjs-wasm runs ≈ 10× slower (see
- * matMulFast). dA = dC·bᵀ and dB = aᵀ·dC (dBᵀ = dCᵀ·a when b was used transposed).
- */
 /** A gradient summed back to `shape` over the leading axes that the matMul broadcast. */
 function unbroadcast(g: T, shape: number[]): T {
   const lead = g.rank - shape.length;
@@ -76,6 +71,11 @@ function unbroadcast(g: T, shape: number[]): T {
   return axes.length ? tf.sum(g, axes).reshape(shape) : g;
 }
 
+/**
+ * a·b (or a·bᵀ) over the last two axes, batched or not, whose gradients also stay on plain matMuls: the
+ * built-in matMul gradient multiplies by transposed operands, which tfjs-wasm runs ≈ 10× slower (see
+ * matMulFast). dA = dC·bᵀ and dB = aᵀ·dC (dBᵀ = dCᵀ·a when b was used transposed).
+ */
 const matMulGrad = (transposeB: boolean) =>
   tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
     const [a, b, save] = args as [T, T, tf.GradSaveFunc];
@@ -95,7 +95,7 @@ const matMulTransB = matMulGrad(true);
 
 /**
  * TfjsOps for training: the same forward values, but every op's gradient runs on the wasm backend.
- * Linear layers and convolutions use the custom gradients above (convs pad explicitly); gather becomes a one-hot matmul
+ * Linear layers, matmuls and convolutions use the custom gradients above (convs pad explicitly); gather becomes a one-hot matmul
  * (its built-in gradient needs UnsortedSegmentSum, which wasm lacks). Inference keeps the plain TfjsOps.
  */
 export class TrainTfjsOps extends TfjsOps {
