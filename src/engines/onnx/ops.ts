@@ -3,7 +3,7 @@ import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
 import * as F from './fold.js';
 import { BATCH_MARK, type Graph, type Value } from './graph.js';
-import { canonical, isPlain, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, withLastAxis, type Layout } from './layout.js';
+import { canonical, groups, isPlain, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, withLastAxis, type Layout } from './layout.js';
 import type { AttrValue } from './proto.js';
 
 /**
@@ -199,10 +199,74 @@ export class OnnxOps implements Ops {
     return this.binary('Sub', a, b, (x, y) => x - y, 0);
   }
   mul(a: Tensor, b: Tensor) {
-    return this.rescaleRows(a, b) ?? this.rescaleRows(b, a) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
+    return this.rescaleRows(a, b) ?? this.rescaleRows(b, a) ?? this.scaleChannels(a, b, (s) => s) ?? this.scaleChannels(b, a, (s) => s) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
   }
   div(a: Tensor, b: Tensor) {
-    return this.binary('Div', a, b, (x, y) => x / y, 1);
+    return this.scaleChannels(a, b, (s) => 1 / s) ?? this.binary('Div', a, b, (x, y) => x / y, 1);
+  }
+
+  /**
+   * x·s (or x / s) with s a constant per channel of the last axis, folded into the Linear that made x:
+   * φ's division by the softplus temperature, (ReLU(x·Wᵀ + b) + ε) / σ, becomes ReLU(x·(W/σ)ᵀ + b/σ) + ε/σ
+   * (σ > 0), which saves a full pass over the activations. Undefined when x does not come from a Gemm
+   * through ops that commute with the scale.
+   */
+  private scaleChannels(a: Tensor, b: Tensor, f: (s: number) => number): Tensor | undefined {
+    const [A, B] = [h(a), h(b)];
+    if (!isConst(B) || isConst(A) || B.data.length < 2 || B.shape.length > A.shape.length) return undefined;
+    if (last(B.shape) !== last(A.shape) || !B.shape.slice(0, -1).every((d) => d === 1)) return undefined;
+    const r = this.rows(A);
+    const y = r && this.pushScale(r.p, B.data.map(f));
+    return y && this.fromRows(r, y);
+  }
+
+  /** `v`·s along its last axis, computed by rewriting v's producers; undefined where that is not possible. */
+  private pushScale(v: Value, s: Float32Array): Value | undefined {
+    const node = v.producer;
+    if (!node || last(v.shape) !== s.length) return undefined;
+    const g = this.g;
+    const ins = node.inputs as Value[];
+    switch (node.op) {
+      case 'Gemm': {
+        // scaling output channel j scales row j of the (out, in) weight and bias j
+        const [x, w, bias] = ins;
+        if (node.attrs?.transB !== 1 || !bias || !scalable(w) || !scalable(bias)) return undefined;
+        const scaled = (t: Value) => {
+          const rows = [t.shape[0], ...t.shape.slice(1).map(() => 1)];
+          // a state_dict tensor: folded now, into an initializer named after it; q or k rows of a qkv weight:
+          // a Mul after the Slice, which ORT folds at load, so the file keeps one copy of the weight
+          if (t.data) return this.real(this.fold([t], 'Mul', F.binary(dense(t), { shape: rows, data: s }, (a, b) => a * b)));
+          return g.emit('Mul', [t, g.constant(rows, s, `scale(${s.length})`)], t.shape);
+        };
+        return g.emit('Gemm', [x, scaled(w), scaled(bias)], v.shape, node.attrs);
+      }
+      case 'Relu': {
+        if (!s.every((c) => c > 0)) return undefined;
+        const z = this.pushScale(ins[0], s);
+        return z && g.emit('Relu', [z], v.shape);
+      }
+      case 'Add':
+      case 'Sub': {
+        // (z ± c)·s = z·s ± c·s with c a constant (a scalar ε, a position encoding)
+        const k = ins.findIndex((i) => constantOf(i) !== undefined);
+        const c = k < 0 ? undefined : constantOf(ins[k]);
+        if (!c || ins[1 - k].shape.length !== v.shape.length || !same(ins[1 - k].shape, v.shape)) return undefined;
+        const cs = c.data.length === 1 ? [s.length] : ins[k].shape;
+        if (c.data.length > 1 && last(cs) !== s.length) return undefined;
+        const z = this.pushScale(ins[1 - k], s);
+        if (!z) return undefined;
+        const data = new Float32Array(F.sizeOf(cs)).map((_, i) => c.data[c.data.length === 1 ? 0 : i] * s[i % s.length]);
+        const scaled = g.constant(cs, data, derived([c], 'Mul'));
+        return g.emit(node.op, k === 0 ? [scaled, z] : [z, scaled], v.shape);
+      }
+      case 'Reshape': {
+        // a reshape that keeps the channel axis (rows made 3-D for a broadcast)
+        const z = last(ins[0].shape) === s.length ? this.pushScale(ins[0], s) : undefined;
+        return z && g.emit('Reshape', [z, ins[1]], v.shape);
+      }
+      default:
+        return undefined;
+    }
   }
 
   /**
@@ -289,11 +353,36 @@ export class OnnxOps implements Ops {
       // the mean over tokens (k̄, global pooling) as a (1, n) row of 1/n times x: a GEMV, which ORT runs
       // far faster than ReduceMean over a non-innermost axis
       const n = X.shape[r - 2];
-      const y = this.matmul(t(this.g.constant([1, n], new Float32Array(n).fill(1 / n), `mean(${n})`)), x);
+      const ones = t(this.g.constant([1, n], new Float32Array(n).fill(1 / n), `mean(${n})`));
+      const y = this.meanOfSource(X, r - 2, ones) ?? this.matmul(ones, x);
       return keepDims ? y : this.reshape(y, X.shape.filter((_, i) => i !== r - 2));
     }
     return this.reduce('ReduceMean', x, axes, keepDims, true);
   }
+  /**
+   * The mean over logical axis `a` of a view whose axis is one run of source axes (k split into heads,
+   * (B, h, N, d) over the stored (B·N, C) rows), taken on the source: the GEMV reads the rows as they are
+   * stored and the heads' Transpose is never needed. The result keeps the view's layout, `a` now size 1.
+   */
+  private meanOfSource(X: Handle, a: number, ones: Tensor): Tensor | undefined {
+    if (!isView(X)) return undefined;
+    const l = X.layout;
+    const [s, e] = groups(l)[a];
+    const src = l.perm.slice(s, e);
+    if (!src.length || src.some((f, i) => f !== src[0] + i)) return undefined;
+    const [f0, f1] = [src[0], src[src.length - 1] + 1];
+    const inner = F.sizeOf(l.dims.slice(f1));
+    const outer = F.sizeOf(l.dims.slice(0, f0));
+    const n = F.sizeOf(l.dims.slice(f0, f1));
+    const rows = this.reshaped(X.of, outer === 1 ? [n, inner] : [outer, n, inner]);
+    const y = this.g.emit('MatMul', [this.real(ones), rows], outer === 1 ? [1, inner] : [outer, 1, inner]);
+    // the source axes [f0, f1) are gone: renumber the rest
+    const dims = [...l.dims.slice(0, f0), ...l.dims.slice(f1)];
+    const perm = l.perm.filter((_, i) => i < s || i >= e).map((f) => (f >= f1 ? f - (f1 - f0) : f));
+    const shape = l.shape.map((d, i) => (i === a ? 1 : d));
+    return this.view(y, { dims, perm, shape });
+  }
+
   l2norm(x: Tensor) {
     const X = h(x);
     if (isConst(X)) return this.sqrt(this.sum(this.mul(x, x), [-1], true));
@@ -530,6 +619,15 @@ function innerBlock(l: Layout): number {
   const c = canonical(l);
   const n = c.dims.length;
   return n && c.perm[n - 1] === n - 1 ? c.dims[n - 1] : 1;
+}
+
+/** A Gemm weight or bias known at trace time: a constant, or rows a Slice takes of one (q, k, v of qkv). */
+const scalable = (v: Value) => v.data !== undefined || (v.producer?.op === 'Slice' && v.producer.inputs[0]!.data !== undefined);
+
+/** The constant a value holds: itself, or the constant a Reshape node reads (a broadcast table made 2-D). */
+function constantOf(v: Value): (Value & { data: Float32Array }) | undefined {
+  const src = v.producer?.op === 'Reshape' ? v.producer.inputs[0]! : v;
+  return src.data ? (src as Value & { data: Float32Array }) : undefined;
 }
 
 function swapLast(rank: number): number[] {
