@@ -202,6 +202,10 @@ export class OnnxOps implements Ops {
     return this.rescaleRows(a, b) ?? this.rescaleRows(b, a) ?? this.scaleChannels(a, b, (s) => s) ?? this.scaleChannels(b, a, (s) => s) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
   }
   div(a: Tensor, b: Tensor) {
+    const A = h(a);
+    // 1/y as Reciprocal: ORT would fuse a Div(1, y) into the Mul that uses it, dividing the full-size
+    // tensor (the normaliser z of linear attention) instead of multiplying it
+    if (isConst(A) && A.data.length === 1 && A.data[0] === 1 && !isConst(h(b)) && A.shape.length <= h(b).shape.length) return this.unary('Reciprocal', b);
     return this.scaleChannels(a, b, (s) => 1 / s) ?? this.binary('Div', a, b, (x, y) => x / y, 1);
   }
 
