@@ -44,7 +44,10 @@ function child(job: Job): (Timing & { gflops?: number }) | { failed: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'child.ts'), JSON.stringify(job)], { encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (line) return JSON.parse(line.slice(7));
-  const why = /RuntimeError: Aborted|out of memory|Cannot enlarge memory/i.test(r.stderr ?? '') ? 'out of memory' : (r.stderr?.trim().split('\n').pop() ?? String(r.error));
+  // the error line itself, not Node's closing version banner
+  const errLine = r.stderr?.split('\n').find((l) => /Error|FATAL/.test(l))?.trim().slice(0, 200);
+  const oom = /RuntimeError: Aborted|out of memory|Cannot enlarge memory|Array buffer allocation failed/i.test(r.stderr ?? '');
+  const why = oom ? 'out of memory' : (errLine ?? (r.signal ? `killed by ${r.signal}` : String(r.error ?? `exit code ${r.status}`)));
   log(`failed: ${JSON.stringify(job)}: ${why}`);
   return { failed: why };
 }
