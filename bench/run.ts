@@ -44,10 +44,11 @@ function child(job: Job): (Timing & { gflops?: number }) | { failed: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'child.ts'), JSON.stringify(job)], { encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (line) return JSON.parse(line.slice(7));
-  // the error line itself, not Node's closing version banner
-  const errLine = r.stderr?.split('\n').find((l) => /Error|FATAL/.test(l))?.trim().slice(0, 200);
-  const oom = /RuntimeError: Aborted|out of memory|Cannot enlarge memory|Array buffer allocation failed/i.test(r.stderr ?? '');
-  const why = oom ? 'out of memory' : (errLine ?? (r.signal ? `killed by ${r.signal}` : String(r.error ?? `exit code ${r.status}`)));
+  // the error line itself (Node prints the offending source line first, and its version banner last)
+  const errLine = r.stderr?.split('\n').find((l) => /^\s*(\w*Error\b|FATAL ERROR)/.test(l))?.trim().slice(0, 120);
+  // tfjs-wasm past its heap: an abort, or an out-of-bounds access once sizes overflow its 32-bit offsets
+  const oom = /RuntimeError: Aborted|out of memory|Cannot enlarge memory|Array buffer allocation failed|memory access out of bounds/i.test(r.stderr ?? '');
+  const why = oom ? `out of memory (${errLine ?? 'killed'})` : (errLine ?? (r.signal ? `killed by ${r.signal}` : String(r.error ?? `exit code ${r.status}`)));
   log(`failed: ${JSON.stringify(job)}: ${why}`);
   return { failed: why };
 }
