@@ -24,6 +24,8 @@ export interface Timing {
   medianMs: number;
   minMs: number;
   runs: number;
+  /** Every timed run, ascending (for pooling passes). */
+  timesMs: number[];
   /** Peak resident set of the whole process (MiB), and before the engine got its model. */
   peakRssMiB: number;
   baseRssMiB: number;
@@ -52,7 +54,7 @@ async function time(run: () => Promise<unknown>, minRuns: number, maxSeconds: nu
     if (ts.length >= 200) break;
   }
   ts.sort((a, b) => a - b);
-  return { medianMs: ts[ts.length >> 1], minMs: ts[0], runs: ts.length, peakRssMiB: peakRss(), baseRssMiB };
+  return { medianMs: ts[ts.length >> 1], minMs: ts[0], runs: ts.length, timesMs: ts, peakRssMiB: peakRss(), baseRssMiB };
 }
 
 const random = (shape: number[]) => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { release, totalmem, type as osType } from 'node:os';
 
-export type Row = Record<string, string | number | undefined>;
+export type Row = Record<string, string | number | number[] | undefined>;
 
 const require = createRequire(import.meta.url);
 const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
