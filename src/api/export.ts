@@ -102,12 +102,12 @@ export async function ortOptimizedOps(bytes: Uint8Array, opts: SessionOptions = 
   }
 }
 
-/** Run an exported image model on a batch: (B, C, R, R) → logits and features. */
-export async function runExported(session: OnnxSession, images: TensorData): Promise<{ logits: TensorData; features?: TensorData }> {
+/** Run an exported image model on a batch: (B, C, R, R) → logits and features (`reuseOutputs`: see OnnxSession.run). */
+export async function runExported(session: OnnxSession, images: TensorData, opts: { reuseOutputs?: boolean } = {}): Promise<{ logits: TensorData; features?: TensorData }> {
   if (!session.inputs.some((i) => i.name === MODEL_INPUT)) {
     throw new FlattenError('BAD_FILE', `${session.source}: has no input named '${MODEL_INPUT}' (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
   }
-  const out = await session.run({ [MODEL_INPUT]: images });
+  const out = await session.run({ [MODEL_INPUT]: images }, opts);
   if (!out.logits) throw new FlattenError('BAD_FILE', `${session.source}: has no output named 'logits'`);
   return { logits: out.logits, features: out.features };
 }
