@@ -72,7 +72,7 @@ export class OnnxSession {
    * Run the model. With `reuseOutputs`, each output is written into a buffer this session keeps for that
    * output and shape, so a serving loop allocates nothing per call: on this project's VM a fresh 800 KB output
    * costs ~200 page faults, which took longer than the ~2 ms attention module itself in some host phases. The
-   * returned arrays are then overwritten by the next call: copy what must outlive it.
+   * returned arrays are then overwritten by the next call (so do not overlap calls): copy what must outlive it.
    */
   async run(feeds: Record<string, TensorData>, opts: { reuseOutputs?: boolean } = {}): Promise<Record<string, TensorData>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
