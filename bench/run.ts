@@ -122,42 +122,30 @@ if (parts.includes('models')) {
 const attnRows: Row[] = [];
 const PASSES = quick ? 1 : 2;
 if (parts.includes('attention')) {
-  const pooled = new Map<string, Timing[]>();
+  const configs = THREADS.flatMap((threads) => VARIANTS.flatMap((variant) => TOKENS.map((tokens) => ({ threads, variant, tokens }))));
+  const tooBig = (c: (typeof configs)[number]) => c.variant === 'softmax' && softmaxBytes(c.tokens) > SOFTMAX_LIMIT;
+  const timings = configs.map(() => [] as Timing[]);
+  const failures = configs.map(() => [] as string[]);
   for (let pass = 0; pass < PASSES; pass++) {
-    for (const threads of THREADS) {
-      for (const variant of VARIANTS) {
-        for (const tokens of TOKENS) {
-          if (variant === 'softmax' && softmaxBytes(tokens) > SOFTMAX_LIMIT) continue;
-          const r = child({ kind: 'attention', variant, tokens, dim: 64, threads, minRuns: quick ? 3 : 5, maxSeconds: quick ? 0.5 : 2 });
-          const key = `${variant}/${tokens}/${threads}`;
-          if (!ok(r)) {
-            if (!pooled.has(key)) attnRows.push({ variant, tokens, threads, skipped: `failed: ${r.failed}` });
-            pooled.set(key, []);
-            continue;
-          }
-          log(`attention ${variant} N=${tokens} t${threads} pass ${pass + 1}: ${r.medianMs.toFixed(2)} ms`);
-          pooled.get(key)?.push(r) ?? pooled.set(key, [r]);
-        }
-      }
-    }
+    configs.forEach((c, i) => {
+      if (tooBig(c)) return;
+      const r = child({ kind: 'attention', ...c, dim: 64, minRuns: quick ? 3 : 5, maxSeconds: quick ? 0.5 : 2 });
+      if (!ok(r)) return void failures[i].push(r.failed);
+      log(`attention ${c.variant} N=${c.tokens} t${c.threads} pass ${pass + 1}: ${r.medianMs.toFixed(2)} ms`);
+      timings[i].push(r);
+    });
   }
-  for (const threads of THREADS) {
-    for (const variant of VARIANTS) {
-      for (const tokens of TOKENS) {
-        if (variant === 'softmax' && softmaxBytes(tokens) > SOFTMAX_LIMIT) {
-          attnRows.push({ variant, tokens, threads, skipped: `N×N scores need ${(softmaxBytes(tokens) / 2 ** 30).toFixed(1)} GiB > 4 GiB` });
-          continue;
-        }
-        const passes = pooled.get(`${variant}/${tokens}/${threads}`) ?? [];
-        if (!passes.length) continue;
-        const times = passes.flatMap((p) => p.timesMs).sort((a, b) => a - b);
-        const medianMs = times[times.length >> 1];
-        // the memory of the pass that grew most over its own baseline
-        const worst = passes.reduce((a, b) => (b.peakRssMiB - b.baseRssMiB > a.peakRssMiB - a.baseRssMiB ? b : a));
-        attnRows.push({ variant, tokens, threads, medianMs, minMs: times[0], runs: times.length, passMediansMs: passes.map((p) => p.medianMs), peakRssMiB: worst.peakRssMiB, baseRssMiB: worst.baseRssMiB, usPerToken: (1000 * medianMs) / tokens });
-      }
-    }
-  }
+  configs.forEach((c, i) => {
+    const { variant, tokens, threads } = c;
+    if (tooBig(c)) return void attnRows.push({ variant, tokens, threads, skipped: `N×N scores need ${(softmaxBytes(tokens) / 2 ** 30).toFixed(1)} GiB > 4 GiB` });
+    const passes = timings[i];
+    if (!passes.length) return void attnRows.push({ variant, tokens, threads, skipped: `failed: ${failures[i][0]}` });
+    const times = passes.flatMap((p) => p.timesMs).sort((x, y) => x - y);
+    const medianMs = times[times.length >> 1];
+    // the memory of the pass that grew most over its own baseline
+    const worst = passes.reduce((x, y) => (y.peakRssMiB - y.baseRssMiB > x.peakRssMiB - x.baseRssMiB ? y : x));
+    attnRows.push({ variant, tokens, threads, medianMs, minMs: times[0], runs: times.length, passMediansMs: passes.map((p) => p.medianMs), failedPasses: failures[i].length, peakRssMiB: worst.peakRssMiB, baseRssMiB: worst.baseRssMiB, usPerToken: (1000 * medianMs) / tokens });
+  });
 }
 
 const sgemmEnd = sgemm('end');
