@@ -18,7 +18,19 @@ import { attentionModule, type AttentionVariant } from './attention.js';
 export type Job =
   | { kind: 'sgemm'; threads: number; n: number; minRuns: number }
   | { kind: 'model'; engine: 'onnx' | 'tfjs'; model: string; file?: string; batch: number; threads: number; minRuns: number; maxSeconds: number }
-  | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number };
+  | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number }
+  | { kind: 'pair'; a: AttentionSpec; b: AttentionSpec; dim: number; threads: number; rounds: number; roundMs: number };
+
+export interface AttentionSpec {
+  variant: AttentionVariant;
+  tokens: number;
+}
+
+/** Two attention modules timed in alternation: per round, the median of each (ms). */
+export interface PairTiming {
+  aMs: number[];
+  bMs: number[];
+}
 
 export interface Timing {
   medianMs: number;
@@ -110,16 +122,57 @@ async function model(job: Extract<Job, { kind: 'model' }>) {
   );
 }
 
+/** One attention module as an ORT session, and a call that runs it once on a fixed random input. */
+async function attentionRunner(spec: AttentionSpec, dim: number, threads: number) {
+  const side = Math.round(Math.sqrt(spec.tokens));
+  const mod = attentionModule(spec.variant, dim, side);
+  const { bytes } = traceOnnx(initWeights(mod.table), [{ name: 'x', shape: [1, spec.tokens, dim] }], (ctx, x) => ({ y: mod.forward(ctx, x) }));
+  const s = await OnnxSession.create(bytes, spec.variant, { threads });
+  const x = random([1, spec.tokens, dim]);
+  return () => s.run({ x }, { reuseOutputs: true });
+}
+
 async function attention(job: Extract<Job, { kind: 'attention' }>) {
-  const side = Math.round(Math.sqrt(job.tokens));
-  const mod = attentionModule(job.variant, job.dim, side);
-  const { bytes } = traceOnnx(initWeights(mod.table), [{ name: 'x', shape: [1, job.tokens, job.dim] }], (ctx, x) => ({ y: mod.forward(ctx, x) }));
   const base = peakRss();
-  const s = await OnnxSession.create(bytes, job.variant, { threads: job.threads });
-  const x = random([1, job.tokens, job.dim]);
-  return time(() => s.run({ x }, { reuseOutputs: true }), job.minRuns, job.maxSeconds, base);
+  const run = await attentionRunner(job, job.dim, job.threads);
+  return time(run, job.minRuns, job.maxSeconds, base);
+}
+
+/**
+ * A ratio between two modules, measured so that both see the same host phases: rounds of ~`roundMs` of A then
+ * ~`roundMs` of B (B first on odd rounds), each round's median per module. The host's load changes over seconds,
+ * so two rows timed minutes apart can differ by 2× for reasons that have nothing to do with the modules.
+ */
+async function pair(job: Extract<Job, { kind: 'pair' }>): Promise<PairTiming> {
+  const [a, b] = [await attentionRunner(job.a, job.dim, job.threads), await attentionRunner(job.b, job.dim, job.threads)];
+  const slot = async (run: () => Promise<unknown>) => {
+    const ts: number[] = [];
+    const start = performance.now();
+    do {
+      const t = performance.now();
+      await run();
+      ts.push(performance.now() - t);
+    } while (performance.now() - start < job.roundMs);
+    return ts.sort((x, y) => x - y)[ts.length >> 1];
+  };
+  for (const run of [a, b]) {
+    const warm = performance.now();
+    do await run();
+    while (performance.now() - warm < 1000);
+  }
+  const out: PairTiming = { aMs: [], bMs: [] };
+  for (let r = 0; r < job.rounds; r++) {
+    if (r % 2) {
+      out.bMs.push(await slot(b));
+      out.aMs.push(await slot(a));
+    } else {
+      out.aMs.push(await slot(a));
+      out.bMs.push(await slot(b));
+    }
+  }
+  return out;
 }
 
 const job = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8')) as Job;
-const result = job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : await attention(job);
+const result = job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : await attention(job);
 console.log(`RESULT ${JSON.stringify(result)}`);

@@ -13,13 +13,20 @@ export interface FocusedOptions {
 }
 
 /**
- * f_p applied row by row over the last axis (all C channels, heads not yet split):
- * u ← (u^p / ‖u^p‖)·‖u‖, so the norm is kept and only the direction sharpens. (SPEC §1.1 step 4)
+ * f_p applied row by row over the last axis (all C channels, heads not yet split), in two parts:
+ * f_p(u) = u^p · (‖u‖ / ‖u^p‖), the direction u^p and one factor per row (…, 1) that keeps the norm.
+ * Taking the factor on its own lets linear attention fold it into its row normalisation. (SPEC §1.1 step 4)
  */
-export function focus(ops: Ops, u: Tensor, p: number): Tensor {
-  const norm = ops.l2norm(u); // (…, 1)
+export function focusParts(ops: Ops, u: Tensor, p: number): { up: Tensor; rowScale: Tensor } {
   const up = ops.pow(u, p);
-  return ops.mul(ops.div(up, ops.l2norm(up)), norm);
+  // the division happens on the per-row norms, so the full-size tensor takes one pass, not two
+  return { up, rowScale: ops.div(ops.l2norm(u), ops.l2norm(up)) };
+}
+
+/** f_p(u) = u^p / ‖u^p‖ · ‖u‖: the norm is kept and only the direction sharpens. */
+export function focus(ops: Ops, u: Tensor, p: number): Tensor {
+  const { up, rowScale } = focusParts(ops, u, p);
+  return ops.mul(up, rowScale);
 }
 
 /** (B, N, C) → (B, h, N, d) */
@@ -39,25 +46,34 @@ export function mergeHeads(ops: Ops, x: Tensor): Tensor {
   return ops.reshape(ops.transpose(x, [0, 2, 1, 3]), [b, n, h * d]);
 }
 
+/** φ's input to f_p: ReLU + 1e-6, divided by the softplus temperature. (SPEC §1.1 steps 2-3) */
+function relaxed(ops: Ops, x: Tensor, scale: Tensor): Tensor {
+  const sigma = ops.softplus(scale); // (1, 1, C)
+  return ops.div(ops.add(ops.relu(x), ops.scalar(1e-6)), sigma);
+}
+
 /**
  * φ(x) before the head split: ReLU + 1e-6, divide by the softplus temperature, then f_p. (SPEC §1.1 steps 2-4)
  * Exposed on its own so that the analysis tools see exactly the q and k the model uses.
  */
 export function focusedFeatureMap(ops: Ops, x: Tensor, scale: Tensor, p: number): Tensor {
-  const eps = ops.scalar(1e-6);
-  const sigma = ops.softplus(scale); // (1, 1, C)
-  return focus(ops, ops.div(ops.add(ops.relu(x), eps), sigma), p);
+  return focus(ops, relaxed(ops, x, scale), p);
 }
 
 /**
  * Row-normalised linear attention of already-mapped features, per head:
  * O = (Q·M)·z with M = KᵀV/n and z = 1/(Q·mean(K) + 1e-6). q (B,h,N,d), k and v (B,h,n,d) → (B,h,N,d).
  * Always the cheap order Q(KᵀV): O(N·d²). (SPEC §1.1 steps 6-8)
+ *
+ * With `qRowScale` s (B,1,N,1) or (B,h,N,1), the queries are s·q without forming s·q: s cancels between O's
+ * numerator and denominator except against the 1e-6, so O = (q·M)·s/(s·(q·mean(K)) + 1e-6), exactly.
  */
-export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor): Tensor {
+export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor, qRowScale?: Tensor): Tensor {
   const n = ops.shape(k)[2];
+  const eps = ops.scalar(1e-6);
   const kMean = ops.mean(k, [2], true); // (B, h, 1, d)
-  const z = ops.div(ops.scalar(1), ops.add(ops.matmul(q, kMean, true), ops.scalar(1e-6))); // (B, h, N, 1)
+  const qk = ops.matmul(q, kMean, true); // (B, h, N, 1)
+  const z = qRowScale ? ops.div(qRowScale, ops.add(ops.mul(qk, qRowScale), eps)) : ops.div(ops.scalar(1), ops.add(qk, eps));
   const kT = ops.transpose(k, [0, 1, 3, 2]); // (B, h, d, n)
   const kv = ops.mul(ops.matmul(kT, v), ops.scalar(1 / n)); // (B, h, d, d)
   return ops.mul(ops.matmul(q, kv), z);
@@ -114,10 +130,14 @@ export class FocusedParams extends Module {
       throw new FlattenError('BAD_SHAPE', `${this.prefix || 'attention'}: positional_encoding holds ${peTokens} tokens but this block sees ${n}; the official module fails the same way (the token count is fixed at build time)`);
     }
     const kp = ops.add(k, pe); // only K gets the position encoding
-    const qf = focusedFeatureMap(ops, q, scale, p);
+    // φ(q) = qDir·qScale stays in two parts: attention folds qScale into its row normalisation
+    const { up: qDir, rowScale: qScale } = focusParts(ops, relaxed(ops, q, scale), p); // (B, N, C), (B, N, 1)
     const kf = focusedFeatureMap(ops, kp, scale, p);
-    ctx.capture?.(this.prefix, { q, k: kp, qf, kf }, { heads });
-    return mergeHeads(ops, linearAttention(ops, splitHeads(ops, qf, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads)));
+    // φ(q) itself is formed only for an analysis that captures it
+    ctx.capture?.(this.prefix, { q, k: kp, qf: ops.mul(qDir, qScale), kf }, { heads });
+    const [b, nq] = ops.shape(q);
+    const qs = ops.reshape(qScale, [b, 1, nq, 1]); // one factor per token, shared by the heads
+    return mergeHeads(ops, linearAttention(ops, splitHeads(ops, qDir, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads), qs));
   }
 
   /** 𝓓(V; H, W) with this block's kernel; v (B, H·W, C). */

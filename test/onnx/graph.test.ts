@@ -22,11 +22,12 @@ describe('exported graphs', () => {
   const get = (name: string) => (models[name] ??= exportOnnx({ name }));
 
   // upper bounds on what the engine emits today: a regression in the view/transposition logic shows up here
-  // (nodes include the Slice and Mul on weights that ORT folds at load time)
+  // (nodes include the Slice and Mul on weights that ORT folds at load time, and per focused attention the
+  // Reshape that broadcasts φ(q)'s row factor over the heads)
   const bounds: Record<string, { nodes: number; transposes: number; reshapes: number }> = {
-    flatten_swin_t: { nodes: 633, transposes: 69, reshapes: 119 },
-    flatten_pvt_v2_b0: { nodes: 570, transposes: 32, reshapes: 93 },
-    flatten_cswin_t: { nodes: 1938, transposes: 251, reshapes: 446 },
+    flatten_swin_t: { nodes: 637, transposes: 69, reshapes: 123 },
+    flatten_pvt_v2_b0: { nodes: 578, transposes: 32, reshapes: 101 },
+    flatten_cswin_t: { nodes: 1944, transposes: 251, reshapes: 452 },
   };
   for (const [name, b] of Object.entries(bounds)) {
     it(`${name}: no redundant layout ops, everything constant folded`, () => {

@@ -199,7 +199,7 @@ export class OnnxOps implements Ops {
     return this.binary('Sub', a, b, (x, y) => x - y, 0);
   }
   mul(a: Tensor, b: Tensor) {
-    return this.rescaleRows(a, b) ?? this.rescaleRows(b, a) ?? this.scaleChannels(a, b, (s) => s) ?? this.scaleChannels(b, a, (s) => s) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
+    return this.scaleChannels(a, b, (s) => s) ?? this.scaleChannels(b, a, (s) => s) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
   }
   div(a: Tensor, b: Tensor) {
     const A = h(a);
@@ -271,22 +271,6 @@ export class OnnxOps implements Ops {
       default:
         return undefined;
     }
-  }
-
-  /**
-   * (x / n)·m with n and m one value per row (focusing: u³/‖u³‖·‖u‖) is x·(m / n): the division
-   * moves to the small per-row tensors and the full-size tensor takes one pass instead of two.
-   */
-  private rescaleRows(a: Tensor, b: Tensor): Tensor | undefined {
-    const [A, B] = [h(a), h(b)];
-    const div = phys(A).producer;
-    if (div?.op !== 'Div' || isConst(B) || last(B.shape) !== 1 || !same(A.shape.slice(0, -1), B.shape.slice(0, -1))) return undefined;
-    const [x, n] = div.inputs as Value[];
-    const [ra, rb] = [this.rows(A), this.rows(B)];
-    // x, n and m must be the stored rows themselves, n and m one value per row of x, in the same row order
-    const perRow = same(n.shape, [...x.shape.slice(0, -1), 1]) && same(n.shape, rb?.p.shape ?? []);
-    if (!ra || !rb || ra.p !== phys(A) || !same(x.shape, ra.p.shape) || !perRow || !sameRows(ra.layout, ra.k, rb.layout, rb.k)) return undefined;
-    return this.fromRows(ra, this.g.emit('Mul', [x, this.g.emit('Div', [rb.p, n], n.shape)], x.shape));
   }
 
   private unary(op: string, x: Tensor, f?: (x: number) => number): Tensor {

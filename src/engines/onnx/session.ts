@@ -69,10 +69,12 @@ export class OnnxSession {
   private readonly outBuffers = new Map<string, ort.Tensor>();
 
   /**
-   * Run the model. With `reuseOutputs`, each output is written into a buffer this session keeps for that
-   * output and shape, so a serving loop allocates nothing per call: on this project's VM a fresh 800 KB output
-   * costs ~200 page faults, which took longer than the ~2 ms attention module itself in some host phases. The
-   * returned arrays are then overwritten by the next call (so do not overlap calls): copy what must outlive it.
+   * Run the model. With `reuseOutputs`, ORT writes each output into a buffer this session keeps for that output
+   * and shape, and that buffer is what comes back: it is overwritten by the next call (so do not overlap calls),
+   * and what must outlive it has to be copied. ORT then allocates no output of its own; onnxruntime-node 1.30 still
+   * hands back a copy, which is dropped. On Linux, freshly allocated outputs page-fault on every call (a 4 MiB
+   * output: 200–670 faults per call; with `reuseOutputs` about half): see the README's serving notes for the
+   * `GLIBC_TUNABLES` setting that takes this to 0.
    */
   async run(feeds: Record<string, TensorData>, opts: { reuseOutputs?: boolean } = {}): Promise<Record<string, TensorData>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
@@ -91,7 +93,7 @@ export class OnnxSession {
     }
     const out: Record<string, TensorData> = {};
     for (const name of this.outputs) {
-      // ORT fills the bound buffer and hands back a copy of it: the buffer itself is the reused one
+      // ORT filled the bound buffer; the binding's copy of it (r[name]) is not needed
       const o = (fetches?.[name] ?? r[name]) as ort.Tensor;
       out[name] = { dtype: 'float32', shape: [...o.dims], data: o.data as Float32Array };
     }
