@@ -167,6 +167,7 @@ if (parts.includes('attention')) {
 
 // the targets' ratios, each from one process that alternates the two modules (see `pair` in child.ts)
 const pairRows: Row[] = [];
+const med = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
 const [ROUNDS, ROUND_MS] = quick ? [4, 100] : [20, 300];
 if (parts.includes('attention')) {
   const BASE = 3136;
@@ -183,7 +184,6 @@ if (parts.includes('attention')) {
         continue;
       }
       const ratios = r.aMs.map((t, i) => r.bMs[i] / t).sort((x, y) => x - y);
-      const med = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
       pairRows.push({ threads, pair: name, a: `${a.variant}@${a.tokens}`, b: `${b.variant}@${b.tokens}`, tokensA: a.tokens, tokensB: b.tokens, aMedianMs: med(r.aMs), bMedianMs: med(r.bMs), ratio: ratios[ratios.length >> 1], ratioMin: ratios[0], ratioMax: ratios[ratios.length - 1], rounds: ratios.length, aMs: r.aMs, bMs: r.bMs });
       log(`pair ${name} t${threads}: ratio ${ratios[ratios.length >> 1].toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`);
     }
@@ -277,8 +277,7 @@ const md = [
   `- 1-minute load average at start → end: ${load.map((l) => l.toFixed(2)).join(' → ')} (other processes on the machine slow every number down)`,
   '- ORT: graph optimization level `all`, intra-op threads as listed, sequential execution; the models are our exported `.onnx` files with random weights.',
   '- efficiency = (2·MACs·batch / median latency) ÷ sgemm GFLOP/s on the same thread count, where sgemm is the best single run over all of this benchmark\'s sgemm measurements on that thread count (at the start, at the end, and just before each ORT model row): the machine\'s capability. A median, or one early measurement, could land in a phase when other tenants hold the host and flatter the efficiency; only the model side may pay for their load. tfjs rows use one thread. MACs per SPEC §3.',
-  `- Every configuration runs in its own process of plain compiled JavaScript (esbuild bundle of bench/child.ts, no tsx loader thread), with \`GLIBC_TUNABLES=${childEnv.GLIBC_TUNABLES}\` so that onnxruntime-node's per-run output copy does not page-fault (see the README's deployment notes).`,
-  '- Every configuration runs in its own process, warms up for 2 s, then runs at least 10 times (3 for tfjs) and for at least 3 s; medians. The attention module runs each configuration in two passes over the whole list, and its median pools both passes\' runs. This VM is shared: throughput swings by up to 2× between 200 ms slices, so compare rows of one run only.',
+  `- Every configuration runs in its own process of plain compiled JavaScript (an esbuild bundle of bench/child.ts, no tsx loader thread), with \`GLIBC_TUNABLES=${childEnv.GLIBC_TUNABLES}\` so that onnxruntime-node's per-run output copy does not page-fault (README, "Serving on Linux"). Each warms up for 2 s, then runs at least 10 times (3 for tfjs) and for at least 3 s; medians. The attention module runs each configuration in two passes over the whole list, and its median pools both passes' runs. This VM is shared: throughput swings by up to 2× between 200 ms slices, so compare rows of one run only.`,
   '',
   '## Targets',
   '',
