@@ -27,7 +27,7 @@ function reference(s: number[], rows: number, eps: number): number[] {
 }
 
 /** φ's first steps on q (or k) taken from one fused projection, divided by a constant per channel. */
-async function run(s: number[], rows: number) {
+async function run(s: number[], rows: number, alsoRelu = false) {
   const weights = new Map([
     ['proj.weight', W],
     ['proj.bias', B],
@@ -37,7 +37,10 @@ async function run(s: number[], rows: number) {
     const both = ops.linear(x, ctx.p('proj.weight'), ctx.p('proj.bias')); // (N, 2·OUT)
     const part: Tensor = ops.slice(both, [0, rows], [N, OUT]);
     const sigma = ops.constant(f32([1, OUT], (i) => s[i]));
-    return { y: ops.div(ops.add(ops.relu(part), ops.scalar(1e-3)), sigma) };
+    const r = ops.relu(part);
+    // another reader of the ReLU output, there before the division is traced
+    const extra = alsoRelu ? { r: ops.mul(r, ops.scalar(2)) } : {};
+    return { ...extra, y: ops.div(ops.add(r, ops.scalar(1e-3)), sigma) };
   });
   const session = await OnnxSession.create(traced.bytes, 'scale test', { threads: 1 });
   const { y } = await session.run({ x: X });
@@ -59,6 +62,15 @@ describe('per-channel scales fold into the producing Gemm', () => {
   it('a scale with a negative entry does not commute with ReLU and stays a Div', async () => {
     const s = [0.5, -2, 3, 0.25, 1.5, 7];
     const { y, ops } = await run(s, OUT);
+    expect(ops).toContain('Div');
+    const ref = reference(s, OUT, 1e-3);
+    y.forEach((v, i) => expect(v).toBeCloseTo(ref[i], 5));
+  });
+
+  it('is not folded when the activations it would rewrite have another reader (the Gemm would run twice)', async () => {
+    const s = [0.5, 2, 3, 0.25, 1.5, 7];
+    const { y, ops } = await run(s, OUT, true);
+    expect(ops.filter((o) => o === 'Gemm')).toHaveLength(1);
     expect(ops).toContain('Div');
     const ref = reference(s, OUT, 1e-3);
     y.forEach((v, i) => expect(v).toBeCloseTo(ref[i], 5));

@@ -94,6 +94,11 @@ export class Graph {
     return node.output;
   }
 
+  /** How many nodes emitted so far read `v`. */
+  consumers(v: Value): number {
+    return this.nodes.reduce((n, node) => n + (node.inputs.includes(v) ? 1 : 0), 0);
+  }
+
   /**
    * The batch size at run time times `k`, as a 1-D int64 tensor: Shape of the first batched input,
    * sliced to its batch axis. Only a dynamic trace needs it (Expand to a batched shape).

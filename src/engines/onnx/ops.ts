@@ -224,10 +224,14 @@ export class OnnxOps implements Ops {
     return y && this.fromRows(r, y);
   }
 
-  /** `v`·s along its last axis, computed by rewriting v's producers; undefined where that is not possible. */
-  private pushScale(v: Value, s: Float32Array): Value | undefined {
+  /**
+   * `v`·s along its last axis, computed by rewriting v's producers; undefined where that is not possible.
+   * `readers`: the nodes already reading v that the rewrite replaces (its caller's node, when recursing). Any
+   * other reader would keep the original chain alive beside the rewritten one and compute the Gemm twice.
+   */
+  private pushScale(v: Value, s: Float32Array, readers = 0): Value | undefined {
     const node = v.producer;
-    if (!node || last(v.shape) !== s.length) return undefined;
+    if (!node || last(v.shape) !== s.length || this.g.consumers(v) > readers) return undefined;
     const g = this.g;
     const ins = node.inputs as Value[];
     switch (node.op) {
@@ -246,7 +250,7 @@ export class OnnxOps implements Ops {
       }
       case 'Relu': {
         if (!s.every((c) => c > 0)) return undefined;
-        const z = this.pushScale(ins[0], s);
+        const z = this.pushScale(ins[0], s, 1);
         return z && g.emit('Relu', [z], v.shape);
       }
       case 'Add':
@@ -257,7 +261,7 @@ export class OnnxOps implements Ops {
         if (!c || ins[1 - k].shape.length !== v.shape.length || !same(ins[1 - k].shape, v.shape)) return undefined;
         const cs = c.data.length === 1 ? [s.length] : ins[k].shape;
         if (c.data.length > 1 && last(cs) !== s.length) return undefined;
-        const z = this.pushScale(ins[1 - k], s);
+        const z = this.pushScale(ins[1 - k], s, 1);
         if (!z) return undefined;
         const data = new Float32Array(F.sizeOf(cs)).map((_, i) => c.data[c.data.length === 1 ? 0 : i] * s[i % s.length]);
         const scaled = g.constant(cs, data, derived([c], 'Mul'));
@@ -265,7 +269,7 @@ export class OnnxOps implements Ops {
       }
       case 'Reshape': {
         // a reshape that keeps the channel axis (rows made 3-D for a broadcast)
-        const z = last(ins[0].shape) === s.length ? this.pushScale(ins[0], s) : undefined;
+        const z = last(ins[0].shape) === s.length ? this.pushScale(ins[0], s, 1) : undefined;
         return z && g.emit('Reshape', [z, ins[1]], v.shape);
       }
       default:
