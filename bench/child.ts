@@ -19,7 +19,8 @@ export type Job =
   | { kind: 'sgemm'; threads: number; n: number; minRuns: number }
   | { kind: 'model'; engine: 'onnx' | 'tfjs'; model: string; file?: string; batch: number; threads: number; minRuns: number; maxSeconds: number }
   | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number }
-  | { kind: 'pair'; a: AttentionSpec; b: AttentionSpec; dim: number; threads: number; rounds: number; roundMs: number };
+  | { kind: 'pair'; a: AttentionSpec; b: AttentionSpec; dim: number; threads: number; rounds: number; roundMs: number }
+  | { kind: 'c2c'; rounds: number; bounces: number };
 
 export interface AttentionSpec {
   variant: AttentionVariant;
@@ -173,6 +174,36 @@ async function pair(job: Extract<Job, { kind: 'pair' }>): Promise<PairTiming> {
   return out;
 }
 
+/**
+ * Core-to-core latency: the main thread and a worker bounce one counter in a shared cache line, and each round
+ * gives the mean round trip (ns). Every 2-thread ORT op pays about this per cache line that the other core
+ * wrote last, which is what decides whether small ops gain from a second thread.
+ */
+async function coreToCore(job: Extract<Job, { kind: 'c2c' }>): Promise<{ roundTripNs: number[] }> {
+  const { Worker } = await import('node:worker_threads');
+  const cell = new Int32Array(new SharedArrayBuffer(64));
+  // the worker answers every odd value with the next even one, and stops at −1
+  const echo = `const { workerData } = require('node:worker_threads'); const a = new Int32Array(workerData);
+    for (;;) { const v = Atomics.load(a, 0); if (v < 0) break; if (v & 1) Atomics.store(a, 0, v + 1); }`;
+  const worker = new Worker(echo, { eval: true, workerData: cell.buffer });
+  await new Promise((resolve) => worker.once('online', resolve));
+  const roundTripNs: number[] = [];
+  // round 0 warms both threads up and is dropped
+  for (let r = 0; r <= job.rounds; r++) {
+    Atomics.store(cell, 0, 0);
+    const t = performance.now();
+    for (let i = 0; i < job.bounces; i++) {
+      Atomics.store(cell, 0, 2 * i + 1);
+      while (Atomics.load(cell, 0) !== 2 * i + 2);
+    }
+    if (r > 0) roundTripNs.push(((performance.now() - t) * 1e6) / job.bounces);
+  }
+  Atomics.store(cell, 0, -1);
+  await worker.terminate();
+  return { roundTripNs };
+}
+
 const job = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8')) as Job;
-const result = job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : await attention(job);
+const result =
+  job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : job.kind === 'c2c' ? await coreToCore(job) : await attention(job);
 console.log(`RESULT ${JSON.stringify(result)}`);

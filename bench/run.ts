@@ -56,8 +56,9 @@ await build({ entryPoints: [join(here, 'child.ts')], outfile: childJs, bundle: t
 
 /** Run one configuration in a fresh process; a crash (tfjs-wasm running out of its heap) becomes `failed`. */
 function child(job: Extract<Job, { kind: 'pair' }>): PairTiming | { failed: string };
+function child(job: Extract<Job, { kind: 'c2c' }>): { roundTripNs: number[] } | { failed: string };
 function child(job: Job): (Timing & { gflops?: number }) | { failed: string };
-function child(job: Job): (Timing & { gflops?: number }) | PairTiming | { failed: string } {
+function child(job: Job): (Timing & { gflops?: number }) | PairTiming | { roundTripNs: number[] } | { failed: string } {
   const r = spawnSync(process.execPath, [childJs, JSON.stringify(job)], { env: childEnv, encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (line) return JSON.parse(line.slice(7));
@@ -98,6 +99,16 @@ const sgemmOn = (threads: number, when: string, minRuns: number): Sgemm => {
 };
 const sgemm = (when: string) => SGEMM_THREADS.map((threads) => sgemmOn(threads, when, quick ? 10 : 30));
 const sgemmStart = sgemm('start');
+// How long a cache line takes to reach the other core and come back, at the start, at the end and before each
+// multi-thread ORT model row. On this VM it moves between phases (130–160 ns in some, ~500 ns in others), and it
+// is what a 2-thread split of a small op pays for the data the other core holds.
+const coreToCore = (when: string, rounds: number, bounces: number): number | undefined => {
+  const r = child({ kind: 'c2c', rounds, bounces });
+  if (!ok(r)) return void log(`core-to-core probe ${when} failed: ${r.failed}`);
+  log(`core-to-core round trip ${when}: ${r.roundTripNs.map((v) => v.toFixed(0)).join(', ')} ns`);
+  return [...r.roundTripNs].sort((a, b) => a - b)[r.roundTripNs.length >> 1];
+};
+const c2cStart = coreToCore('start', 5, 1_000_000);
 
 // (a) models, and their graphs as exported and as ORT runs them
 const modelRows: Row[] = [];
@@ -121,8 +132,9 @@ if (parts.includes('models')) {
         for (const batch of BATCHES) {
           const heavy = engine === 'tfjs';
           if (engine === 'onnx') sgemmOn(threads, `before ${name} b${batch}`, quick ? 5 : 15);
+          const c2cNs = engine === 'onnx' && threads > 1 ? coreToCore(`before ${name} b${batch} t${threads}`, 3, 300_000) : undefined;
           const r = child({ kind: 'model', engine, model: name, file, batch, threads, minRuns: heavy ? 3 : quick ? 5 : 10, maxSeconds: heavy ? 0 : quick ? 1 : 3 });
-          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, ...r };
+          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, c2cNs, ...r };
           if (ok(r)) {
             row.imagesPerS = (1000 * batch) / r.medianMs;
             log(`${name} ${engine} b${batch} t${threads}: ${r.medianMs.toFixed(1)} ms`);
@@ -191,6 +203,7 @@ if (parts.includes('attention')) {
 }
 
 const sgemmEnd = sgemm('end');
+const c2cEnd = coreToCore('end', 5, 1_000_000);
 load.push(loadavg()[0]);
 const best = new Map(SGEMM_THREADS.map((t) => [t, Math.max(...probes.filter((p) => p.threads === t).map((p) => p.gflops))]));
 for (const r of modelRows.filter((x) => !x.failed)) {
@@ -200,18 +213,18 @@ for (const r of modelRows.filter((x) => !x.failed)) {
 }
 
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
-const info = { date: started.toISOString(), command, ...machine(), cpuCount: cpus().length, loadAverage1m: load, sgemm: { start: sgemmStart, end: sgemmEnd, all: probes, best: Object.fromEntries(best) } };
+const info = { date: started.toISOString(), command, ...machine(), cpuCount: cpus().length, loadAverage1m: load, coreToCoreRoundTripNs: { start: c2cStart, end: c2cEnd }, sgemm: { start: sgemmStart, end: sgemmEnd, all: probes, best: Object.fromEntries(best) } };
 const json = { ...info, graphs: graphRows, models: modelRows, attention: attnRows, pairs: pairRows };
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
 
 const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? ''));
 const modelTable = {
-  header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency'],
+  header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency', 'c2c ns'],
   rows: modelRows.map((r) =>
     r.failed
-      ? [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), `failed: ${r.failed}`, '', '', f((r.macs as number) / 1e9, 3), '', '']
-      : [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2)],
+      ? [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), `failed: ${r.failed}`, '', '', f((r.macs as number) / 1e9, 3), '', '', f(r.c2cNs, 0)]
+      : [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2), f(r.c2cNs, 0)],
   ),
 };
 const attnTable = {
@@ -233,7 +246,7 @@ const sgemmTable = {
   rows: SGEMM_THREADS.map((t, i) => [String(t), f(sgemmStart[i].gflops), f(sgemmStart[i].medianGflops), f(sgemmEnd[i].gflops), f(sgemmEnd[i].medianGflops), String(probes.filter((p) => p.threads === t).length), f(best.get(t))]),
 };
 
-console.log(`\n${info.date}  ${info.cpu}, ${info.cpuCount} cores, Node ${info.node}, onnxruntime-node ${info.ort}, load ${load.map((l) => l.toFixed(2)).join(' → ')}`);
+console.log(`\n${info.date}  ${info.cpu}, ${info.cpuCount} cores, Node ${info.node}, onnxruntime-node ${info.ort}, load ${load.map((l) => l.toFixed(2)).join(' → ')}, core-to-core round trip ${f(c2cStart, 0)} → ${f(c2cEnd, 0)} ns`);
 for (const t of [sgemmTable, graphTable, modelTable, attnTable, pairTable]) if (t.rows.length) console.log(`\n${formatTable(t.header, t.rows)}`);
 
 // the issue's targets, read off the tables above
@@ -244,7 +257,7 @@ const starved = THREADS.filter((t) => t > 1 && best.has(1) && best.get(t)! < bes
 const verdict = (threads: number, ok: boolean) => (starved.includes(threads) ? `not measurable in this run (sgemm on ${threads} threads, ${f(best.get(threads))} GFLOP/s, was slower than on 1)` : ok ? 'met' : 'missed');
 if (starved.length) targets.push(`WARNING: sgemm on ${starved.join(', ')} threads ran slower than on 1 thread: another job held the other core(s), so this run's multi-thread rows are not representative`);
 const swin = modelRows.find((r) => r.model === 'flatten_swin_t' && r.engine === 'onnx' && r.batch === 1 && r.threads === 2);
-if (swin) targets.push(`flatten_swin_t, batch 1, 2 threads: ${f(swin.medianMs)} ms, efficiency ${f(swin.efficiency, 2)} (target ≥ 0.60): ${verdict(2, (swin.efficiency as number) >= 0.6)}`);
+if (swin) targets.push(`flatten_swin_t, batch 1, 2 threads: ${f(swin.medianMs)} ms, efficiency ${f(swin.efficiency, 2)} (target ≥ 0.60; core-to-core round trip just before: ${f(swin.c2cNs, 0)} ns): ${verdict(2, (swin.efficiency as number) >= 0.6)}`);
 for (const threads of THREADS) {
   const paired = pairRows.filter((r) => r.threads === threads && !r.failed);
   const vs = paired.find((r) => r.b === 'softmax@3136');
@@ -274,6 +287,7 @@ const md = [
   `- machine: ${info.cpu}, ${info.cpuCount} cores (${info.memGiB} GiB), ${info.os}`,
   `- Node ${info.node}, onnxruntime-node ${info.ort}, @tensorflow/tfjs ${info.tfjs} (wasm backend)`,
   `- command: \`${command}\``,
+  `- core-to-core latency: two threads bounce one shared cache line in ${f(c2cStart, 0)} ns per round trip at the start and ${f(c2cEnd, 0)} ns at the end (median of 5 rounds of 10⁶); the "c2c ns" column gives it just before each multi-thread model row. A 2-thread ORT op waits about this long, less what prefetching hides, for each cache line it needs from the other core's cache.`,
   `- 1-minute load average at start → end: ${load.map((l) => l.toFixed(2)).join(' → ')} (other processes on the machine slow every number down)`,
   '- ORT: graph optimization level `all`, intra-op threads as listed, sequential execution; the models are our exported `.onnx` files with random weights.',
   '- efficiency = (2·MACs·batch / median latency) ÷ sgemm GFLOP/s on the same thread count, where sgemm is the best single run over all of this benchmark\'s sgemm measurements on that thread count (at the start, at the end, and just before each ORT model row): the machine\'s capability. A median, or one early measurement, could land in a phase when other tenants hold the host and flatter the efficiency; only the model side may pay for their load. tfjs rows use one thread. MACs per SPEC §3.',
