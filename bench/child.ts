@@ -20,7 +20,20 @@ export type Job =
   | { kind: 'model'; engine: 'onnx' | 'tfjs'; model: string; file?: string; batch: number; threads: number; minRuns: number; maxSeconds: number }
   | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number }
   | { kind: 'pair'; a: AttentionSpec; b: AttentionSpec; dim: number; threads: number; rounds: number; roundMs: number }
-  | { kind: 'c2c'; rounds: number; bounces: number };
+  | { kind: 'c2c'; rounds: number; bounces: number }
+  | { kind: 'phases'; file: string; imgSize: number; slots: number; gapS: number };
+
+/** One slot of the `phases` job: the core-to-core latency, then medians (ms) of what depends on it. */
+export interface PhaseSlot {
+  at: string;
+  c2cNs: number;
+  /** Best of 10 runs of the 2-thread 1024³ sgemm, GFLOP/s: the machine's capability in this slot. */
+  sgemm2Gflops: number;
+  model2Ms: number;
+  model1Ms: number;
+  focused2Ms: number;
+  softmax2Ms: number;
+}
 
 export interface AttentionSpec {
   variant: AttentionVariant;
@@ -77,18 +90,21 @@ const random = (shape: number[]) => {
 };
 
 /** sgemm through ORT: a MatMul whose (n, n) weight is a constant initializer, prepacked like model weights. */
-async function sgemm(job: Extract<Job, { kind: 'sgemm' }>) {
-  const { n } = job;
+async function sgemmRunner(n: number, threads: number) {
   const g = new Graph(false);
   const ops = new OnnxOps(g);
   const x = g.input('x', [n, n]) as unknown as Tensor;
   const w = g.constant([n, n], random([n, n]).data, 'w', true) as unknown as Tensor;
   const { proto } = g.toModel({ y: ops.real(ops.matmul(x, w)) }, { name: 'sgemm' });
-  const base = peakRss();
-  const s = await OnnxSession.create(encodeModel(proto), 'sgemm', { threads: job.threads });
+  const s = await OnnxSession.create(encodeModel(proto), 'sgemm', { threads });
   const input = random([n, n]);
-  const t = await time(() => s.run({ x: input }, { reuseOutputs: true }), job.minRuns, 1, base);
-  return { ...t, gflops: (2 * n ** 3) / (t.medianMs * 1e6) };
+  return () => s.run({ x: input }, { reuseOutputs: true });
+}
+
+async function sgemm(job: Extract<Job, { kind: 'sgemm' }>) {
+  const base = peakRss();
+  const t = await time(await sgemmRunner(job.n, job.threads), job.minRuns, 1, base);
+  return { ...t, gflops: (2 * job.n ** 3) / (t.medianMs * 1e6) };
 }
 
 async function model(job: Extract<Job, { kind: 'model' }>) {
@@ -203,7 +219,50 @@ async function coreToCore(job: Extract<Job, { kind: 'c2c' }>): Promise<{ roundTr
   return { roundTripNs };
 }
 
+/**
+ * The host's phases in one process: every `gapS` seconds, a core-to-core probe and then, back to back, the
+ * 2-thread sgemm, the model on 2 and on 1 thread, and the focused and softmax attention modules (N = 3136) on
+ * 2 threads. Rows
+ * from separate processes minutes apart cannot show what moves with the core-to-core latency; these can.
+ */
+async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: PhaseSlot[] }> {
+  const x = random([1, 3, job.imgSize, job.imgSize]);
+  const [m2, m1] = [await loadOnnx(job.file, { threads: 2 }), await loadOnnx(job.file, { threads: 1 })];
+  const focused = await attentionRunner({ variant: 'focused', tokens: 3136 }, 64, 2);
+  const softmax = await attentionRunner({ variant: 'softmax', tokens: 3136 }, 64, 2);
+  const gemm = await sgemmRunner(1024, 2);
+  const sorted = async (run: () => Promise<unknown>, runs: number) => {
+    const ts: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      await run();
+      ts.push(performance.now() - t);
+    }
+    return ts.sort((a, b) => a - b);
+  };
+  const median = async (run: () => Promise<unknown>, runs: number) => (await sorted(run, runs))[runs >> 1];
+  const model = (s: OnnxSession) => () => runExported(s, x, { reuseOutputs: true });
+  for (const [run, runs] of [[gemm, 5], [model(m2), 5], [model(m1), 5], [focused, 50], [softmax, 10]] as const) await median(run, runs);
+  const slots: PhaseSlot[] = [];
+  for (let i = 0; i < job.slots; i++) {
+    if (i) await new Promise((resolve) => setTimeout(resolve, job.gapS * 1000));
+    const { roundTripNs } = await coreToCore({ kind: 'c2c', rounds: 3, bounces: 200_000 });
+    const slot = {
+      at: new Date().toISOString(),
+      c2cNs: roundTripNs.sort((a, b) => a - b)[1],
+      sgemm2Gflops: (2 * 1024 ** 3) / ((await sorted(gemm, 10))[0] * 1e6),
+      model2Ms: await median(model(m2), 10),
+      model1Ms: await median(model(m1), 8),
+      focused2Ms: await median(focused, 100),
+      softmax2Ms: await median(softmax, 20),
+    };
+    process.stderr.write(`phases ${i + 1}/${job.slots}: ${JSON.stringify(slot)}\n`);
+    slots.push(slot);
+  }
+  return { slots };
+}
+
 const job = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8')) as Job;
 const result =
-  job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : job.kind === 'c2c' ? await coreToCore(job) : await attention(job);
+  job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : job.kind === 'c2c' ? await coreToCore(job) : job.kind === 'phases' ? await phases(job) : await attention(job);
 console.log(`RESULT ${JSON.stringify(result)}`);

@@ -3,7 +3,8 @@
  * sgemm, each configuration in its own child process (peak RSS per configuration). Prints tables,
  * writes bench/results/<time>.json and the committed summary bench/RESULTS.md.
  *
- *   --only models,attention   parts to run (sgemm always runs: efficiency needs it)
+ *   --only models,attention   parts to run (sgemm always runs: efficiency needs it); `phases` (opt-in, ~12 min)
+ *                  tracks the host's core-to-core latency against Swin-T and attention speed, into bench/PHASES.md
  *   --models a,b   --engines onnx,tfjs   --threads 1,2   --batches 1,8   --tokens 196,784,...
  *   --quick        fewer runs per configuration
  */
@@ -18,7 +19,8 @@ import { modelInfo } from '../src/api/info.js';
 import { buildNamed } from '../src/models/build.js';
 import { formatTable } from '../src/cli/table.js';
 import { softmaxBytes, type AttentionVariant } from './attention.js';
-import type { AttentionSpec, Job, PairTiming, Timing } from './child.js';
+import type { AttentionSpec, Job, PairTiming, PhaseSlot, Timing } from './child.js';
+import { phaseReport } from './phases.js';
 import { machine, markdownTable, type Row } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,8 +59,9 @@ await build({ entryPoints: [join(here, 'child.ts')], outfile: childJs, bundle: t
 /** Run one configuration in a fresh process; a crash (tfjs-wasm running out of its heap) becomes `failed`. */
 function child(job: Extract<Job, { kind: 'pair' }>): PairTiming | { failed: string };
 function child(job: Extract<Job, { kind: 'c2c' }>): { roundTripNs: number[] } | { failed: string };
+function child(job: Extract<Job, { kind: 'phases' }>): { slots: PhaseSlot[] } | { failed: string };
 function child(job: Job): (Timing & { gflops?: number }) | { failed: string };
-function child(job: Job): (Timing & { gflops?: number }) | PairTiming | { roundTripNs: number[] } | { failed: string } {
+function child(job: Job): (Timing & { gflops?: number }) | PairTiming | { roundTripNs: number[] } | { slots: PhaseSlot[] } | { failed: string } {
   const r = spawnSync(process.execPath, [childJs, JSON.stringify(job)], { env: childEnv, encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (line) return JSON.parse(line.slice(7));
@@ -202,6 +205,20 @@ if (parts.includes('attention')) {
   }
 }
 
+// (d) opt-in (`--only phases`): the host's phases, from one process that alternates a core-to-core probe with
+// the Swin-T model and the attention pair for ~12 minutes; written to bench/PHASES.md
+const PHASE_MODEL = 'flatten_swin_t';
+let phaseSlots: PhaseSlot[] = [];
+if (parts.includes('phases')) {
+  const file = join(resultsDir, 'models', `${PHASE_MODEL}.onnx`);
+  writeFileSync(file, exportOnnx({ name: PHASE_MODEL }).bytes);
+  const [slots, gapS] = quick ? [3, 1] : [30, 20];
+  log(`phases: ${slots} slots ${gapS} s apart (about ${Math.ceil((slots * (gapS + 4)) / 60)} min)`);
+  const r = child({ kind: 'phases', file, imgSize: buildNamed(PHASE_MODEL).imgSize, slots, gapS });
+  if (ok(r)) phaseSlots = r.slots;
+  else log(`phases failed: ${r.failed}`);
+}
+
 const sgemmEnd = sgemm('end');
 const c2cEnd = coreToCore('end', 5, 1_000_000);
 load.push(loadavg()[0]);
@@ -214,7 +231,7 @@ for (const r of modelRows.filter((x) => !x.failed)) {
 
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 const info = { date: started.toISOString(), command, ...machine(), cpuCount: cpus().length, loadAverage1m: load, coreToCoreRoundTripNs: { start: c2cStart, end: c2cEnd }, sgemm: { start: sgemmStart, end: sgemmEnd, all: probes, best: Object.fromEntries(best) } };
-const json = { ...info, graphs: graphRows, models: modelRows, attention: attnRows, pairs: pairRows };
+const json = { ...info, graphs: graphRows, models: modelRows, attention: attnRows, pairs: pairRows, phases: phaseSlots };
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
 
@@ -308,4 +325,24 @@ const md = [
   ).flatMap(([title, t]) => [`## ${title}`, '', markdownTable(t.header, t.rows), '']),
 ];
 if (targets.length) console.log(`\n${targets.join('\n')}`);
+if (phaseSlots.length) {
+  const p = phaseReport(phaseSlots, { model: PHASE_MODEL, macs: modelInfo(buildNamed(PHASE_MODEL)).macs });
+  console.log(`\n${formatTable(p.header, p.rows)}\n\n${p.summary.join('\n')}`);
+  const doc = [
+    '# Host phases',
+    '',
+    `- date: ${info.date}; machine: ${info.cpu}, ${info.cpuCount} cores; Node ${info.node}, onnxruntime-node ${info.ort}; command: \`${command}\``,
+    `- One process, ${phaseSlots.length} slots: a core-to-core probe (two threads bounce one cache line; median round trip of 2 rounds of 200,000), then back to back the best of 10 runs of the 2-thread 1024³ sgemm, the medians of ${PHASE_MODEL} at batch 1 on 2 threads (10 runs) and on 1 thread (8), and of the focused (100 runs) and softmax (20) attention modules at N = 3136 on 2 threads. Efficiency divides by the same slot's sgemm; each state's line gives the medians of its slots.`,
+    '',
+    '## By state of the host',
+    '',
+    ...p.summary.map((l) => `- ${l}`),
+    '',
+    '## Slots',
+    '',
+    markdownTable(p.header, p.rows),
+    '',
+  ];
+  writeFileSync(join(here, 'PHASES.md'), doc.join('\n'));
+}
 if (parts.includes('models') && parts.includes('attention')) writeFileSync(join(here, 'RESULTS.md'), md.join('\n'));
