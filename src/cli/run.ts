@@ -1,4 +1,5 @@
 import { FlattenError } from '../core/errors.js';
+import { engineRunner } from '../api/engine.js';
 
 /**
  * Wraps a command action: a FlattenError becomes one line on stderr and exit code 1; anything else is
@@ -16,6 +17,12 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       process.exitCode = 1;
     }
   };
+}
+
+/** `--engine`: checked while the options are parsed, so that a typo is reported before any file is read. */
+export function parseEngineOption(v: string): string {
+  engineRunner(v);
+  return v;
 }
 
 export function parseIntOption(name: string, min = 1) {

@@ -49,6 +49,11 @@ describe('flatten forward', () => {
     const input = `${GOLDEN_DIR}attn_pvt_sr1/input.npy`;
     const engine = flatten('forward', ...caseArgs('attn_pvt_sr1'), '--input', input, '--output', join(tmp, 'a.npy'), '--engine', 'cuda');
     expect(engine.stderr).toMatch(/unknown engine 'cuda'/);
+    // checked with the options, before any file is read: the missing config is not what gets reported
+    const first = flatten('forward', '--config', join(tmp, 'missing.json'), '--input', input, '--output', join(tmp, 'a.npy'), '--engine', 'cuda');
+    expect(first.status).toBe(1);
+    expect(first.stderr).toMatch(/unknown engine 'cuda'; available: tfjs, onnx/);
+    expect(first.stderr).not.toMatch(/missing\.json/);
     const bad = join(tmp, 'bad.pth');
     writeFileSync(bad, readFileSync(`${GOLDEN_DIR}attn_pvt_sr1/checkpoint.pth`).subarray(0, 5000));
     const corrupt = flatten('forward', '--config', `${GOLDEN_DIR}attn_pvt_sr1/config.json`, '--checkpoint', bad, '--input', input, '--output', join(tmp, 'b.npy'));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { classify } from '../../api/classify.js';
 import { loadModelArg } from '../../api/model.js';
-import { action, parseIntOption } from '../run.js';
+import { action, parseEngineOption, parseIntOption } from '../run.js';
 
 /** `flatten classify <image…>`: top-k labels with the registry's eval preprocessing, one batch. */
 export function registerClassify(program: Command): void {
@@ -13,7 +13,7 @@ export function registerClassify(program: Command): void {
     .option('--config <config.json>', 'or a golden-format model config')
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: the weights shipped for the model')
     .option('--top-k <k>', 'how many classes to show', parseIntOption('--top-k'), 5)
-    .option('--engine <name>', 'tfjs or onnx', 'tfjs')
+    .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
     .option('--json', 'print JSON')
     .action(
       action(async (images: string[], o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean }) => {

@@ -3,7 +3,7 @@ import { runCase, type CaseConfig } from '../../api/forward.js';
 import { readJsonFile } from '../../io/json.js';
 import { readNpyFile, writeNpyFile } from '../../io/npy.js';
 import { FlattenError } from '../../core/errors.js';
-import { action } from '../run.js';
+import { action, parseEngineOption } from '../run.js';
 
 interface ForwardOpts {
   config: string;
@@ -25,7 +25,7 @@ export function registerForward(program: Command): void {
     .requiredOption('--input <in.npy>', 'input tensor: images (B,3,H,W) or tokens (B,N,C)')
     .requiredOption('--output <out.npy>', 'where to write the output (logits for models)')
     .option('--features <file.npy>', 'models: also write the pooled features fed to the head')
-    .option('--engine <name>', 'tfjs or onnx', 'tfjs')
+    .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .action(
       action(async (o: ForwardOpts) => {
