@@ -192,8 +192,8 @@ async function pair(job: Extract<Job, { kind: 'pair' }>): Promise<PairTiming> {
 
 /**
  * Core-to-core latency: the main thread and a worker bounce one counter in a shared cache line, and each round
- * gives the mean round trip (ns). Every 2-thread ORT op pays about this per cache line that the other core
- * wrote last, which is what decides whether small ops gain from a second thread.
+ * gives the mean round trip (ns). A 2-thread ORT op pays about this for each cache line that the other core
+ * wrote last; on this VM it moves between ~150 and ~500 ns, and 2-thread speed moves with it.
  */
 async function coreToCore(job: Extract<Job, { kind: 'c2c' }>): Promise<{ roundTripNs: number[] }> {
   const { Worker } = await import('node:worker_threads');
@@ -222,8 +222,8 @@ async function coreToCore(job: Extract<Job, { kind: 'c2c' }>): Promise<{ roundTr
 /**
  * The host's phases in one process: every `gapS` seconds, a core-to-core probe and then, back to back, the
  * 2-thread sgemm, the model on 2 and on 1 thread, and the focused and softmax attention modules (N = 3136) on
- * 2 threads. Rows
- * from separate processes minutes apart cannot show what moves with the core-to-core latency; these can.
+ * 2 threads. Rows from separate processes minutes apart cannot show what moves with the core-to-core latency;
+ * these can.
  */
 async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: PhaseSlot[] }> {
   const x = random([1, 3, job.imgSize, job.imgSize]);
@@ -247,7 +247,7 @@ async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: P
   for (let i = 0; i < job.slots; i++) {
     if (i) await new Promise((resolve) => setTimeout(resolve, job.gapS * 1000));
     const { roundTripNs } = await coreToCore({ kind: 'c2c', rounds: 3, bounces: 200_000 });
-    const slot = {
+    slots.push({
       at: new Date().toISOString(),
       c2cNs: roundTripNs.sort((a, b) => a - b)[1],
       sgemm2Gflops: (2 * 1024 ** 3) / ((await sorted(gemm, 10))[0] * 1e6),
@@ -255,9 +255,7 @@ async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: P
       model1Ms: await median(model(m1), 8),
       focused2Ms: await median(focused, 100),
       softmax2Ms: await median(softmax, 20),
-    };
-    process.stderr.write(`phases ${i + 1}/${job.slots}: ${JSON.stringify(slot)}\n`);
-    slots.push(slot);
+    });
   }
   return { slots };
 }

@@ -15,8 +15,9 @@ const f = (v: number, d = 1) => v.toFixed(d);
  */
 function states(slots: PhaseSlot[]): PhaseSlot[][] {
   const sorted = [...slots].sort((a, b) => a.c2cNs - b.c2cNs);
+  const jump = (i: number) => sorted[i].c2cNs / sorted[i - 1].c2cNs;
   let cut = 0;
-  for (let i = 1; i < sorted.length; i++) if (sorted[i].c2cNs / sorted[i - 1].c2cNs > 1.5 && (!cut || sorted[i].c2cNs / sorted[i - 1].c2cNs > sorted[cut].c2cNs / sorted[cut - 1].c2cNs)) cut = i;
+  for (let i = 1; i < sorted.length; i++) if (jump(i) > (cut ? jump(cut) : 1.5)) cut = i;
   return cut ? [sorted.slice(0, cut), sorted.slice(cut)] : [sorted];
 }
 
