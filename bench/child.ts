@@ -14,6 +14,7 @@ import { encodeModel } from '../src/engines/onnx/proto.js';
 import { OnnxSession } from '../src/engines/onnx/session.js';
 import { traceOnnx } from '../src/engines/onnx/trace.js';
 import { attentionModule, type AttentionVariant } from './attention.js';
+import { median } from './report.js';
 
 export type Job =
   | { kind: 'sgemm'; threads: number; n: number; minRuns: number }
@@ -240,21 +241,22 @@ async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: P
     }
     return ts.sort((a, b) => a - b);
   };
-  const median = async (run: () => Promise<unknown>, runs: number) => (await sorted(run, runs))[runs >> 1];
+  const medianOf = async (run: () => Promise<unknown>, runs: number) => (await sorted(run, runs))[runs >> 1];
   const model = (s: OnnxSession) => () => runExported(s, x, { reuseOutputs: true });
-  for (const [run, runs] of [[gemm, 5], [model(m2), 5], [model(m1), 5], [focused, 50], [softmax, 10]] as const) await median(run, runs);
+  // warm-up: a new session's first runs are slow on this VM
+  for (const [run, runs] of [[gemm, 5], [model(m2), 5], [model(m1), 5], [focused, 50], [softmax, 10]] as const) await sorted(run, runs);
   const slots: PhaseSlot[] = [];
   for (let i = 0; i < job.slots; i++) {
     if (i) await new Promise((resolve) => setTimeout(resolve, job.gapS * 1000));
     const { roundTripNs } = await coreToCore({ kind: 'c2c', rounds: 3, bounces: 200_000 });
     slots.push({
       at: new Date().toISOString(),
-      c2cNs: roundTripNs.sort((a, b) => a - b)[1],
+      c2cNs: median(roundTripNs),
       sgemm2Gflops: (2 * 1024 ** 3) / ((await sorted(gemm, 10))[0] * 1e6),
-      model2Ms: await median(model(m2), 10),
-      model1Ms: await median(model(m1), 8),
-      focused2Ms: await median(focused, 100),
-      softmax2Ms: await median(softmax, 20),
+      model2Ms: await medianOf(model(m2), 10),
+      model1Ms: await medianOf(model(m1), 8),
+      focused2Ms: await medianOf(focused, 100),
+      softmax2Ms: await medianOf(softmax, 20),
     });
   }
   return { slots };

@@ -1,4 +1,5 @@
 import type { PhaseSlot } from './child.js';
+import { median } from './report.js';
 
 /** The model's name and MACs per image, for its efficiency. */
 export interface PhaseBasis {
@@ -6,7 +7,6 @@ export interface PhaseBasis {
   macs: number;
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const f = (v: number, d = 1) => v.toFixed(d);
 
 /**

@@ -26,6 +26,9 @@ export function machine() {
   };
 }
 
+/** The upper median (the middle of an odd count), as every table of the benchmark reports it. */
+export const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
 export function markdownTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');

@@ -21,7 +21,7 @@ import { formatTable } from '../src/cli/table.js';
 import { softmaxBytes, type AttentionVariant } from './attention.js';
 import type { AttentionSpec, Job, PairTiming, PhaseSlot, Timing } from './child.js';
 import { phaseReport } from './phases.js';
-import { machine, markdownTable, type Row } from './report.js';
+import { machine, markdownTable, median, type Row } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -109,7 +109,7 @@ const coreToCore = (when: string, rounds: number, bounces: number): number | und
   const r = child({ kind: 'c2c', rounds, bounces });
   if (!ok(r)) return void log(`core-to-core probe ${when} failed: ${r.failed}`);
   log(`core-to-core round trip ${when}: ${r.roundTripNs.map((v) => v.toFixed(0)).join(', ')} ns`);
-  return [...r.roundTripNs].sort((a, b) => a - b)[r.roundTripNs.length >> 1];
+  return median(r.roundTripNs);
 };
 const c2cStart = coreToCore('start', 5, 1_000_000);
 
@@ -182,7 +182,6 @@ if (parts.includes('attention')) {
 
 // the targets' ratios, each from one process that alternates the two modules (see `pair` in child.ts)
 const pairRows: Row[] = [];
-const med = (v: number[]) => [...v].sort((x, y) => x - y)[v.length >> 1];
 const [ROUNDS, ROUND_MS] = quick ? [4, 100] : [20, 300];
 if (parts.includes('attention')) {
   const BASE = 3136;
@@ -199,7 +198,7 @@ if (parts.includes('attention')) {
         continue;
       }
       const ratios = r.aMs.map((t, i) => r.bMs[i] / t).sort((x, y) => x - y);
-      pairRows.push({ threads, pair: name, a: `${a.variant}@${a.tokens}`, b: `${b.variant}@${b.tokens}`, tokensA: a.tokens, tokensB: b.tokens, aMedianMs: med(r.aMs), bMedianMs: med(r.bMs), ratio: ratios[ratios.length >> 1], ratioMin: ratios[0], ratioMax: ratios[ratios.length - 1], rounds: ratios.length, aMs: r.aMs, bMs: r.bMs });
+      pairRows.push({ threads, pair: name, a: `${a.variant}@${a.tokens}`, b: `${b.variant}@${b.tokens}`, tokensA: a.tokens, tokensB: b.tokens, aMedianMs: median(r.aMs), bMedianMs: median(r.bMs), ratio: ratios[ratios.length >> 1], ratioMin: ratios[0], ratioMax: ratios[ratios.length - 1], rounds: ratios.length, aMs: r.aMs, bMs: r.bMs });
       log(`pair ${name} t${threads}: ratio ${ratios[ratios.length >> 1].toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`);
     }
   }
