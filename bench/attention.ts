@@ -11,7 +11,10 @@ class ReluLinearAttention extends Module {
   readonly q: Linear;
   readonly kv: Linear;
   readonly proj: Linear;
-  constructor(table: ParamTable, readonly dim: number) {
+  constructor(
+    table: ParamTable,
+    readonly dim: number,
+  ) {
     super(table, '');
     this.q = new Linear(table, 'q', dim, dim);
     this.kv = new Linear(table, 'kv', dim, 2 * dim);
@@ -24,7 +27,10 @@ class ReluLinearAttention extends Module {
     const phi = (t: Tensor) => splitHeads(ops, ops.relu(t), 1);
     const k = ops.slice(kv, [0, 0, 0], [b, n, c]);
     const v = ops.slice(kv, [0, 0, c], [b, n, c]);
-    return this.proj.forward(ctx, mergeHeads(ops, linearAttention(ops, phi(this.q.forward(ctx, x)), phi(k), splitHeads(ops, v, 1))));
+    return this.proj.forward(
+      ctx,
+      mergeHeads(ops, linearAttention(ops, phi(this.q.forward(ctx, x)), phi(k), splitHeads(ops, v, 1))),
+    );
   }
 }
 

@@ -18,8 +18,25 @@ import { median } from './report.js';
 
 export type Job =
   | { kind: 'sgemm'; threads: number; n: number; minRuns: number }
-  | { kind: 'model'; engine: 'onnx' | 'tfjs'; model: string; file?: string; batch: number; threads: number; minRuns: number; maxSeconds: number }
-  | { kind: 'attention'; variant: AttentionVariant; tokens: number; dim: number; threads: number; minRuns: number; maxSeconds: number }
+  | {
+      kind: 'model';
+      engine: 'onnx' | 'tfjs';
+      model: string;
+      file?: string;
+      batch: number;
+      threads: number;
+      minRuns: number;
+      maxSeconds: number;
+    }
+  | {
+      kind: 'attention';
+      variant: AttentionVariant;
+      tokens: number;
+      dim: number;
+      threads: number;
+      minRuns: number;
+      maxSeconds: number;
+    }
   | { kind: 'pair'; a: AttentionSpec; b: AttentionSpec; dim: number; threads: number; rounds: number; roundMs: number }
   | { kind: 'c2c'; rounds: number; bounces: number }
   | { kind: 'phases'; file: string; imgSize: number; slots: number; gapS: number };
@@ -68,7 +85,12 @@ const peakRss = () => Number(/VmHWM:\s*(\d+)/.exec(readFileSync('/proc/self/stat
  * Untimed warm-up for at least 2 s (on this VM the first few runs of a new session take up to twice as
  * long), then at least `minRuns` timed runs and more while under `maxSeconds`.
  */
-async function time(run: () => Promise<unknown>, minRuns: number, maxSeconds: number, baseRssMiB: number): Promise<Timing> {
+async function time(
+  run: () => Promise<unknown>,
+  minRuns: number,
+  maxSeconds: number,
+  baseRssMiB: number,
+): Promise<Timing> {
   const warm = performance.now();
   do await run();
   while (performance.now() - warm < 2000);
@@ -81,7 +103,14 @@ async function time(run: () => Promise<unknown>, minRuns: number, maxSeconds: nu
     if (ts.length >= 200) break;
   }
   ts.sort((a, b) => a - b);
-  return { medianMs: ts[ts.length >> 1], minMs: ts[0], runs: ts.length, timesMs: ts, peakRssMiB: peakRss(), baseRssMiB };
+  return {
+    medianMs: ts[ts.length >> 1],
+    minMs: ts[0],
+    runs: ts.length,
+    timesMs: ts,
+    peakRssMiB: peakRss(),
+    baseRssMiB,
+  };
 }
 
 const random = (shape: number[]) => {
@@ -130,7 +159,9 @@ async function model(job: Extract<Job, { kind: 'model' }>) {
   const input = ops.constant(x) as unknown as import('@tensorflow/tfjs').Tensor;
   return time(
     async () => {
-      const y = tf.tidy(() => m.forward(ctx, input as unknown as Tensor).logits as unknown as import('@tensorflow/tfjs').Tensor);
+      const y = tf.tidy(
+        () => m.forward(ctx, input as unknown as Tensor).logits as unknown as import('@tensorflow/tfjs').Tensor,
+      );
       await y.data();
       y.dispose();
     },
@@ -144,7 +175,9 @@ async function model(job: Extract<Job, { kind: 'model' }>) {
 async function attentionRunner(spec: AttentionSpec, dim: number, threads: number) {
   const side = Math.round(Math.sqrt(spec.tokens));
   const mod = attentionModule(spec.variant, dim, side);
-  const { bytes } = traceOnnx(initWeights(mod.table), [{ name: 'x', shape: [1, spec.tokens, dim] }], (ctx, x) => ({ y: mod.forward(ctx, x) }));
+  const { bytes } = traceOnnx(initWeights(mod.table), [{ name: 'x', shape: [1, spec.tokens, dim] }], (ctx, x) => ({
+    y: mod.forward(ctx, x),
+  }));
   const s = await OnnxSession.create(bytes, spec.variant, { threads });
   const x = random([1, spec.tokens, dim]);
   return () => s.run({ x }, { reuseOutputs: true });
@@ -162,7 +195,10 @@ async function attention(job: Extract<Job, { kind: 'attention' }>) {
  * so two rows timed minutes apart can differ by 2× for reasons that have nothing to do with the modules.
  */
 async function pair(job: Extract<Job, { kind: 'pair' }>): Promise<PairTiming> {
-  const [a, b] = [await attentionRunner(job.a, job.dim, job.threads), await attentionRunner(job.b, job.dim, job.threads)];
+  const [a, b] = [
+    await attentionRunner(job.a, job.dim, job.threads),
+    await attentionRunner(job.b, job.dim, job.threads),
+  ];
   const slot = async (run: () => Promise<unknown>) => {
     const ts: number[] = [];
     const start = performance.now();
@@ -244,7 +280,14 @@ async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: P
   const medianOf = async (run: () => Promise<unknown>, runs: number) => (await sorted(run, runs))[runs >> 1];
   const model = (s: OnnxSession) => () => runExported(s, x, { reuseOutputs: true });
   // warm-up: a new session's first runs are slow on this VM
-  for (const [run, runs] of [[gemm, 5], [model(m2), 5], [model(m1), 5], [focused, 50], [softmax, 10]] as const) await sorted(run, runs);
+  for (const [run, runs] of [
+    [gemm, 5],
+    [model(m2), 5],
+    [model(m1), 5],
+    [focused, 50],
+    [softmax, 10],
+  ] as const)
+    await sorted(run, runs);
   const slots: PhaseSlot[] = [];
   for (let i = 0; i < job.slots; i++) {
     if (i) await new Promise((resolve) => setTimeout(resolve, job.gapS * 1000));
@@ -264,5 +307,15 @@ async function phases(job: Extract<Job, { kind: 'phases' }>): Promise<{ slots: P
 
 const job = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8')) as Job;
 const result =
-  job.kind === 'sgemm' ? await sgemm(job) : job.kind === 'model' ? await model(job) : job.kind === 'pair' ? await pair(job) : job.kind === 'c2c' ? await coreToCore(job) : job.kind === 'phases' ? await phases(job) : await attention(job);
+  job.kind === 'sgemm'
+    ? await sgemm(job)
+    : job.kind === 'model'
+      ? await model(job)
+      : job.kind === 'pair'
+        ? await pair(job)
+        : job.kind === 'c2c'
+          ? await coreToCore(job)
+          : job.kind === 'phases'
+            ? await phases(job)
+            : await attention(job);
 console.log(`RESULT ${JSON.stringify(result)}`);

@@ -54,22 +54,51 @@ const childJs = join(resultsDir, 'child.mjs');
 // README gives users the same setting.
 const KEEP_PAGES = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432';
 const childEnv = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? KEEP_PAGES };
-await build({ entryPoints: [join(here, 'child.ts')], outfile: childJs, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
+await build({
+  entryPoints: [join(here, 'child.ts')],
+  outfile: childJs,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+});
 
 /** Run one configuration in a fresh process; a crash (tfjs-wasm running out of its heap) becomes `failed`. */
 function child(job: Extract<Job, { kind: 'pair' }>): PairTiming | { failed: string };
 function child(job: Extract<Job, { kind: 'c2c' }>): { roundTripNs: number[] } | { failed: string };
 function child(job: Extract<Job, { kind: 'phases' }>): { slots: PhaseSlot[] } | { failed: string };
 function child(job: Job): (Timing & { gflops?: number }) | { failed: string };
-function child(job: Job): (Timing & { gflops?: number }) | PairTiming | { roundTripNs: number[] } | { slots: PhaseSlot[] } | { failed: string } {
-  const r = spawnSync(process.execPath, [childJs, JSON.stringify(job)], { env: childEnv, encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 24 });
+function child(
+  job: Job,
+):
+  | (Timing & { gflops?: number })
+  | PairTiming
+  | { roundTripNs: number[] }
+  | { slots: PhaseSlot[] }
+  | { failed: string } {
+  const r = spawnSync(process.execPath, [childJs, JSON.stringify(job)], {
+    env: childEnv,
+    encoding: 'utf8',
+    timeout: 900_000,
+    maxBuffer: 1 << 24,
+  });
   const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '));
   if (line) return JSON.parse(line.slice(7));
   // the error line itself (Node prints the offending source line first, and its version banner last)
-  const errLine = r.stderr?.split('\n').find((l) => /^\s*(\w*Error\b|FATAL ERROR)/.test(l))?.trim().slice(0, 120);
+  const errLine = r.stderr
+    ?.split('\n')
+    .find((l) => /^\s*(\w*Error\b|FATAL ERROR)/.test(l))
+    ?.trim()
+    .slice(0, 120);
   // tfjs-wasm past its heap: an abort, or an out-of-bounds access once sizes overflow its 32-bit offsets
-  const oom = /RuntimeError: Aborted|out of memory|Cannot enlarge memory|Array buffer allocation failed|memory access out of bounds/i.test(r.stderr ?? '');
-  const why = oom ? `out of memory (${errLine ?? 'killed'})` : (errLine ?? (r.signal ? `killed by ${r.signal}` : String(r.error ?? `exit code ${r.status}`)));
+  const oom =
+    /RuntimeError: Aborted|out of memory|Cannot enlarge memory|Array buffer allocation failed|memory access out of bounds/i.test(
+      r.stderr ?? '',
+    );
+  const why = oom
+    ? `out of memory (${errLine ?? 'killed'})`
+    : (errLine ?? (r.signal ? `killed by ${r.signal}` : String(r.error ?? `exit code ${r.status}`)));
   log(`failed: ${JSON.stringify(job)}: ${why}`);
   return { failed: why };
 }
@@ -94,7 +123,9 @@ const probes: Sgemm[] = [];
 const sgemmOn = (threads: number, when: string, minRuns: number): Sgemm => {
   const r = child({ kind: 'sgemm', threads, n: 1024, minRuns });
   if (!ok(r)) throw new Error(`sgemm failed: ${r.failed}`);
-  log(`sgemm ${when}, ${threads} thread(s): best ${((2 * 1024 ** 3) / (r.minMs * 1e6)).toFixed(1)}, median ${r.gflops!.toFixed(1)} GFLOP/s`);
+  log(
+    `sgemm ${when}, ${threads} thread(s): best ${((2 * 1024 ** 3) / (r.minMs * 1e6)).toFixed(1)}, median ${r.gflops!.toFixed(1)} GFLOP/s`,
+  );
   // the best run is the machine's capability; a median would fold in other tenants' load
   const s = { threads, gflops: (2 * 1024 ** 3) / (r.minMs * 1e6), medianGflops: r.gflops!, medianMs: r.medianMs };
   probes.push(s);
@@ -127,7 +158,15 @@ if (parts.includes('models')) {
       const ours = r.proto.nodes.map((n) => n.op);
       const ort = await ortOptimizedOps(r.bytes, { threads: 1 });
       const n = (ops: string[], op: string) => ops.filter((o) => o === op).length;
-      graphRows.push({ model: name, mib: r.bytes.length / 2 ** 20, nodes: ours.length, ortNodes: ort.length, transposes: n(ort, 'Transpose'), reshapes: n(ort, 'Reshape'), fused: ort.filter((o) => o.startsWith('com.microsoft')).length });
+      graphRows.push({
+        model: name,
+        mib: r.bytes.length / 2 ** 20,
+        nodes: ours.length,
+        ortNodes: ort.length,
+        transposes: n(ort, 'Transpose'),
+        reshapes: n(ort, 'Reshape'),
+        fused: ort.filter((o) => o.startsWith('com.microsoft')).length,
+      });
     }
     for (const engine of ENGINES) {
       // tfjs-wasm has no threads in Node: one row, whatever --threads says
@@ -135,9 +174,29 @@ if (parts.includes('models')) {
         for (const batch of BATCHES) {
           const heavy = engine === 'tfjs';
           if (engine === 'onnx') sgemmOn(threads, `before ${name} b${batch}`, quick ? 5 : 15);
-          const c2cNs = engine === 'onnx' && threads > 1 ? coreToCore(`before ${name} b${batch} t${threads}`, 3, 300_000) : undefined;
-          const r = child({ kind: 'model', engine, model: name, file, batch, threads, minRuns: heavy ? 3 : quick ? 5 : 10, maxSeconds: heavy ? 0 : quick ? 1 : 3 });
-          const row: Row = { model: name, engine, batch, threads: engine === 'tfjs' ? 'wasm' : threads, macs, c2cNs, ...r };
+          const c2cNs =
+            engine === 'onnx' && threads > 1
+              ? coreToCore(`before ${name} b${batch} t${threads}`, 3, 300_000)
+              : undefined;
+          const r = child({
+            kind: 'model',
+            engine,
+            model: name,
+            file,
+            batch,
+            threads,
+            minRuns: heavy ? 3 : quick ? 5 : 10,
+            maxSeconds: heavy ? 0 : quick ? 1 : 3,
+          });
+          const row: Row = {
+            model: name,
+            engine,
+            batch,
+            threads: engine === 'tfjs' ? 'wasm' : threads,
+            macs,
+            c2cNs,
+            ...r,
+          };
           if (ok(r)) {
             row.imagesPerS = (1000 * batch) / r.medianMs;
             log(`${name} ${engine} b${batch} t${threads}: ${r.medianMs.toFixed(1)} ms`);
@@ -154,7 +213,9 @@ if (parts.includes('models')) {
 const attnRows: Row[] = [];
 const PASSES = quick ? 1 : 2;
 if (parts.includes('attention')) {
-  const configs = THREADS.flatMap((threads) => VARIANTS.flatMap((variant) => TOKENS.map((tokens) => ({ threads, variant, tokens }))));
+  const configs = THREADS.flatMap((threads) =>
+    VARIANTS.flatMap((variant) => TOKENS.map((tokens) => ({ threads, variant, tokens }))),
+  );
   const tooBig = (c: (typeof configs)[number]) => c.variant === 'softmax' && softmaxBytes(c.tokens) > SOFTMAX_LIMIT;
   const timings = configs.map(() => [] as Timing[]);
   const failures = configs.map(() => [] as string[]);
@@ -169,14 +230,32 @@ if (parts.includes('attention')) {
   }
   configs.forEach((c, i) => {
     const { variant, tokens, threads } = c;
-    if (tooBig(c)) return void attnRows.push({ variant, tokens, threads, skipped: `N×N scores need ${(softmaxBytes(tokens) / 2 ** 30).toFixed(1)} GiB > 4 GiB` });
+    if (tooBig(c))
+      return void attnRows.push({
+        variant,
+        tokens,
+        threads,
+        skipped: `N×N scores need ${(softmaxBytes(tokens) / 2 ** 30).toFixed(1)} GiB > 4 GiB`,
+      });
     const passes = timings[i];
     if (!passes.length) return void attnRows.push({ variant, tokens, threads, skipped: `failed: ${failures[i][0]}` });
     const times = passes.flatMap((p) => p.timesMs).sort((x, y) => x - y);
     const medianMs = times[times.length >> 1];
     // the memory of the pass that grew most over its own baseline
     const worst = passes.reduce((x, y) => (y.peakRssMiB - y.baseRssMiB > x.peakRssMiB - x.baseRssMiB ? y : x));
-    attnRows.push({ variant, tokens, threads, medianMs, minMs: times[0], runs: times.length, passMediansMs: passes.map((p) => p.medianMs), failedPasses: failures[i].length, peakRssMiB: worst.peakRssMiB, baseRssMiB: worst.baseRssMiB, usPerToken: (1000 * medianMs) / tokens });
+    attnRows.push({
+      variant,
+      tokens,
+      threads,
+      medianMs,
+      minMs: times[0],
+      runs: times.length,
+      passMediansMs: passes.map((p) => p.medianMs),
+      failedPasses: failures[i].length,
+      peakRssMiB: worst.peakRssMiB,
+      baseRssMiB: worst.baseRssMiB,
+      usPerToken: (1000 * medianMs) / tokens,
+    });
   });
 }
 
@@ -186,8 +265,21 @@ const [ROUNDS, ROUND_MS] = quick ? [4, 100] : [20, 300];
 if (parts.includes('attention')) {
   const BASE = 3136;
   const specs: [AttentionSpec, AttentionSpec][] = [
-    ...(TOKENS.includes(BASE) ? [[{ variant: 'focused', tokens: BASE }, { variant: 'softmax', tokens: BASE }] as [AttentionSpec, AttentionSpec]] : []),
-    ...TOKENS.filter((n) => n > BASE && TOKENS.includes(BASE)).map((n) => [{ variant: 'focused', tokens: BASE }, { variant: 'focused', tokens: n }] as [AttentionSpec, AttentionSpec]),
+    ...(TOKENS.includes(BASE)
+      ? [
+          [
+            { variant: 'focused', tokens: BASE },
+            { variant: 'softmax', tokens: BASE },
+          ] as [AttentionSpec, AttentionSpec],
+        ]
+      : []),
+    ...TOKENS.filter((n) => n > BASE && TOKENS.includes(BASE)).map(
+      (n) =>
+        [
+          { variant: 'focused', tokens: BASE },
+          { variant: 'focused', tokens: n },
+        ] as [AttentionSpec, AttentionSpec],
+    ),
   ];
   for (const threads of THREADS) {
     for (const [a, b] of specs) {
@@ -198,8 +290,25 @@ if (parts.includes('attention')) {
         continue;
       }
       const ratios = r.aMs.map((t, i) => r.bMs[i] / t).sort((x, y) => x - y);
-      pairRows.push({ threads, pair: name, a: `${a.variant}@${a.tokens}`, b: `${b.variant}@${b.tokens}`, tokensA: a.tokens, tokensB: b.tokens, aMedianMs: median(r.aMs), bMedianMs: median(r.bMs), ratio: ratios[ratios.length >> 1], ratioMin: ratios[0], ratioMax: ratios[ratios.length - 1], rounds: ratios.length, aMs: r.aMs, bMs: r.bMs });
-      log(`pair ${name} t${threads}: ratio ${ratios[ratios.length >> 1].toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`);
+      pairRows.push({
+        threads,
+        pair: name,
+        a: `${a.variant}@${a.tokens}`,
+        b: `${b.variant}@${b.tokens}`,
+        tokensA: a.tokens,
+        tokensB: b.tokens,
+        aMedianMs: median(r.aMs),
+        bMedianMs: median(r.bMs),
+        ratio: ratios[ratios.length >> 1],
+        ratioMin: ratios[0],
+        ratioMax: ratios[ratios.length - 1],
+        rounds: ratios.length,
+        aMs: r.aMs,
+        bMs: r.bMs,
+      });
+      log(
+        `pair ${name} t${threads}: ratio ${ratios[ratios.length >> 1].toFixed(2)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)})`,
+      );
     }
   }
 }
@@ -221,7 +330,9 @@ if (parts.includes('phases')) {
 const sgemmEnd = sgemm('end');
 const c2cEnd = coreToCore('end', 5, 1_000_000);
 load.push(loadavg()[0]);
-const best = new Map(SGEMM_THREADS.map((t) => [t, Math.max(...probes.filter((p) => p.threads === t).map((p) => p.gflops))]));
+const best = new Map(
+  SGEMM_THREADS.map((t) => [t, Math.max(...probes.filter((p) => p.threads === t).map((p) => p.gflops))]),
+);
 for (const r of modelRows.filter((x) => !x.failed)) {
   const t = r.engine === 'tfjs' ? 1 : (r.threads as number);
   r.gflopsModel = (2 * (r.macs as number) * (r.batch as number)) / ((r.medianMs as number) * 1e6);
@@ -229,57 +340,181 @@ for (const r of modelRows.filter((x) => !x.failed)) {
 }
 
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
-const info = { date: started.toISOString(), command, ...machine(), cpuCount: cpus().length, loadAverage1m: load, coreToCoreRoundTripNs: { start: c2cStart, end: c2cEnd }, sgemm: { start: sgemmStart, end: sgemmEnd, all: probes, best: Object.fromEntries(best) } };
-const json = { ...info, graphs: graphRows, models: modelRows, attention: attnRows, pairs: pairRows, phases: phaseSlots };
+const info = {
+  date: started.toISOString(),
+  command,
+  ...machine(),
+  cpuCount: cpus().length,
+  loadAverage1m: load,
+  coreToCoreRoundTripNs: { start: c2cStart, end: c2cEnd },
+  sgemm: { start: sgemmStart, end: sgemmEnd, all: probes, best: Object.fromEntries(best) },
+};
+const json = {
+  ...info,
+  graphs: graphRows,
+  models: modelRows,
+  attention: attnRows,
+  pairs: pairRows,
+  phases: phaseSlots,
+};
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
 
 const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : String(v ?? ''));
 const modelTable = {
-  header: ['model', 'engine', 'batch', 'threads', 'median ms', 'images/s', 'peak RSS MiB', 'GMACs/img', 'GFLOP/s', 'efficiency', 'c2c ns'],
+  header: [
+    'model',
+    'engine',
+    'batch',
+    'threads',
+    'median ms',
+    'images/s',
+    'peak RSS MiB',
+    'GMACs/img',
+    'GFLOP/s',
+    'efficiency',
+    'c2c ns',
+  ],
   rows: modelRows.map((r) =>
     r.failed
-      ? [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), `failed: ${r.failed}`, '', '', f((r.macs as number) / 1e9, 3), '', '', f(r.c2cNs, 0)]
-      : [f(r.model), f(r.engine), f(r.batch, 0), f(r.threads, 0), f(r.medianMs), f(r.imagesPerS), f(r.peakRssMiB, 0), f((r.macs as number) / 1e9, 3), f(r.gflopsModel), f(r.efficiency, 2), f(r.c2cNs, 0)],
+      ? [
+          f(r.model),
+          f(r.engine),
+          f(r.batch, 0),
+          f(r.threads, 0),
+          `failed: ${r.failed}`,
+          '',
+          '',
+          f((r.macs as number) / 1e9, 3),
+          '',
+          '',
+          f(r.c2cNs, 0),
+        ]
+      : [
+          f(r.model),
+          f(r.engine),
+          f(r.batch, 0),
+          f(r.threads, 0),
+          f(r.medianMs),
+          f(r.imagesPerS),
+          f(r.peakRssMiB, 0),
+          f((r.macs as number) / 1e9, 3),
+          f(r.gflopsModel),
+          f(r.efficiency, 2),
+          f(r.c2cNs, 0),
+        ],
   ),
 };
 const attnTable = {
   header: ['attention', 'N', 'threads', 'median ms', 'µs/token', 'peak RSS MiB', 'RSS over base MiB'],
   rows: attnRows.map((r) =>
-    r.skipped ? [f(r.variant), f(r.tokens, 0), f(r.threads, 0), 'skipped', '', '', f(r.skipped)] : [f(r.variant), f(r.tokens, 0), f(r.threads, 0), f(r.medianMs, 2), f(r.usPerToken, 3), f(r.peakRssMiB, 0), f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0)],
+    r.skipped
+      ? [f(r.variant), f(r.tokens, 0), f(r.threads, 0), 'skipped', '', '', f(r.skipped)]
+      : [
+          f(r.variant),
+          f(r.tokens, 0),
+          f(r.threads, 0),
+          f(r.medianMs, 2),
+          f(r.usPerToken, 3),
+          f(r.peakRssMiB, 0),
+          f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0),
+        ],
   ),
 };
 const graphTable = {
-  header: ['model', 'file MiB', 'nodes (ours)', "nodes (ORT 'all')", 'Transpose (ORT)', 'Reshape (ORT)', 'com.microsoft fused (ORT)'],
-  rows: graphRows.map((r) => [f(r.model), f(r.mib, 1), f(r.nodes, 0), f(r.ortNodes, 0), f(r.transposes, 0), f(r.reshapes, 0), f(r.fused, 0)]),
+  header: [
+    'model',
+    'file MiB',
+    'nodes (ours)',
+    "nodes (ORT 'all')",
+    'Transpose (ORT)',
+    'Reshape (ORT)',
+    'com.microsoft fused (ORT)',
+  ],
+  rows: graphRows.map((r) => [
+    f(r.model),
+    f(r.mib, 1),
+    f(r.nodes, 0),
+    f(r.ortNodes, 0),
+    f(r.transposes, 0),
+    f(r.reshapes, 0),
+    f(r.fused, 0),
+  ]),
 };
 const pairTable = {
   header: ['threads', 'B ÷ A', 'A median ms', 'B median ms', 'B/A: median of rounds', 'min', 'max', 'rounds'],
-  rows: pairRows.map((r) => (r.failed ? [f(r.threads, 0), f(r.pair), `failed: ${r.failed}`, '', '', '', '', ''] : [f(r.threads, 0), f(r.pair), f(r.aMedianMs, 2), f(r.bMedianMs, 2), f(r.ratio, 2), f(r.ratioMin, 2), f(r.ratioMax, 2), f(r.rounds, 0)])),
+  rows: pairRows.map((r) =>
+    r.failed
+      ? [f(r.threads, 0), f(r.pair), `failed: ${r.failed}`, '', '', '', '', '']
+      : [
+          f(r.threads, 0),
+          f(r.pair),
+          f(r.aMedianMs, 2),
+          f(r.bMedianMs, 2),
+          f(r.ratio, 2),
+          f(r.ratioMin, 2),
+          f(r.ratioMax, 2),
+          f(r.rounds, 0),
+        ],
+  ),
 };
 const sgemmTable = {
-  header: ['threads', 'start: best', 'start: median', 'end: best', 'end: median', 'measurements', 'best of all (efficiency divides by this)'],
-  rows: SGEMM_THREADS.map((t, i) => [String(t), f(sgemmStart[i].gflops), f(sgemmStart[i].medianGflops), f(sgemmEnd[i].gflops), f(sgemmEnd[i].medianGflops), String(probes.filter((p) => p.threads === t).length), f(best.get(t))]),
+  header: [
+    'threads',
+    'start: best',
+    'start: median',
+    'end: best',
+    'end: median',
+    'measurements',
+    'best of all (efficiency divides by this)',
+  ],
+  rows: SGEMM_THREADS.map((t, i) => [
+    String(t),
+    f(sgemmStart[i].gflops),
+    f(sgemmStart[i].medianGflops),
+    f(sgemmEnd[i].gflops),
+    f(sgemmEnd[i].medianGflops),
+    String(probes.filter((p) => p.threads === t).length),
+    f(best.get(t)),
+  ]),
 };
 
-console.log(`\n${info.date}  ${info.cpu}, ${info.cpuCount} cores, Node ${info.node}, onnxruntime-node ${info.ort}, load ${load.map((l) => l.toFixed(2)).join(' → ')}, core-to-core round trip ${f(c2cStart, 0)} → ${f(c2cEnd, 0)} ns`);
-for (const t of [sgemmTable, graphTable, modelTable, attnTable, pairTable]) if (t.rows.length) console.log(`\n${formatTable(t.header, t.rows)}`);
+console.log(
+  `\n${info.date}  ${info.cpu}, ${info.cpuCount} cores, Node ${info.node}, onnxruntime-node ${info.ort}, load ${load.map((l) => l.toFixed(2)).join(' → ')}, core-to-core round trip ${f(c2cStart, 0)} → ${f(c2cEnd, 0)} ns`,
+);
+for (const t of [sgemmTable, graphTable, modelTable, attnTable, pairTable])
+  if (t.rows.length) console.log(`\n${formatTable(t.header, t.rows)}`);
 
 // the issue's targets, read off the tables above
 const targets: string[] = [];
 // a second thread that makes sgemm slower than one thread means the machine's other core was taken (a shared VM):
 // every multi-thread number of such a run is unusable, so the targets say so instead of met/missed
 const starved = THREADS.filter((t) => t > 1 && best.has(1) && best.get(t)! < best.get(1)!);
-const verdict = (threads: number, ok: boolean) => (starved.includes(threads) ? `not measurable in this run (sgemm on ${threads} threads, ${f(best.get(threads))} GFLOP/s, was slower than on 1)` : ok ? 'met' : 'missed');
-if (starved.length) targets.push(`WARNING: sgemm on ${starved.join(', ')} threads ran slower than on 1 thread: another job held the other core(s), so this run's multi-thread rows are not representative`);
-const swin = modelRows.find((r) => r.model === 'flatten_swin_t' && r.engine === 'onnx' && r.batch === 1 && r.threads === 2);
-if (swin) targets.push(`flatten_swin_t, batch 1, 2 threads: ${f(swin.medianMs)} ms, efficiency ${f(swin.efficiency, 2)} (target ≥ 0.60; core-to-core round trip just before: ${f(swin.c2cNs, 0)} ns): ${verdict(2, (swin.efficiency as number) >= 0.6)}`);
+const verdict = (threads: number, ok: boolean) =>
+  starved.includes(threads)
+    ? `not measurable in this run (sgemm on ${threads} threads, ${f(best.get(threads))} GFLOP/s, was slower than on 1)`
+    : ok
+      ? 'met'
+      : 'missed';
+if (starved.length)
+  targets.push(
+    `WARNING: sgemm on ${starved.join(', ')} threads ran slower than on 1 thread: another job held the other core(s), so this run's multi-thread rows are not representative`,
+  );
+const swin = modelRows.find(
+  (r) => r.model === 'flatten_swin_t' && r.engine === 'onnx' && r.batch === 1 && r.threads === 2,
+);
+if (swin)
+  targets.push(
+    `flatten_swin_t, batch 1, 2 threads: ${f(swin.medianMs)} ms, efficiency ${f(swin.efficiency, 2)} (target ≥ 0.60; core-to-core round trip just before: ${f(swin.c2cNs, 0)} ns): ${verdict(2, (swin.efficiency as number) >= 0.6)}`,
+  );
 for (const threads of THREADS) {
   const paired = pairRows.filter((r) => r.threads === threads && !r.failed);
   const vs = paired.find((r) => r.b === 'softmax@3136');
   if (vs) {
     const x = vs.ratio as number;
-    targets.push(`${threads} thread(s): focused linear attention is ${x.toFixed(1)}× faster than softmax at N = 3136 (median of ${vs.rounds} alternating rounds, ${f(vs.ratioMin)}–${f(vs.ratioMax)}×; target ≥ 5×): ${verdict(threads, x >= 5)}`);
+    targets.push(
+      `${threads} thread(s): focused linear attention is ${x.toFixed(1)}× faster than softmax at N = 3136 (median of ${vs.rounds} alternating rounds, ${f(vs.ratioMin)}–${f(vs.ratioMax)}×; target ≥ 5×): ${verdict(threads, x >= 5)}`,
+    );
   }
   const growth = paired.filter((r) => r.a === 'focused@3136' && String(r.b).startsWith('focused@'));
   if (growth.length) {
@@ -287,12 +522,18 @@ for (const threads of THREADS) {
     const change = growth.map((r) => ((r.ratio as number) * (r.tokensA as number)) / (r.tokensB as number) - 1);
     const worst = Math.max(...change.map(Math.abs));
     const pct = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(0)}%`;
-    targets.push(`${threads} thread(s): focused time per token against N = 3136, paired in one process: ${growth.map((r, i) => `N = ${r.tokensB}: ${pct(change[i])}`).join(', ')} (target ±30%): ${verdict(threads, worst <= 0.3)}`);
+    targets.push(
+      `${threads} thread(s): focused time per token against N = 3136, paired in one process: ${growth.map((r, i) => `N = ${r.tokensB}: ${pct(change[i])}`).join(', ')} (target ±30%): ${verdict(threads, worst <= 0.3)}`,
+    );
   }
-  const per = TOKENS.filter((n) => n >= 3136).map((n) => attnRows.find((r) => r.variant === 'focused' && r.tokens === n && r.threads === threads && !r.skipped)).filter((r): r is Row => !!r);
+  const per = TOKENS.filter((n) => n >= 3136)
+    .map((n) => attnRows.find((r) => r.variant === 'focused' && r.tokens === n && r.threads === threads && !r.skipped))
+    .filter((r): r is Row => !!r);
   if (per.length > 1) {
     const mem = per.map((r) => `${f((r.peakRssMiB as number) - (r.baseRssMiB as number), 0)} MiB`);
-    targets.push(`${threads} thread(s): focused peak RSS over the process baseline for N = ${per.map((r) => r.tokens).join(', ')}: ${mem.join(', ')} (linear memory: grows with N, never N²)`);
+    targets.push(
+      `${threads} thread(s): focused peak RSS over the process baseline for N = ${per.map((r) => r.tokens).join(', ')}: ${mem.join(', ')} (linear memory: grows with N, never N²)`,
+    );
   }
 }
 
@@ -306,7 +547,7 @@ const md = [
   `- core-to-core latency: two threads bounce one shared cache line in ${f(c2cStart, 0)} ns per round trip at the start and ${f(c2cEnd, 0)} ns at the end (median of 5 rounds of 10⁶); the "c2c ns" column gives it just before each multi-thread model row. A 2-thread ORT op waits about this long, less what prefetching hides, for each cache line it needs from the other core's cache.`,
   `- 1-minute load average at start → end: ${load.map((l) => l.toFixed(2)).join(' → ')} (other processes on the machine slow every number down)`,
   '- ORT: graph optimization level `all`, intra-op threads as listed, sequential execution; the models are our exported `.onnx` files with random weights.',
-  '- efficiency = (2·MACs·batch / median latency) ÷ sgemm GFLOP/s on the same thread count, where sgemm is the best single run over all of this benchmark\'s sgemm measurements on that thread count (at the start, at the end, and just before each ORT model row): the machine\'s capability. A median, or one early measurement, could land in a phase when other tenants hold the host and flatter the efficiency; only the model side may pay for their load. tfjs rows use one thread. MACs per SPEC §3.',
+  "- efficiency = (2·MACs·batch / median latency) ÷ sgemm GFLOP/s on the same thread count, where sgemm is the best single run over all of this benchmark's sgemm measurements on that thread count (at the start, at the end, and just before each ORT model row): the machine's capability. A median, or one early measurement, could land in a phase when other tenants hold the host and flatter the efficiency; only the model side may pay for their load. tfjs rows use one thread. MACs per SPEC §3.",
   `- Every configuration runs in its own process of plain compiled JavaScript (an esbuild bundle of bench/child.ts, no tsx loader thread), with \`GLIBC_TUNABLES=${childEnv.GLIBC_TUNABLES}\` so that onnxruntime-node's per-run output copy does not page-fault (README, "Serving on Linux"). Each warms up for 2 s, then runs at least 10 times (3 for tfjs) and for at least 3 s; medians. The attention module runs each configuration in two passes over the whole list, and its median pools both passes' runs. This VM is shared: throughput swings by up to 2× between 200 ms slices, so compare rows of one run only.`,
   '',
   '## Targets',
@@ -319,7 +560,10 @@ const md = [
       ['Exported graphs (opset 17; ORT graph optimization level `all`)', graphTable],
       ['Models at 224²', modelTable],
       ['Attention module alone (C = 64, 1 head, global, on ORT)', attnTable],
-      [`Attention ratios, paired: A and B alternate in one process (${ROUNDS} rounds of ~${ROUND_MS} ms each)`, pairTable],
+      [
+        `Attention ratios, paired: A and B alternate in one process (${ROUNDS} rounds of ~${ROUND_MS} ms each)`,
+        pairTable,
+      ],
     ] as const
   ).flatMap(([title, t]) => [`## ${title}`, '', markdownTable(t.header, t.rows), '']),
 ];

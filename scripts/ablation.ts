@@ -39,7 +39,10 @@ const VARIANTS = arg('variants', ALL_VARIANTS.join(',')).split(',');
 function readHistory(dir: string): EpochMetrics[] {
   const f = join(dir, 'metrics.jsonl');
   if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochMetrics);
+  return readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EpochMetrics);
 }
 
 const runs: AblationRun[] = [];
@@ -68,7 +71,9 @@ for (const seed of setup.seeds) {
         history.length > 0,
         { progress: new ProgressBar(process.stderr, 60) },
       );
-      console.error(`${variant} seed ${seed}: test top-1 ${(100 * (r.history.at(-1)?.test?.top1 ?? NaN)).toFixed(2)}% in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      console.error(
+        `${variant} seed ${seed}: test top-1 ${(100 * (r.history.at(-1)?.test?.top1 ?? NaN)).toFixed(2)}% in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      );
       history = readHistory(dir);
     }
     if (history.length >= setup.epochs) runs.push({ variant, seed, history });

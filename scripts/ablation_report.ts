@@ -27,7 +27,12 @@ const LABELS: Record<string, string> = {
   focused: '+ focused function f_p (no DWC)',
   flatten: '+ DWC = FLatten (f_p + DWC)',
 };
-const COLORS: Record<string, string> = { softmax: '#444444', linear: '#d62728', focused: '#ff7f0e', flatten: '#1f77b4' };
+const COLORS: Record<string, string> = {
+  softmax: '#444444',
+  linear: '#d62728',
+  focused: '#ff7f0e',
+  flatten: '#1f77b4',
+};
 
 function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -48,8 +53,14 @@ function chartSvg(title: string, yLabel: string, series: { variant: string; ys: 
   const x = (i: number) => m.l + ((W - m.l - m.r) * i) / Math.max(1, n - 1);
   const y = (v: number) => H - m.b - ((H - m.t - m.b) * (v - lo + pad)) / (hi - lo + 2 * pad);
   const ticks = Array.from({ length: 5 }, (_, i) => lo - pad + ((hi - lo + 2 * pad) * i) / 4);
-  const lines = series.map((s) => `<polyline fill="none" stroke="${COLORS[s.variant]}" stroke-width="2.5" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`);
-  const legend = series.map((s, i) => `<rect x="${W - 300}" y="${m.t + 8 + i * 20}" width="14" height="4" fill="${COLORS[s.variant]}"/><text x="${W - 280}" y="${m.t + 14 + i * 20}" font-size="12">${LABELS[s.variant]}</text>`);
+  const lines = series.map(
+    (s) =>
+      `<polyline fill="none" stroke="${COLORS[s.variant]}" stroke-width="2.5" points="${s.ys.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`,
+  );
+  const legend = series.map(
+    (s, i) =>
+      `<rect x="${W - 300}" y="${m.t + 8 + i * 20}" width="14" height="4" fill="${COLORS[s.variant]}"/><text x="${W - 280}" y="${m.t + 14 + i * 20}" font-size="12">${LABELS[s.variant]}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${W / 2}" y="22" font-size="15" text-anchor="middle">${title}</text>
@@ -73,7 +84,16 @@ export async function writeReport(setup: AblationSetup, runs: AblationRun[]): Pr
     const top1 = meanStd(rs.map((r) => 100 * r.history.at(-1)!.test!.top1));
     const seconds = meanStd(rs.map((r) => r.history.reduce((a, h) => a + h.epoch_seconds, 0)));
     const ips = meanStd(rs.map((r) => r.history.reduce((a, h) => a + h.images_per_sec, 0) / r.history.length));
-    return { variant, seeds: rs.map((r) => r.seed), top1, perSeed: rs.map((r) => 100 * r.history.at(-1)!.test!.top1), params: info.parameters, macs: info.macs, seconds, ips };
+    return {
+      variant,
+      seeds: rs.map((r) => r.seed),
+      top1,
+      perSeed: rs.map((r) => 100 * r.history.at(-1)!.test!.top1),
+      params: info.parameters,
+      macs: info.macs,
+      seconds,
+      ips,
+    };
   });
   writeFileSync('docs/ablation/results.json', `${JSON.stringify({ setup, summary: rows, runs }, null, 1)}\n`);
   const curve = (key: (h: EpochMetrics) => number) =>
@@ -81,11 +101,39 @@ export async function writeReport(setup: AblationSetup, runs: AblationRun[]): Pr
       const rs = runs.filter((r) => r.variant === variant);
       return { variant, ys: rs[0].history.map((_, e) => rs.reduce((a, r) => a + key(r.history[e]), 0) / rs.length) };
     });
-  await sharp(Buffer.from(chartSvg('Training loss (label-smoothed CE), mean over seeds', 'train loss', curve((h) => h.train_loss)))).png().toFile('docs/ablation/train_loss.png');
-  await sharp(Buffer.from(chartSvg('Training top-1 (augmented batches), mean over seeds', 'train top-1', curve((h) => h.train_top1)))).png().toFile('docs/ablation/train_top1.png');
-  const order = [...rows].sort((a, b) => a.top1.mean - b.top1.mean).map((r) => `${r.variant} ${r.top1.mean.toFixed(2)}`);
+  await sharp(
+    Buffer.from(
+      chartSvg(
+        'Training loss (label-smoothed CE), mean over seeds',
+        'train loss',
+        curve((h) => h.train_loss),
+      ),
+    ),
+  )
+    .png()
+    .toFile('docs/ablation/train_loss.png');
+  await sharp(
+    Buffer.from(
+      chartSvg(
+        'Training top-1 (augmented batches), mean over seeds',
+        'train top-1',
+        curve((h) => h.train_top1),
+      ),
+    ),
+  )
+    .png()
+    .toFile('docs/ablation/train_top1.png');
+  const order = [...rows]
+    .sort((a, b) => a.top1.mean - b.top1.mean)
+    .map((r) => `${r.variant} ${r.top1.mean.toFixed(2)}`);
   const table = rows
-    .map((r) => `| ${LABELS[r.variant]} | ${r.top1.mean.toFixed(2)} ± ${r.top1.std.toFixed(2)} | ${r.perSeed.map((v) => v.toFixed(2)).join(', ')} | ${(r.params / 1e3).toFixed(1)}k | ${(r.macs / 1e6).toFixed(2)}M | ${r.seconds.mean.toFixed(0)} s | ${r.ips.mean.toFixed(1)} |`)
+    .map(
+      (r) =>
+        `| ${LABELS[r.variant]} | ${r.top1.mean.toFixed(2)} ± ${r.top1.std.toFixed(2)} | ${r.perSeed.map((v) => v.toFixed(2)).join(', ')} | ${(r.params / 1e3).toFixed(1)}k | ${(r.macs / 1e6).toFixed(2)}M | ${r.seconds.mean.toFixed(0)} s | ${r.ips.mean.toFixed(1)} |`,
+    )
     .join('\n');
-  writeFileSync('docs/ablation/table.md', `| Variant | Test top-1 % (mean ± std) | per seed | Params | MACs/image | Train time/run | Train img/s |\n|---|---|---|---|---|---|---|\n${table}\n\nOrder found (low → high): ${order.join(' < ')}\n`);
+  writeFileSync(
+    'docs/ablation/table.md',
+    `| Variant | Test top-1 % (mean ± std) | per seed | Params | MACs/image | Train time/run | Train img/s |\n|---|---|---|---|---|---|---|\n${table}\n\nOrder found (low → high): ${order.join(' < ')}\n`,
+  );
 }

@@ -15,7 +15,10 @@ const src = join(dir, `${which}.safetensors`);
 const { tensors } = readSafetensorsFile(src);
 const model = buildNamed('flatten_deit_fmnist');
 bindStateDict(model.table, tensors, { strict: true, source: src });
-const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { options: Record<string, unknown>; best: unknown };
+const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+  options: Record<string, unknown>;
+  best: unknown;
+};
 const out = 'weights/flatten_deit_fmnist.safetensors';
 writeSafetensorsFile(out, tensors, {
   format: 'pt',

@@ -16,7 +16,18 @@ export { buildModel, buildNamed, type ModelSpec } from './models/build.js';
 export { REGISTRY, registryEntry, type RegistryEntry, type Preprocess } from './models/registry.js';
 export type { VisionModel, ModelOutput, Family } from './models/model.js';
 
-export { readPth, findStateDict, readNpy, writeNpy, readNpyFile, writeNpyFile, readSafetensors, writeSafetensors, readSafetensorsFile, writeSafetensorsFile } from './io/index.js';
+export {
+  readPth,
+  findStateDict,
+  readNpy,
+  writeNpy,
+  readNpyFile,
+  writeNpyFile,
+  readSafetensors,
+  writeSafetensors,
+  readSafetensorsFile,
+  writeSafetensorsFile,
+} from './io/index.js';
 export { prepareImage, toBatch } from './io/image.js';
 
 export { readStateDict, loadWeights } from './nn/checkpoint.js';

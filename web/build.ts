@@ -28,7 +28,10 @@ export async function buildWeb(): Promise<void> {
     define: { __FASHION_MNIST_CLASSES__: JSON.stringify(FASHION_MNIST_CLASSES) },
   });
   // seed 0: every build shows the same random maps
-  writeSafetensorsFile(join(WEB_DIR, RANDOM_WEIGHTS_PATH), initWeights(buildNamed(MODEL_NAME).table, 0), { weights: 'random', seed: '0' });
+  writeSafetensorsFile(join(WEB_DIR, RANDOM_WEIGHTS_PATH), initWeights(buildNamed(MODEL_NAME).table, 0), {
+    weights: 'random',
+    seed: '0',
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -19,7 +19,9 @@ for (let label = 0; label < test.classes.length; label++) {
   const slug = test.classes[label].toLowerCase().replace(/[^a-z]+/g, '-');
   const file = `${label}-${slug}.png`;
   const pixels = test.pixels.subarray(index * 784, (index + 1) * 784);
-  await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(SAMPLES_DIR, file));
+  await sharp(Buffer.from(pixels), { raw: { width: 28, height: 28, channels: 1 } })
+    .png()
+    .toFile(join(SAMPLES_DIR, file));
   samples.push({ file, label, testIndex: index });
 }
 writeFileSync(join(SAMPLES_DIR, 'samples.json'), `${JSON.stringify(samples, null, 1)}\n`);

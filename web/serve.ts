@@ -71,7 +71,10 @@ export async function startServer(port: number, host = '127.0.0.1'): Promise<Run
     // no-cache: a rebuilt bundle or newly trained weights show up on reload
     res.writeHead(200, { 'content-type': MIME[extname(file)], 'content-length': size, 'cache-control': 'no-cache' });
     if (req.method === 'HEAD') res.end();
-    else createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    else
+      createReadStream(file)
+        .on('error', () => res.destroy())
+        .pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -92,7 +95,8 @@ function portFromArgs(argv: string[]): number {
   const i = argv.indexOf('--port');
   const raw = i >= 0 ? argv[i + 1] : (process.env.PORT ?? '5173');
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: '${raw}' is not a port number (0-65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port: '${raw}' is not a port number (0-65535)`);
   return port;
 }
 

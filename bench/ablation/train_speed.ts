@@ -18,7 +18,8 @@ import { LiveWeights } from '../../src/train/params.js';
 import { Rng } from '../../src/train/rng.js';
 import { batchGrads, GradientWorkers } from '../../src/train/workers.js';
 
-const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg, threadsArg = '1'] = process.argv.slice(2);
+const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg, threadsArg = '1'] =
+  process.argv.slice(2);
 const B = Number(batchArg);
 const steps = Number(stepsArg);
 await initTfjs(backend as TfjsBackend);
@@ -26,7 +27,8 @@ const model = buildNamed(name);
 const weights = initWeights(model.table, 0);
 const live = new LiveWeights(model.table, weights);
 const threads = Number(threadsArg);
-const pool = threads > 1 ? await GradientWorkers.start(threads - 1, name, {}, backend as TfjsBackend, weights) : undefined;
+const pool =
+  threads > 1 ? await GradientWorkers.start(threads - 1, name, {}, backend as TfjsBackend, weights) : undefined;
 const opt = new AdamW(live.params, { lr: 1e-4, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
 const rng = new Rng(1);
 const s = model.imgSize;
@@ -49,12 +51,20 @@ for (let i = 0; i <= steps; i++) {
   console.error(`step ${i}${i === 0 ? ' (warm-up)' : ''}: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 }
 const sec = times.reduce((a, b) => a + b, 0);
-console.log(JSON.stringify({
-  model: name, backend: tf.getBackend(), threads, batch: B, micro_batch: micro, steps, img: s,
-  images_per_sec: +((B * steps) / sec).toFixed(2),
-  sec_per_step: +(sec / steps).toFixed(3),
-  peak_tensor_mb: Math.round(peakBytes / 2 ** 20),
-  peak_rss_mb: Math.round(peakRss / 2 ** 20),
-  load_avg_1m: +loadavg()[0].toFixed(2),
-}));
+console.log(
+  JSON.stringify({
+    model: name,
+    backend: tf.getBackend(),
+    threads,
+    batch: B,
+    micro_batch: micro,
+    steps,
+    img: s,
+    images_per_sec: +((B * steps) / sec).toFixed(2),
+    sec_per_step: +(sec / steps).toFixed(3),
+    peak_tensor_mb: Math.round(peakBytes / 2 ** 20),
+    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+    load_avg_1m: +loadavg()[0].toFixed(2),
+  }),
+);
 await pool?.close();

@@ -30,7 +30,11 @@ export interface FocusedCapture {
  * Run the model once on one image with the capture hook set, and collect every focused block's
  * q, k, φ(q), φ(k) for batch element 0, plus the logits.
  */
-export async function captureFocused(model: VisionModel, weights: Map<string, TensorData>, image: TensorData): Promise<{ logits: TensorData; blocks: FocusedCapture[] }> {
+export async function captureFocused(
+  model: VisionModel,
+  weights: Map<string, TensorData>,
+  image: TensorData,
+): Promise<{ logits: TensorData; blocks: FocusedCapture[] }> {
   const info = new Map<string, Record<string, unknown>>();
   // eager tfjs: captured intermediates come back as extra outputs of the same run
   const out = await runTfjs(weights, [image], (ctx, x) => {
@@ -38,7 +42,11 @@ export async function captureFocused(model: VisionModel, weights: Map<string, Te
     const { ops } = ctx;
     const first = (t: Tensor) => {
       const s = ops.shape(t);
-      return ops.slice(t, s.map(() => 0), [1, ...s.slice(1)]);
+      return ops.slice(
+        t,
+        s.map(() => 0),
+        [1, ...s.slice(1)],
+      );
     };
     const probe = {
       ...ctx,

@@ -26,7 +26,15 @@ export const DEFAULT_MAX_TOKENS = 1024;
 export function blockRanks(cap: FocusedCapture, maxTokens = DEFAULT_MAX_TOKENS): RankRow[] {
   const d = cap.channels / cap.heads;
   return Array.from({ length: cap.heads }, (_, head) => {
-    const row: RankRow = { block: cap.block, head, tokens: cap.tokens, head_dim: d, rank_linear: null, rank_equivalent: null, rank_softmax: null };
+    const row: RankRow = {
+      block: cap.block,
+      head,
+      tokens: cap.tokens,
+      head_dim: d,
+      rank_linear: null,
+      rank_equivalent: null,
+      rank_softmax: null,
+    };
     if (cap.tokens > maxTokens) return { ...row, note: `skipped: ${cap.tokens} tokens > --max-tokens ${maxTokens}` };
     const rank = (form: 'focused' | 'focused_dwc' | 'softmax') => {
       const m = scoreMatrix(cap, head, form);
@@ -36,10 +44,22 @@ export function blockRanks(cap: FocusedCapture, maxTokens = DEFAULT_MAX_TOKENS):
     row.rank_equivalent = rank('focused_dwc');
     row.rank_softmax = rank('softmax');
     const notes: string[] = [];
-    if (row.rank_equivalent === null) notes.push(cap.keys !== cap.tokens ? `keys are reduced (${cap.keys} < ${cap.tokens}): no square M_eq` : 'block has no DWC');
-    const distinct = Math.min(distinctRows(cap.q, cap.tokens, cap.channels, head, d), distinctRows(cap.k, cap.keys, cap.channels, head, d));
-    if (row.rank_softmax !== null && row.rank_softmax < Math.min(cap.tokens, cap.keys) && distinct < Math.min(cap.tokens, cap.keys)) {
-      notes.push(`only ${distinct} distinct q/k rows (identical tokens, e.g. uniform image regions) bound the softmax rank`);
+    if (row.rank_equivalent === null)
+      notes.push(
+        cap.keys !== cap.tokens ? `keys are reduced (${cap.keys} < ${cap.tokens}): no square M_eq` : 'block has no DWC',
+      );
+    const distinct = Math.min(
+      distinctRows(cap.q, cap.tokens, cap.channels, head, d),
+      distinctRows(cap.k, cap.keys, cap.channels, head, d),
+    );
+    if (
+      row.rank_softmax !== null &&
+      row.rank_softmax < Math.min(cap.tokens, cap.keys) &&
+      distinct < Math.min(cap.tokens, cap.keys)
+    ) {
+      notes.push(
+        `only ${distinct} distinct q/k rows (identical tokens, e.g. uniform image regions) bound the softmax rank`,
+      );
     }
     if (notes.length) row.note = notes.join('; ');
     return row;

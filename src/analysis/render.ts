@@ -17,7 +17,8 @@ export function toRgb(pixels: Uint8Array, size: number, channels: 1 | 3, minSize
   for (let y = 0; y < size * scale; y++) {
     for (let x = 0; x < size * scale; x++) {
       const src = Math.floor(y / scale) * size + Math.floor(x / scale);
-      for (let c = 0; c < 3; c++) out[(y * size * scale + x) * 3 + c] = pixels[src * channels + (channels === 3 ? c : 0)];
+      for (let c = 0; c < 3; c++)
+        out[(y * size * scale + x) * 3 + c] = pixels[src * channels + (channels === 3 ? c : 0)];
     }
   }
   return { size: size * scale, data: out };
@@ -55,7 +56,11 @@ export function overlay(img: Rgb, o: Overlay): Uint8Array {
       const cell = Math.floor(fy * o.grid[0]) * o.grid[1] + Math.floor(fx * o.grid[1]);
       const m = Math.min(1, o.values[cell] / max);
       let colour = BLUE.map((b, c) => m * b + (1 - m) * GREY[c]);
-      if (o.query && Math.floor(fy * o.query.grid[0]) * o.query.grid[1] + Math.floor(fx * o.query.grid[1]) === o.query.index) colour = RED;
+      if (
+        o.query &&
+        Math.floor(fy * o.query.grid[0]) * o.query.grid[1] + Math.floor(fx * o.query.grid[1]) === o.query.index
+      )
+        colour = RED;
       for (let c = 0; c < 3; c++) out[p + c] = Math.round(0.3 * data[p + c] + 0.7 * colour[c]);
     }
   }
@@ -63,7 +68,9 @@ export function overlay(img: Rgb, o: Overlay): Uint8Array {
 }
 
 export function pngFromRgb(data: Uint8Array, width: number, height = width): Promise<Buffer> {
-  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 export function pngFromSvg(svg: string): Promise<Buffer> {
@@ -95,10 +102,17 @@ export function barChartSvg(title: string, categories: string[], series: BarSeri
     }),
   );
   const labels = categories.map(
-    (c, i) => `<text x="${plot.x + (i + 0.5) * group}" y="${plot.y + plot.h + 14}" font-size="9" text-anchor="end" transform="rotate(-40 ${plot.x + (i + 0.5) * group} ${plot.y + plot.h + 14})">${esc(c)}</text>`,
+    (c, i) =>
+      `<text x="${plot.x + (i + 0.5) * group}" y="${plot.y + plot.h + 14}" font-size="9" text-anchor="end" transform="rotate(-40 ${plot.x + (i + 0.5) * group} ${plot.y + plot.h + 14})">${esc(c)}</text>`,
   );
-  const legend = series.map((s, k) => `<rect x="${plot.x + k * 170}" y="12" width="10" height="10" fill="${s.colour}"/><text x="${plot.x + k * 170 + 14}" y="21" font-size="11">${esc(s.label)}</text>`);
-  const ticks = [0, 0.5, 1].map((f) => `<text x="${plot.x - 6}" y="${plot.y + plot.h - f * plot.h + 4}" font-size="10" text-anchor="end">${Math.round(f * max)}</text>`);
+  const legend = series.map(
+    (s, k) =>
+      `<rect x="${plot.x + k * 170}" y="12" width="10" height="10" fill="${s.colour}"/><text x="${plot.x + k * 170 + 14}" y="21" font-size="11">${esc(s.label)}</text>`,
+  );
+  const ticks = [0, 0.5, 1].map(
+    (f) =>
+      `<text x="${plot.x - 6}" y="${plot.y + plot.h - f * plot.h + 4}" font-size="10" text-anchor="end">${Math.round(f * max)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="${height - 6}" font-size="12" text-anchor="middle">${esc(title)}</text>

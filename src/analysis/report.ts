@@ -24,7 +24,8 @@ export interface BlockFocus {
 /** An --out folder must be a folder (made if missing); checked before anything is written. */
 export function prepareOutDir(out: string): void {
   try {
-    if (!statSync(out).isDirectory()) throw new FlattenError('BAD_ARGUMENT', `--out ${out} is an existing file, not a folder`);
+    if (!statSync(out).isDirectory())
+      throw new FlattenError('BAD_ARGUMENT', `--out ${out} is an existing file, not a folder`);
   } catch (e) {
     if (e instanceof FlattenError) throw e;
     mkdirSync(out, { recursive: true });
@@ -59,12 +60,21 @@ export async function attentionStudy(
   opts: { queries?: number[]; head?: number; out?: string },
 ): Promise<{ logits: TensorData; blocks: BlockFocus[] }> {
   const { logits, blocks } = await captureFocused(model, weights, input);
-  if (!blocks.length) throw new FlattenError('BAD_CONFIG', `this model has no focused linear attention blocks (all of its stages are softmax): nothing to draw`);
+  if (!blocks.length)
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `this model has no focused linear attention blocks (all of its stages are softmax): nothing to draw`,
+    );
   const head = opts.head ?? 0;
   for (const b of blocks) {
-    if (head >= b.heads) throw new FlattenError('BAD_ARGUMENT', `--head ${head} is out of range for ${b.block} (${b.heads} heads)`);
+    if (head >= b.heads)
+      throw new FlattenError('BAD_ARGUMENT', `--head ${head} is out of range for ${b.block} (${b.heads} heads)`);
     for (const q of opts.queries ?? []) {
-      if (!Number.isInteger(q) || q < 0 || q >= b.tokens) throw new FlattenError('BAD_ARGUMENT', `query ${q} is out of range for ${b.block}, which has ${b.tokens} tokens (0…${b.tokens - 1})`);
+      if (!Number.isInteger(q) || q < 0 || q >= b.tokens)
+        throw new FlattenError(
+          'BAD_ARGUMENT',
+          `query ${q} is out of range for ${b.block}, which has ${b.tokens} tokens (0…${b.tokens - 1})`,
+        );
     }
   }
   const out: BlockFocus[] = [];
@@ -95,12 +105,29 @@ export async function attentionStudy(
         const values = w0.subarray(q * b.keys + lead, (q + 1) * b.keys);
         const file = `${b.block || 'attn'}_q${q}_${form}.png`;
         const qi = q - qGrid.lead;
-        const pixels = overlay(img, { values, grid, region: [0, 0, frac, frac], query: qi >= 0 ? { index: qi, grid: qGrid.grid } : undefined });
+        const pixels = overlay(img, {
+          values,
+          grid,
+          region: [0, 0, frac, frac],
+          query: qi >= 0 ? { index: qi, grid: qGrid.grid } : undefined,
+        });
         pngs.push([file, pngFromRgb(pixels, img.size)]);
         images[form].push(file);
       }
     }
-    out.push({ block: b.block, tokens: b.tokens, keys: b.keys, heads: b.heads, entropy, images, queries, note: frac < 1 ? `windowed block: the first ${b.hw![0]}×${b.hw![1]} window${b.shift ? ` (cyclically shifted by ${b.shift})` : ''}` : undefined });
+    out.push({
+      block: b.block,
+      tokens: b.tokens,
+      keys: b.keys,
+      heads: b.heads,
+      entropy,
+      images,
+      queries,
+      note:
+        frac < 1
+          ? `windowed block: the first ${b.hw![0]}×${b.hw![1]} window${b.shift ? ` (cyclically shifted by ${b.shift})` : ''}`
+          : undefined,
+    });
   }
   if (opts.out) {
     prepareOutDir(opts.out);
@@ -114,8 +141,13 @@ export function attentionHtml(title: string, blocks: BlockFocus[], extra = ''): 
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const fmt = (v: number | null) => (v === null ? '–' : v.toFixed(3));
   const sections = blocks.map((b) => {
-    const header = FORMS.map((f) => `<th>${esc(FORM_LABELS[f])}<br><small>entropy ${fmt(b.entropy[f])}</small></th>`).join('');
-    const rows = b.queries.map((q, i) => `<tr><td>query ${q}</td>${FORMS.map((f) => `<td>${b.images[f][i] ? `<img src="${esc(b.images[f][i])}" width="224">` : '–'}</td>`).join('')}</tr>`);
+    const header = FORMS.map(
+      (f) => `<th>${esc(FORM_LABELS[f])}<br><small>entropy ${fmt(b.entropy[f])}</small></th>`,
+    ).join('');
+    const rows = b.queries.map(
+      (q, i) =>
+        `<tr><td>query ${q}</td>${FORMS.map((f) => `<td>${b.images[f][i] ? `<img src="${esc(b.images[f][i])}" width="224">` : '–'}</td>`).join('')}</tr>`,
+    );
     return `<h2>${esc(b.block)}</h2><p>${b.tokens} queries × ${b.keys} keys, ${b.heads} head(s)${b.note ? `; ${esc(b.note)}` : ''}</p><table><tr><th></th>${header}</tr>${rows.join('')}</table>`;
   });
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title>

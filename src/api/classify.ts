@@ -32,7 +32,9 @@ export async function prepareFor(m: LoadedModel, files: (string | Uint8Array)[])
 export async function classify(m: LoadedModel, files: string[], topK = 5, engine = 'tfjs'): Promise<Prediction[]> {
   const images = await prepareFor(m, files);
   const run = engineRunner(engine);
-  const { logits } = await run(m.weights, [toBatch(images, m.preprocess)], (ctx, x) => ({ logits: m.model.forward(ctx, x).logits }));
+  const { logits } = await run(m.weights, [toBatch(images, m.preprocess)], (ctx, x) => ({
+    logits: m.model.forward(ctx, x).logits,
+  }));
   const labels = labelsFor(m.name, m.model.numClasses);
   return softmaxRows(logits).map((p, i) => ({
     image: files[i],

@@ -63,8 +63,15 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
     top1 += hits.top1;
     top5 += hits.top5;
   }
-  const accuracy = { top1: top1 / data.size, top5: top5 / data.size, images: data.size, seconds: (performance.now() - tEval) / 1000 };
-  log(`top-1 ${(accuracy.top1 * 100).toFixed(2)}%, top-5 ${(accuracy.top5 * 100).toFixed(2)}% in ${accuracy.seconds.toFixed(1)} s`);
+  const accuracy = {
+    top1: top1 / data.size,
+    top5: top5 / data.size,
+    images: data.size,
+    seconds: (performance.now() - tEval) / 1000,
+  };
+  log(
+    `top-1 ${(accuracy.top1 * 100).toFixed(2)}%, top-5 ${(accuracy.top5 * 100).toFixed(2)}% in ${accuracy.seconds.toFixed(1)} s`,
+  );
 
   // 2. samples: the first test image of every class
   const sampleIdx = labels.map((_, c) => c * (data.size / labels.length));
@@ -104,7 +111,9 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
       }
     }
   }
-  const entropy = Object.fromEntries(FORMS.map((f) => [f, entropyCount[f] ? entropySum[f] / entropyCount[f] : null])) as Record<AttentionForm, number | null>;
+  const entropy = Object.fromEntries(
+    FORMS.map((f) => [f, entropyCount[f] ? entropySum[f] / entropyCount[f] : null]),
+  ) as Record<AttentionForm, number | null>;
 
   // 4. speed: both engines on this model, and focused vs softmax attention as N grows
   log('timing engines and attention scaling…');
@@ -112,13 +121,32 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
   for (const batch of [1, 64]) {
     const { x } = await batchOf(Array.from({ length: batch }, (_, i) => i));
     engines.push({ engine: 'onnx', batch, ms: await timeMs(() => session.run({ input: x }), 10) });
-    engines.push({ engine: 'tfjs', batch, ms: await timeMs(() => runTfjs(m.weights, [x], (ctx, xi) => ({ y: m.model.forward(ctx, xi).logits })), 3) });
+    engines.push({
+      engine: 'tfjs',
+      batch,
+      ms: await timeMs(() => runTfjs(m.weights, [x], (ctx, xi) => ({ y: m.model.forward(ctx, xi).logits })), 3),
+    });
   }
   await session.release();
   const attention: DemoReport['attention'] = [];
-  for (const n of [196, 784, 3136]) attention.push({ tokens: n, focusedMs: await attentionTime('focused', n), softmaxMs: await attentionTime('softmax', n) });
+  for (const n of [196, 784, 3136])
+    attention.push({
+      tokens: n,
+      focusedMs: await attentionTime('focused', n),
+      softmaxMs: await attentionTime('softmax', n),
+    });
 
-  const report: DemoReport = { model: m.name, weights: m.source, accuracy, samples, entropy, ranks, engines, attention, seconds: (performance.now() - t0) / 1000 };
+  const report: DemoReport = {
+    model: m.name,
+    weights: m.source,
+    accuracy,
+    samples,
+    entropy,
+    ranks,
+    engines,
+    attention,
+    seconds: (performance.now() - t0) / 1000,
+  };
   await writeSamples(out, sampleIdx, pixels);
   const rankPng = await pngFromSvg(
     barChartSvg(
@@ -134,7 +162,10 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
   );
   writeFileAtomic(join(out, 'rank.png'), new Uint8Array(rankPng));
   writeFileAtomic(join(out, 'demo.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
-  writeFileAtomic(join(out, 'attention', 'index.html'), new TextEncoder().encode(attentionHtml(`${m.name}: attention of sample 0`, figures)));
+  writeFileAtomic(
+    join(out, 'attention', 'index.html'),
+    new TextEncoder().encode(attentionHtml(`${m.name}: attention of sample 0`, figures)),
+  );
   writeFileAtomic(join(out, 'index.html'), new TextEncoder().encode(demoHtml(report, random)));
   return { ...report, seconds: (performance.now() - t0) / 1000 };
 }
@@ -149,14 +180,34 @@ async function writeSamples(out: string, idx: number[], pixels: Uint8Array): Pro
 function demoHtml(r: DemoReport, random: boolean): string {
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   const fmt = (v: number | null, d = 3) => (v === null ? '–' : v.toFixed(d));
-  const banner = random ? `<p style="background:#fdd;padding:8px"><b>RANDOMLY INITIALISED MODEL</b>: no shipped weights were found, so every number below describes random weights.</p>` : '';
+  const banner = random
+    ? `<p style="background:#fdd;padding:8px"><b>RANDOMLY INITIALISED MODEL</b>: no shipped weights were found, so every number below describes random weights.</p>`
+    : '';
   const samples = r.samples
-    .map((s) => `<td><img src="sample_${s.index}.png" width="84"><br>${s.label}<br><b style="color:${s.label === s.predicted ? 'green' : 'red'}">${s.predicted}</b> ${(s.probability * 100).toFixed(0)}%</td>`)
+    .map(
+      (s) =>
+        `<td><img src="sample_${s.index}.png" width="84"><br>${s.label}<br><b style="color:${s.label === s.predicted ? 'green' : 'red'}">${s.predicted}</b> ${(s.probability * 100).toFixed(0)}%</td>`,
+    )
     .join('');
-  const engines = r.engines.map((e) => `<tr><td>${e.engine}</td><td>${e.batch}</td><td>${e.ms.toFixed(2)}</td><td>${((e.batch * 1000) / e.ms).toFixed(0)}</td></tr>`).join('');
-  const att = r.attention.map((a) => `<tr><td>${a.tokens}</td><td>${a.focusedMs.toFixed(2)}</td><td>${a.softmaxMs.toFixed(2)}</td><td>${(a.softmaxMs / a.focusedMs).toFixed(1)}×</td></tr>`).join('');
+  const engines = r.engines
+    .map(
+      (e) =>
+        `<tr><td>${e.engine}</td><td>${e.batch}</td><td>${e.ms.toFixed(2)}</td><td>${((e.batch * 1000) / e.ms).toFixed(0)}</td></tr>`,
+    )
+    .join('');
+  const att = r.attention
+    .map(
+      (a) =>
+        `<tr><td>${a.tokens}</td><td>${a.focusedMs.toFixed(2)}</td><td>${a.softmaxMs.toFixed(2)}</td><td>${(a.softmaxMs / a.focusedMs).toFixed(1)}×</td></tr>`,
+    )
+    .join('');
   const ent = FORMS.map((f) => `<tr><td>${f}</td><td>${fmt(r.entropy[f])}</td></tr>`).join('');
-  const ranks = r.ranks.map((x) => `<tr><td>${x.block}</td><td>${x.head}</td><td>${x.tokens}</td><td>${x.head_dim}</td><td>${x.rank_linear ?? '–'}</td><td>${x.rank_equivalent ?? '–'}</td><td>${x.rank_softmax ?? '–'}</td></tr>`).join('');
+  const ranks = r.ranks
+    .map(
+      (x) =>
+        `<tr><td>${x.block}</td><td>${x.head}</td><td>${x.tokens}</td><td>${x.head_dim}</td><td>${x.rank_linear ?? '–'}</td><td>${x.rank_equivalent ?? '–'}</td><td>${x.rank_softmax ?? '–'}</td></tr>`,
+    )
+    .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>flatten-transformer demo</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 8px;border:1px solid #ddd;text-align:center}</style></head><body>
 <h1>FLatten Transformer demo: ${r.model}</h1>${banner}

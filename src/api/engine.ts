@@ -19,6 +19,7 @@ export const ENGINES: Record<string, EngineRunner> = {
 
 export function engineRunner(name: string): EngineRunner {
   const e = ENGINES[name];
-  if (!e) throw new FlattenError('BAD_ARGUMENT', `unknown engine '${name}'; available: ${Object.keys(ENGINES).join(', ')}`);
+  if (!e)
+    throw new FlattenError('BAD_ARGUMENT', `unknown engine '${name}'; available: ${Object.keys(ENGINES).join(', ')}`);
   return e;
 }

@@ -60,18 +60,32 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     'flatten.family': model.family,
     'flatten.img_size': String(r),
     'flatten.num_classes': String(model.numClasses),
-    'flatten.weights': typeof spec.checkpoint === 'string' ? basename(spec.checkpoint) : spec.checkpoint ? 'state_dict' : `random (seed ${spec.seed ?? 0})`,
+    'flatten.weights':
+      typeof spec.checkpoint === 'string'
+        ? basename(spec.checkpoint)
+        : spec.checkpoint
+          ? 'state_dict'
+          : `random (seed ${spec.seed ?? 0})`,
   };
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   else metadata['flatten.preprocess'] = JSON.stringify({ ...registryEntry(spec.name).preprocess, imgSize: r });
-  const { bytes, model: proto, shapes } = traceOnnx(
+  const {
+    bytes,
+    model: proto,
+    shapes,
+  } = traceOnnx(
     weights,
     [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
     (ctx, x) => {
       const { logits, features } = model.forward(ctx, x);
       return { logits, features };
     },
-    { dynamic: true, name: spec.name, doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`, metadata },
+    {
+      dynamic: true,
+      name: spec.name,
+      doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`,
+      metadata,
+    },
   );
   return { bytes, model, proto, shapes };
 }
@@ -103,9 +117,16 @@ export async function ortOptimizedOps(bytes: Uint8Array, opts: SessionOptions = 
 }
 
 /** Run an exported image model on a batch: (B, C, R, R) → logits and features (`reuseOutputs`: see OnnxSession.run). */
-export async function runExported(session: OnnxSession, images: TensorData, opts: { reuseOutputs?: boolean } = {}): Promise<{ logits: TensorData; features?: TensorData }> {
+export async function runExported(
+  session: OnnxSession,
+  images: TensorData,
+  opts: { reuseOutputs?: boolean } = {},
+): Promise<{ logits: TensorData; features?: TensorData }> {
   if (!session.inputs.some((i) => i.name === MODEL_INPUT)) {
-    throw new FlattenError('BAD_FILE', `${session.source}: has no input named '${MODEL_INPUT}' (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
+    throw new FlattenError(
+      'BAD_FILE',
+      `${session.source}: has no input named '${MODEL_INPUT}' (inputs: ${session.inputs.map((i) => i.name).join(', ')})`,
+    );
   }
   const out = await session.run({ [MODEL_INPUT]: images }, opts);
   if (!out.logits) throw new FlattenError('BAD_FILE', `${session.source}: has no output named 'logits'`);

@@ -28,14 +28,23 @@ export interface ForwardOptions {
 export function checkImageInput(model: VisionModel, input: TensorData): void {
   const s = input.shape;
   const want = `(B, ${model.inChans}, ${model.imgSize}, ${model.imgSize})`;
-  if (s.length !== 4 || s[1] !== model.inChans) throw new FlattenError('BAD_SHAPE', `input has shape ${shapeStr(s)} but the model takes images ${want}`);
+  if (s.length !== 4 || s[1] !== model.inChans)
+    throw new FlattenError('BAD_SHAPE', `input has shape ${shapeStr(s)} but the model takes images ${want}`);
   if (s[2] !== model.imgSize || s[3] !== model.imgSize) {
-    throw new FlattenError('BAD_SHAPE', `input is ${s[2]}×${s[3]} but this model is built for ${model.imgSize}×${model.imgSize} images ${want}; resize the image or build the model with img_size=${s[2]}`);
+    throw new FlattenError(
+      'BAD_SHAPE',
+      `input is ${s[2]}×${s[3]} but this model is built for ${model.imgSize}×${model.imgSize} images ${want}; resize the image or build the model with img_size=${s[2]}`,
+    );
   }
 }
 
 /** Run one case in the golden format: a whole model (logits + pooled features) or one attention module. */
-export async function runCase(config: CaseConfig, checkpoint: string | StateDict | undefined, input: TensorData, opts: ForwardOptions = {}): Promise<ForwardResult> {
+export async function runCase(
+  config: CaseConfig,
+  checkpoint: string | StateDict | undefined,
+  input: TensorData,
+  opts: ForwardOptions = {},
+): Promise<ForwardResult> {
   const run = engineRunner(opts.engine ?? 'tfjs');
   if (input.dtype !== 'float32') throw new FlattenError('BAD_SHAPE', `input must be float32, got ${input.dtype}`);
   if ((config.kind ?? 'model') === 'attention') {
@@ -46,7 +55,12 @@ export async function runCase(config: CaseConfig, checkpoint: string | StateDict
       try {
         return { output: att.forward(ctx, x) };
       } catch (e) {
-        throw e instanceof FlattenError ? e : new FlattenError('BAD_SHAPE', `input ${shapeStr(input.shape)} does not fit this attention module, which takes ${att.describeInput}: ${(e as Error).message}`);
+        throw e instanceof FlattenError
+          ? e
+          : new FlattenError(
+              'BAD_SHAPE',
+              `input ${shapeStr(input.shape)} does not fit this attention module, which takes ${att.describeInput}: ${(e as Error).message}`,
+            );
       }
     });
     return { output: r.output };

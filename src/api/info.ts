@@ -32,8 +32,13 @@ export function modelInfo(model: VisionModel): ModelInfo {
     last = ops.macs;
   };
   const params = new Map<string, Tensor>();
-  for (const s of model.table.specs.values()) params.set(s.path, ops.constant({ dtype: 'float32', shape: s.shape, data: new Float32Array(0) }));
-  const x = ops.constant({ dtype: 'float32', shape: [1, model.inChans, model.imgSize, model.imgSize], data: new Float32Array(0) });
+  for (const s of model.table.specs.values())
+    params.set(s.path, ops.constant({ dtype: 'float32', shape: s.shape, data: new Float32Array(0) }));
+  const x = ops.constant({
+    dtype: 'float32',
+    shape: [1, model.inChans, model.imgSize, model.imgSize],
+    data: new Float32Array(0),
+  });
   model.forward(
     {
       ops,
@@ -49,7 +54,9 @@ export function modelInfo(model: VisionModel): ModelInfo {
   mark();
   // parameters per stage by key prefix; everything else is stem or head by position
   const stageOf = (path: string): number => {
-    const i = model.stageNames.findIndex((n) => path.startsWith(`${n}.`) || stagePrefixes(n).some((p) => path.startsWith(p)));
+    const i = model.stageNames.findIndex(
+      (n) => path.startsWith(`${n}.`) || stagePrefixes(n).some((p) => path.startsWith(p)),
+    );
     return i + 1;
   };
   const pcount = new Array<number>(names.length).fill(0);

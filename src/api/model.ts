@@ -48,14 +48,24 @@ export function loadModel(name: string, opts: LoadModelOptions = {}): LoadedMode
  */
 export function loadModelFromConfig(configPath: string, opts: LoadModelOptions = {}): LoadedModel {
   const cfg = readJsonFile<CaseConfig>(configPath);
-  if ((cfg.kind ?? 'model') !== 'model') throw new FlattenError('BAD_CONFIG', `${configPath}: a whole model is needed here, not an ${cfg.kind} case`);
+  if ((cfg.kind ?? 'model') !== 'model')
+    throw new FlattenError('BAD_CONFIG', `${configPath}: a whole model is needed here, not an ${cfg.kind} case`);
   const model = buildModel(cfg);
   const weights = loadWeights(model.table, opts.checkpoint, { strict: opts.strict, seed: opts.seed });
-  return { name: configPath, model, weights, preprocess: { ...IMAGENET_EVAL, imgSize: model.imgSize, crop: true }, source: opts.checkpoint ?? 'random' };
+  return {
+    name: configPath,
+    model,
+    weights,
+    preprocess: { ...IMAGENET_EVAL, imgSize: model.imgSize, crop: true },
+    source: opts.checkpoint ?? 'random',
+  };
 }
 
 /** `--model <name>` or `--config <config.json>`, exactly one. */
 export function loadModelArg(o: { model?: string; config?: string; checkpoint?: string }): LoadedModel {
-  if (!o.model === !o.config) throw new FlattenError('BAD_ARGUMENT', 'give exactly one of --model <name> and --config <config.json>');
-  return o.model ? loadModel(o.model, { checkpoint: o.checkpoint }) : loadModelFromConfig(o.config!, { checkpoint: o.checkpoint });
+  if (!o.model === !o.config)
+    throw new FlattenError('BAD_ARGUMENT', 'give exactly one of --model <name> and --config <config.json>');
+  return o.model
+    ? loadModel(o.model, { checkpoint: o.checkpoint })
+    : loadModelFromConfig(o.config!, { checkpoint: o.checkpoint });
 }

@@ -29,15 +29,28 @@ export type AttentionKind = 'focused' | 'softmax';
 function attentionGraph(kind: AttentionKind, n: number, c: number): Uint8Array {
   const weights = new Map<string, TensorData>([['scale', float32([1, 1, c])]]);
   const shape = [1, n, c];
-  const { bytes } = traceOnnx(weights, ['q', 'k', 'v'].map((name) => ({ name, shape })), (ctx: Ctx, q: Tensor, k: Tensor, v: Tensor) => {
-    const { ops } = ctx;
-    if (kind === 'softmax') {
-      const a = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, 1), splitHeads(ops, k, 1), true), ops.scalar(c ** -0.5))); // (1, 1, N, N)
-      return { out: ops.matmul(a, splitHeads(ops, v, 1)) };
-    }
-    const s = ctx.p('scale');
-    return { out: linearAttention(ops, splitHeads(ops, focusedFeatureMap(ops, q, s, 3), 1), splitHeads(ops, focusedFeatureMap(ops, k, s, 3), 1), splitHeads(ops, v, 1)) };
-  });
+  const { bytes } = traceOnnx(
+    weights,
+    ['q', 'k', 'v'].map((name) => ({ name, shape })),
+    (ctx: Ctx, q: Tensor, k: Tensor, v: Tensor) => {
+      const { ops } = ctx;
+      if (kind === 'softmax') {
+        const a = ops.softmax(
+          ops.mul(ops.matmul(splitHeads(ops, q, 1), splitHeads(ops, k, 1), true), ops.scalar(c ** -0.5)),
+        ); // (1, 1, N, N)
+        return { out: ops.matmul(a, splitHeads(ops, v, 1)) };
+      }
+      const s = ctx.p('scale');
+      return {
+        out: linearAttention(
+          ops,
+          splitHeads(ops, focusedFeatureMap(ops, q, s, 3), 1),
+          splitHeads(ops, focusedFeatureMap(ops, k, s, 3), 1),
+          splitHeads(ops, v, 1),
+        ),
+      };
+    },
+  );
   return bytes;
 }
 
@@ -45,7 +58,11 @@ function attentionGraph(kind: AttentionKind, n: number, c: number): Uint8Array {
 export async function attentionTime(kind: AttentionKind, n: number, c = 64, reps = 5): Promise<number> {
   const session = await OnnxSession.create(attentionGraph(kind, n, c), `${kind} attention N=${n}`);
   const rand = mulberry32(n);
-  const feed = () => float32([1, n, c], Float32Array.from({ length: n * c }, () => rand() - 0.5));
+  const feed = () =>
+    float32(
+      [1, n, c],
+      Float32Array.from({ length: n * c }, () => rand() - 0.5),
+    );
   const feeds = { q: feed(), k: feed(), v: feed() };
   try {
     return await timeMs(() => session.run(feeds), reps);

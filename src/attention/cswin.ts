@@ -59,7 +59,11 @@ class Lepe extends Module {
 export class FocusedCswinBranch extends Module {
   readonly fla: FocusedParams;
   readonly lepe: Lepe;
-  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions & { focusingFactor: number; kernelSize: number }) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: CswinBranchOptions & { focusingFactor: number; kernelSize: number },
+  ) {
     super(table, prefix);
     const [hs, ws] = cswinWindow(opts);
     this.fla = new FocusedParams(table, prefix, opts, hs * ws);
@@ -77,7 +81,11 @@ export class FocusedCswinBranch extends Module {
 /** CSwin LePE softmax branch (SPEC §1.7): per window, softmax((q·d^-½) kᵀ) v + LePE(v). */
 export class LepeCswinBranch extends Module {
   readonly lepe: Lepe;
-  constructor(table: ParamTable, prefix: string, readonly opts: CswinBranchOptions & { qkScale?: number | null }) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: CswinBranchOptions & { qkScale?: number | null },
+  ) {
     super(table, prefix);
     this.lepe = new Lepe(table, prefix, opts.dim);
   }
@@ -87,7 +95,13 @@ export class LepeCswinBranch extends Module {
     const win = cswinWindow(this.opts);
     const d = this.opts.dim / heads;
     const [qw, kw, vw] = [q, k, v].map((x) => toWindows(ctx, x, r, win));
-    const attn = ops.softmax(ops.matmul(ops.mul(splitHeads(ops, qw, heads), ops.scalar(softmaxScale(this.opts.qkScale, d))), splitHeads(ops, kw, heads), true));
+    const attn = ops.softmax(
+      ops.matmul(
+        ops.mul(splitHeads(ops, qw, heads), ops.scalar(softmaxScale(this.opts.qkScale, d))),
+        splitHeads(ops, kw, heads),
+        true,
+      ),
+    );
     const o = ops.add(mergeHeads(ops, ops.matmul(attn, splitHeads(ops, vw, heads))), this.lepe.forward(ctx, vw, win));
     return fromWindows(ctx, o, r, win);
   }

@@ -30,13 +30,23 @@ export class DeitAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
   readonly fla?: FocusedParams;
-  constructor(table: ParamTable, prefix: string, readonly opts: DeitAttentionOptions) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: DeitAttentionOptions,
+  ) {
     super(table, prefix);
     this.qkv = new Linear(table, this.sub('qkv'), opts.dim, 3 * opts.dim, opts.qkvBias);
     this.proj = new Linear(table, this.sub('proj'), opts.dim, opts.dim);
     if (opts.variant !== 'softmax') {
       const p = opts.variant === 'linear' ? 1 : opts.focusingFactor;
-      this.fla = new FocusedParams(table, prefix, { ...opts, focusingFactor: p }, opts.side * opts.side + 1, opts.variant === 'flatten');
+      this.fla = new FocusedParams(
+        table,
+        prefix,
+        { ...opts, focusingFactor: p },
+        opts.side * opts.side + 1,
+        opts.variant === 'flatten',
+      );
     }
   }
 

@@ -73,7 +73,9 @@ export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor, qRowS
   const eps = ops.scalar(1e-6);
   const kMean = ops.mean(k, [2], true); // (B, h, 1, d)
   const qk = ops.matmul(q, kMean, true); // (B, h, N, 1)
-  const z = qRowScale ? ops.div(qRowScale, ops.add(ops.mul(qk, qRowScale), eps)) : ops.div(ops.scalar(1), ops.add(qk, eps));
+  const z = qRowScale
+    ? ops.div(qRowScale, ops.add(ops.mul(qk, qRowScale), eps))
+    : ops.div(ops.scalar(1), ops.add(qk, eps));
   const kT = ops.transpose(k, [0, 1, 3, 2]); // (B, h, d, n)
   const kv = ops.mul(ops.matmul(kT, v), ops.scalar(1 / n)); // (B, h, d, d)
   return ops.mul(ops.matmul(q, kv), z);
@@ -83,7 +85,14 @@ export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor, qRowS
  * Head-shared depthwise conv 𝓓(V; H, W) that restores rank (SPEC §1.2): each head's d channels form an
  * H×W image and the same d kernels run over every head. v (B, N = H·W, C) → (B, N, C).
  */
-export function headSharedDwc(ops: Ops, v: Tensor, weight: Tensor, bias: Tensor, heads: number, hw: [number, number]): Tensor {
+export function headSharedDwc(
+  ops: Ops,
+  v: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  heads: number,
+  hw: [number, number],
+): Tensor {
   const [b, n, c] = ops.shape(v);
   const d = c / heads;
   const k = ops.shape(weight)[2];
@@ -102,13 +111,21 @@ export class FocusedParams extends Module {
   readonly dwcWeight: string;
   readonly dwcBias: string;
   /** `withDwc = false` drops the rank-restoring conv (ablation variants only). */
-  constructor(table: ParamTable, prefix: string, readonly opts: FocusedOptions, tokens: number, withDwc = true) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: FocusedOptions,
+    tokens: number,
+    withDwc = true,
+  ) {
     super(table, prefix);
     const d = opts.dim / opts.heads;
     const k = opts.kernelSize;
     this.scale = this.param('scale', [1, 1, opts.dim], { kind: 'zeros' }, true);
     this.pe = this.param('positional_encoding', [1, tokens, opts.dim], { kind: 'zeros' }, true);
-    this.dwcWeight = withDwc ? this.param('dwc.weight', [d, 1, k, k], { kind: 'normal', std: Math.sqrt(2 / (k * k)) }) : '';
+    this.dwcWeight = withDwc
+      ? this.param('dwc.weight', [d, 1, k, k], { kind: 'normal', std: Math.sqrt(2 / (k * k)) })
+      : '';
     this.dwcBias = withDwc ? this.param('dwc.bias', [d], { kind: 'zeros' }, true) : '';
   }
 
@@ -127,7 +144,10 @@ export class FocusedParams extends Module {
     const pe = ctx.p(this.pe);
     const [n, peTokens] = [ops.shape(k)[1], ops.shape(pe)[1]];
     if (n !== peTokens) {
-      throw new FlattenError('BAD_SHAPE', `${this.prefix || 'attention'}: positional_encoding holds ${peTokens} tokens but this block sees ${n}; the official module fails the same way (the token count is fixed at build time)`);
+      throw new FlattenError(
+        'BAD_SHAPE',
+        `${this.prefix || 'attention'}: positional_encoding holds ${peTokens} tokens but this block sees ${n}; the official module fails the same way (the token count is fixed at build time)`,
+      );
     }
     const kp = ops.add(k, pe); // only K gets the position encoding
     // φ(q) = qDir·qScale stays in two parts: attention folds qScale into its row normalisation
@@ -137,7 +157,10 @@ export class FocusedParams extends Module {
     ctx.capture?.(this.prefix, { q, k: kp, qf: ops.mul(qDir, qScale), kf }, { heads });
     const [b, nq] = ops.shape(q);
     const qs = ops.reshape(qScale, [b, 1, nq, 1]); // one factor per token, shared by the heads
-    return mergeHeads(ops, linearAttention(ops, splitHeads(ops, qDir, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads), qs));
+    return mergeHeads(
+      ops,
+      linearAttention(ops, splitHeads(ops, qDir, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads), qs),
+    );
   }
 
   /** 𝓓(V; H, W) with this block's kernel; v (B, H·W, C). */

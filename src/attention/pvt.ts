@@ -26,7 +26,11 @@ abstract class SpatialReduction extends Module {
   readonly proj: Linear;
   readonly sr?: Conv2d;
   readonly norm?: LayerNorm;
-  constructor(table: ParamTable, prefix: string, readonly base: SrAttentionOptions) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly base: SrAttentionOptions,
+  ) {
     super(table, prefix);
     const { dim, srRatio } = base;
     this.q = new Linear(table, this.sub('q'), dim, dim, base.qkvBias ?? true);
@@ -95,7 +99,12 @@ export class SrAttention extends SpatialReduction {
     const { q, k, v } = this.qkv(ctx, x, h, w);
     const heads = this.base.heads;
     const d = this.base.dim / heads;
-    const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, heads), splitHeads(ops, k, heads), true), ops.scalar(softmaxScale(this.base.qkScale, d))));
+    const attn = ops.softmax(
+      ops.mul(
+        ops.matmul(splitHeads(ops, q, heads), splitHeads(ops, k, heads), true),
+        ops.scalar(softmaxScale(this.base.qkScale, d)),
+      ),
+    );
     return this.proj.forward(ctx, mergeHeads(ops, ops.matmul(attn, splitHeads(ops, v, heads))));
   }
 }

@@ -12,7 +12,11 @@ export class FocusedWindowAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
   readonly fla: FocusedParams;
-  constructor(table: ParamTable, prefix: string, readonly opts: FocusedOptions & { window: number; qkvBias?: boolean }) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: FocusedOptions & { window: number; qkvBias?: boolean },
+  ) {
     super(table, prefix);
     this.fla = new FocusedParams(table, prefix, opts, opts.window * opts.window);
     this.qkv = new Linear(table, this.sub('qkv'), opts.dim, 3 * opts.dim, opts.qkvBias ?? true);
@@ -52,10 +56,19 @@ export class WindowAttention extends Module {
   readonly proj: Linear;
   readonly table_: string;
   private readonly index: Int32Array;
-  constructor(table: ParamTable, prefix: string, readonly opts: { dim: number; heads: number; window: number; qkvBias?: boolean; qkScale?: number | null }) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly opts: { dim: number; heads: number; window: number; qkvBias?: boolean; qkScale?: number | null },
+  ) {
     super(table, prefix);
     const w = opts.window;
-    this.table_ = this.param('relative_position_bias_table', [(2 * w - 1) ** 2, opts.heads], { kind: 'truncNormal', std: 0.02 }, true);
+    this.table_ = this.param(
+      'relative_position_bias_table',
+      [(2 * w - 1) ** 2, opts.heads],
+      { kind: 'truncNormal', std: 0.02 },
+      true,
+    );
     const idx = relativePositionIndex(w);
     this.buffer('relative_position_index', idx);
     this.index = Int32Array.from(idx.data as BigInt64Array, Number);

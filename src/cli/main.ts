@@ -18,7 +18,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const program = new Command();
 program
   .name('flatten')
-  .description('FLatten Transformer in TypeScript: run, inspect and export focused-linear-attention vision transformers')
+  .description(
+    'FLatten Transformer in TypeScript: run, inspect and export focused-linear-attention vision transformers',
+  )
   .showHelpAfterError('(run with --help for usage)');
 
 registerExport(program);

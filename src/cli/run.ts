@@ -13,7 +13,10 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       const err = e as Error;
       const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
       if (err instanceof FlattenError) console.error(`flatten: error: ${oneLine(err.message)}`);
-      else console.error(`flatten: internal error: ${oneLine(err?.message ?? String(e))}${process.env.FLATTEN_DEBUG ? `\n${err?.stack}` : ' (set FLATTEN_DEBUG=1 for a stack trace)'}`);
+      else
+        console.error(
+          `flatten: internal error: ${oneLine(err?.message ?? String(e))}${process.env.FLATTEN_DEBUG ? `\n${err?.stack}` : ' (set FLATTEN_DEBUG=1 for a stack trace)'}`,
+        );
       process.exitCode = 1;
     }
   };
@@ -28,7 +31,8 @@ export function parseEngineOption(v: string): string {
 export function parseIntOption(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new FlattenError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min)
+      throw new FlattenError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got '${v}'`);
     return n;
   };
 }

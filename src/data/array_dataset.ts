@@ -49,6 +49,16 @@ export class ArrayDataset implements Dataset {
     for (let i = 0; i < this.size; i++) if (taken[this.labels[i]]++ < perClass) keep.push(i);
     const pixels = new Uint8Array(keep.length * s2);
     keep.forEach((k, j) => pixels.set(this.pixels.subarray(k * s2, (k + 1) * s2), j * s2));
-    return new ArrayDataset(this.name, `${this.split}[${perClass}/class]`, this.classes, this.imgSize, pixels, Int32Array.from(keep, (k) => this.labels[k]), this.mean, this.std, this.pad);
+    return new ArrayDataset(
+      this.name,
+      `${this.split}[${perClass}/class]`,
+      this.classes,
+      this.imgSize,
+      pixels,
+      Int32Array.from(keep, (k) => this.labels[k]),
+      this.mean,
+      this.std,
+      this.pad,
+    );
   }
 }

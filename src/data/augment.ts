@@ -4,7 +4,15 @@ import type { Rng } from '../train/rng.js';
  * Random crop with zero padding, then a horizontal flip with probability ½, on one single-channel
  * s×s uint8 image (the Fashion-MNIST / CIFAR recipe). Writes the normalised result into out[at … at+s²).
  */
-export function cropFlipInto(src: Uint8Array, s: number, pad: number, rng: Rng, out: Float32Array, at: number, norm: (v: number) => number): void {
+export function cropFlipInto(
+  src: Uint8Array,
+  s: number,
+  pad: number,
+  rng: Rng,
+  out: Float32Array,
+  at: number,
+  norm: (v: number) => number,
+): void {
   const dy = rng.int(2 * pad + 1) - pad;
   const dx = rng.int(2 * pad + 1) - pad;
   const flip = rng.next() < 0.5;
@@ -29,14 +37,21 @@ export interface CropBox {
  * torchvision RandomResizedCrop box: area fraction in [0.08, 1] and aspect ratio log-uniform in [3/4, 4/3],
  * ten tries, then the central crop clamped to the allowed ratios.
  */
-export function randomResizedCropBox(width: number, height: number, rng: Rng, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): CropBox {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  rng: Rng,
+  scale: [number, number] = [0.08, 1],
+  ratio: [number, number] = [3 / 4, 4 / 3],
+): CropBox {
   const area = width * height;
   for (let i = 0; i < 10; i++) {
     const target = area * rng.uniform(scale[0], scale[1]);
     const aspect = Math.exp(rng.uniform(Math.log(ratio[0]), Math.log(ratio[1])));
     const w = Math.round(Math.sqrt(target * aspect));
     const h = Math.round(Math.sqrt(target / aspect));
-    if (w > 0 && h > 0 && w <= width && h <= height) return { left: rng.int(width - w + 1), top: rng.int(height - h + 1), width: w, height: h };
+    if (w > 0 && h > 0 && w <= width && h <= height)
+      return { left: rng.int(width - w + 1), top: rng.int(height - h + 1), width: w, height: h };
   }
   const inRatio = width / height;
   let w = width;

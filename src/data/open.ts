@@ -22,7 +22,11 @@ export interface FolderPreprocess {
   std: readonly number[];
 }
 
-export function folderPreprocess(pre: Pick<Preprocess, 'mean' | 'std'>, imgSize: number, inChans: number): FolderPreprocess {
+export function folderPreprocess(
+  pre: Pick<Preprocess, 'mean' | 'std'>,
+  imgSize: number,
+  inChans: number,
+): FolderPreprocess {
   const channels = inChans === 1 ? 1 : 3;
   if (pre.mean.length === channels) return { imgSize, channels, mean: pre.mean, std: pre.std };
   // grayscale stats for a 1-channel model without its own: the mean of ImageNet's three
@@ -30,7 +34,12 @@ export function folderPreprocess(pre: Pick<Preprocess, 'mean' | 'std'>, imgSize:
 }
 
 /** A named dataset or an image-folder path, with a clear error for anything else. */
-export async function openDataset(dataset: string, split: string, pre: FolderPreprocess, onCorrupt?: (files: string[]) => void): Promise<Dataset> {
+export async function openDataset(
+  dataset: string,
+  split: string,
+  pre: FolderPreprocess,
+  onCorrupt?: (files: string[]) => void,
+): Promise<Dataset> {
   if (dataset === 'fashion-mnist') return fashionMnist(split);
   if (!existsSync(dataset) || !statSync(dataset).isDirectory()) {
     throw new FlattenError('BAD_ARGUMENT', `unknown dataset '${dataset}': use ${DATASETS}`);

@@ -13,25 +13,51 @@ import { stridesOf, type DType, type TensorData, type TypedData } from '../core/
 export type ElementKind = 'f64' | 'f32' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u16' | 'u8' | 'bool';
 
 export const ELEMENT_SIZE: Record<ElementKind, number> = {
-  f64: 8, f32: 4, f16: 2, bf16: 2, i64: 8, i32: 4, i16: 2, i8: 1, u16: 2, u8: 1, bool: 1,
+  f64: 8,
+  f32: 4,
+  f16: 2,
+  bf16: 2,
+  i64: 8,
+  i32: 4,
+  i16: 2,
+  i8: 1,
+  u16: 2,
+  u8: 1,
+  bool: 1,
 };
 
 export function outputDType(kind: ElementKind): DType {
   switch (kind) {
-    case 'f64': case 'f32': case 'f16': case 'bf16': return 'float32';
-    case 'i64': return 'int64';
-    case 'i32': case 'i16': case 'i8': case 'u16': return 'int32';
-    case 'u8': return 'uint8';
-    case 'bool': return 'bool';
+    case 'f64':
+    case 'f32':
+    case 'f16':
+    case 'bf16':
+      return 'float32';
+    case 'i64':
+      return 'int64';
+    case 'i32':
+    case 'i16':
+    case 'i8':
+    case 'u16':
+      return 'int32';
+    case 'u8':
+      return 'uint8';
+    case 'bool':
+      return 'bool';
   }
 }
 
 export function allocate(dtype: DType, n: number): TypedData {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'uint8': case 'bool': return new Uint8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(n);
   }
 }
 
@@ -89,9 +115,23 @@ function isNonNegInt(x: unknown): x is number {
  * Build a row-major tensor from a strided view of `src` (offset and strides in elements), like
  * torch's `storage[offset].as_strided(shape, strides)`. `what` labels error messages.
  */
-export function gatherStrided(src: ElementSource, shape: number[], strides: number[], offset: number, what: string): TensorData {
-  if (!shape.every(isNonNegInt) || !strides.every(isNonNegInt) || !isNonNegInt(offset) || strides.length !== shape.length) {
-    throw new FlattenError('BAD_FILE', `${what}: invalid tensor layout (shape [${shape}], stride [${strides}], offset ${offset})`);
+export function gatherStrided(
+  src: ElementSource,
+  shape: number[],
+  strides: number[],
+  offset: number,
+  what: string,
+): TensorData {
+  if (
+    !shape.every(isNonNegInt) ||
+    !strides.every(isNonNegInt) ||
+    !isNonNegInt(offset) ||
+    strides.length !== shape.length
+  ) {
+    throw new FlattenError(
+      'BAD_FILE',
+      `${what}: invalid tensor layout (shape [${shape}], stride [${strides}], offset ${offset})`,
+    );
   }
   const size = ELEMENT_SIZE[src.kind];
   const available = Math.floor(src.bytes.length / size);
@@ -102,7 +142,10 @@ export function gatherStrided(src: ElementSource, shape: number[], strides: numb
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * strides[i];
   if (last >= available) {
-    throw new FlattenError('BAD_FILE', `${what}: tensor data out of range (needs element ${last}, only ${available} stored)`);
+    throw new FlattenError(
+      'BAD_FILE',
+      `${what}: tensor data out of range (needs element ${last}, only ${available} stored)`,
+    );
   }
 
   const c = stridesOf(shape);

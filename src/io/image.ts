@@ -25,7 +25,11 @@ const MAX_PIXELS = 200_000_000;
  * geometry: resize to the square S = ⌊256/224·img⌋ (aspect not kept) then center-crop img, or resize
  * straight to img. Bicubic resampling; alpha is flattened onto white.
  */
-export async function prepareImage(file: string | Uint8Array, pre: ImagePreprocess, channels: 1 | 3): Promise<PreparedImage> {
+export async function prepareImage(
+  file: string | Uint8Array,
+  pre: ImagePreprocess,
+  channels: 1 | 3,
+): Promise<PreparedImage> {
   const name = typeof file === 'string' ? file : 'image';
   const size = pre.imgSize;
   const s = pre.crop ? Math.floor((256 / 224) * size) : size;
@@ -44,7 +48,8 @@ export async function prepareImage(file: string | Uint8Array, pre: ImagePreproce
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, channels };
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
-    if (/pixel limit/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: image is larger than ${MAX_PIXELS / 1e6} megapixels`);
+    if (/pixel limit/i.test(msg))
+      throw new FlattenError('BAD_FILE', `${name}: image is larger than ${MAX_PIXELS / 1e6} megapixels`);
     if (/ENOENT|no such file/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: file not found`);
     throw new FlattenError('BAD_FILE', `${name}: not a readable image (${msg.split('\n')[0]})`);
   }

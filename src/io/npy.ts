@@ -17,7 +17,16 @@ const ALIGN = 64;
 
 /** dtype code without byte order ('f4') -> element kind. */
 const KINDS: Record<string, ElementKind> = {
-  f2: 'f16', f4: 'f32', f8: 'f64', i1: 'i8', i2: 'i16', i4: 'i32', i8: 'i64', u1: 'u8', u2: 'u16', b1: 'bool',
+  f2: 'f16',
+  f4: 'f32',
+  f8: 'f64',
+  i1: 'i8',
+  i2: 'i16',
+  i4: 'i32',
+  i8: 'i64',
+  u1: 'u8',
+  u2: 'u16',
+  b1: 'bool',
 };
 
 const DESCR: Record<DType, string> = { float32: '<f4', int32: '<i4', int64: '<i8', uint8: '|u1', bool: '|b1' };
@@ -99,24 +108,29 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
   if (bytes.length < 8 + lenSize) throw fail('truncated .npy header');
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lenSize + headerLen;
-  if (dataStart > bytes.length) throw fail(`truncated .npy header (needs ${dataStart} bytes, file has ${bytes.length})`);
+  if (dataStart > bytes.length)
+    throw fail(`truncated .npy header (needs ${dataStart} bytes, file has ${bytes.length})`);
   // v1/v2 headers are latin1, v3 allows utf-8.
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenSize, dataStart));
   const header = parseLiteral(text.trim(), (why) => fail(`bad .npy header: ${why}`));
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('bad .npy header: not a dict');
   const { descr, fortran_order: fortran, shape } = header;
-  if (typeof descr !== 'string') throw fail(`unsupported dtype ${JSON.stringify(descr)} (structured arrays are not supported)`);
+  if (typeof descr !== 'string')
+    throw fail(`unsupported dtype ${JSON.stringify(descr)} (structured arrays are not supported)`);
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     throw fail(`bad .npy header: shape ${JSON.stringify(shape)}`);
   }
   const order = descr[0];
   const kind = KINDS[descr.slice(1)];
-  if (!'<>|='.includes(order) || !kind) throw fail(`unsupported dtype '${descr}' (supported: f2, f4, f8, i1, i2, i4, i8, u1, u2, b1)`);
+  if (!'<>|='.includes(order) || !kind)
+    throw fail(`unsupported dtype '${descr}' (supported: f2, f4, f8, i1, i2, i4, i8, u1, u2, b1)`);
   const dims = shape as number[];
   const n = dims.reduce((a, b) => a * b, 1);
   const size = ELEMENT_SIZE[kind];
   if (dataStart + n * size > bytes.length) {
-    throw fail(`truncated data: shape (${dims.join(', ')}) of ${descr} needs ${n * size} bytes, file has ${bytes.length - dataStart}`);
+    throw fail(
+      `truncated data: shape (${dims.join(', ')}) of ${descr} needs ${n * size} bytes, file has ${bytes.length - dataStart}`,
+    );
   }
   // Fortran order: element (i, j, ...) sits at i + j*d0 + ...; gathering with those strides yields C order.
   let strides = stridesOf(dims);
@@ -129,7 +143,13 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
     }
   }
   const littleEndian = order === '<' || order === '|' || (order === '=' && HOST_LITTLE_ENDIAN);
-  return gatherStrided({ bytes: bytes.subarray(dataStart, dataStart + n * size), kind, littleEndian }, dims, strides, 0, name);
+  return gatherStrided(
+    { bytes: bytes.subarray(dataStart, dataStart + n * size), kind, littleEndian },
+    dims,
+    strides,
+    0,
+    name,
+  );
 }
 
 /** numpy's repr of a shape tuple: (), (5,), (2, 3). */
@@ -143,7 +163,8 @@ export function writeNpy(t: TensorData): Uint8Array {
   // Pad with spaces and end with '\n' so that magic(6) + version(2) + length(2) + header is a multiple of 64.
   const unpadded = 10 + dict.length + 1;
   const header = dict + ' '.repeat((ALIGN - (unpadded % ALIGN)) % ALIGN) + '\n';
-  if (header.length > 0xffff) throw new FlattenError('BAD_SHAPE', `cannot write .npy: header too long for shape ${shapeRepr(t.shape)}`);
+  if (header.length > 0xffff)
+    throw new FlattenError('BAD_SHAPE', `cannot write .npy: header too long for shape ${shapeRepr(t.shape)}`);
   const data = encodeLittleEndian(t, 'writeNpy');
   const out = new Uint8Array(10 + header.length + data.length);
   out.set(MAGIC, 0);

@@ -73,14 +73,85 @@ export interface UnpickleOptions {
  * network or code-evaluation machinery, so any call into them is refused outright.
  */
 export const DENIED_MODULES: readonly string[] = [
-  'os', 'posix', 'nt', 'posixpath', 'ntpath', 'subprocess', 'builtins', '__builtin__', 'sys', 'shutil',
-  'importlib', 'imp', 'runpy', 'pickle', '_pickle', 'cPickle', 'codecs', '_codecs', 'io', '_io', 'socket',
-  'ctypes', 'multiprocessing', 'threading', '_thread', 'signal', 'pty', 'platform', 'webbrowser', 'code',
-  'codeop', 'pdb', 'bdb', 'types', 'operator', 'functools', 'marshal', 'shelve', 'tempfile', 'pathlib',
-  'glob', 'urllib', 'http', 'ftplib', 'smtplib', 'telnetlib', 'asyncio', 'timeit', 'commands', 'popen2',
-  'copyreg', 'copy_reg', 'inspect', 'gc', 'zipimport', 'pkgutil', 'sysconfig', 'distutils', 'setuptools',
-  'pip', 'ensurepip', 'venv', 'site', 'trace', 'profile', 'cProfile', 'select', 'selectors', 'mmap',
-  'fcntl', 'resource', 'tkinter', 'sqlite3', 'dbm', 'logging', 'email', 'xmlrpc', 'zipfile', 'tarfile',
+  'os',
+  'posix',
+  'nt',
+  'posixpath',
+  'ntpath',
+  'subprocess',
+  'builtins',
+  '__builtin__',
+  'sys',
+  'shutil',
+  'importlib',
+  'imp',
+  'runpy',
+  'pickle',
+  '_pickle',
+  'cPickle',
+  'codecs',
+  '_codecs',
+  'io',
+  '_io',
+  'socket',
+  'ctypes',
+  'multiprocessing',
+  'threading',
+  '_thread',
+  'signal',
+  'pty',
+  'platform',
+  'webbrowser',
+  'code',
+  'codeop',
+  'pdb',
+  'bdb',
+  'types',
+  'operator',
+  'functools',
+  'marshal',
+  'shelve',
+  'tempfile',
+  'pathlib',
+  'glob',
+  'urllib',
+  'http',
+  'ftplib',
+  'smtplib',
+  'telnetlib',
+  'asyncio',
+  'timeit',
+  'commands',
+  'popen2',
+  'copyreg',
+  'copy_reg',
+  'inspect',
+  'gc',
+  'zipimport',
+  'pkgutil',
+  'sysconfig',
+  'distutils',
+  'setuptools',
+  'pip',
+  'ensurepip',
+  'venv',
+  'site',
+  'trace',
+  'profile',
+  'cProfile',
+  'select',
+  'selectors',
+  'mmap',
+  'fcntl',
+  'resource',
+  'tkinter',
+  'sqlite3',
+  'dbm',
+  'logging',
+  'email',
+  'xmlrpc',
+  'zipfile',
+  'tarfile',
 ];
 
 export function isDeniedModule(module: string): boolean {
@@ -125,7 +196,8 @@ function dictFrom(name: string, args: unknown[], what: string): Map<string, unkn
     return out;
   }
   for (const pair of toIterable(name, src, what)) {
-    if (!Array.isArray(pair) || pair.length !== 2) throw new FlattenError('BAD_FILE', `${name}: ${what} expects (key, value) pairs`);
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw new FlattenError('BAD_FILE', `${name}: ${what} expects (key, value) pairs`);
     out.set(pyKey(pair[0]), pair[1]);
   }
   return out;
@@ -141,27 +213,43 @@ function numpyScalar(name: string, args: unknown[]): unknown {
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const need: Record<string, number> = { f8: 8, f4: 4, i8: 8, i4: 4, i2: 2, i1: 1, u8: 8, u4: 4, u2: 2, u1: 1, b1: 1 };
   if (need[code] === undefined) return new PyObject('numpy.generic', args);
-  if (raw.length < need[code]) throw new FlattenError('BAD_FILE', `${name}: numpy scalar of dtype ${code} is truncated`);
-  const int = (b: bigint) => (b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b);
+  if (raw.length < need[code])
+    throw new FlattenError('BAD_FILE', `${name}: numpy scalar of dtype ${code} is truncated`);
+  const int = (b: bigint) =>
+    b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
   switch (code) {
-    case 'f8': return v.getFloat64(0, little);
-    case 'f4': return v.getFloat32(0, little);
-    case 'i8': return int(v.getBigInt64(0, little));
-    case 'u8': return int(v.getBigUint64(0, little));
-    case 'i4': return v.getInt32(0, little);
-    case 'u4': return v.getUint32(0, little);
-    case 'i2': return v.getInt16(0, little);
-    case 'u2': return v.getUint16(0, little);
-    case 'i1': return v.getInt8(0);
-    case 'u1': return v.getUint8(0);
-    default: return v.getUint8(0) !== 0; // b1
+    case 'f8':
+      return v.getFloat64(0, little);
+    case 'f4':
+      return v.getFloat32(0, little);
+    case 'i8':
+      return int(v.getBigInt64(0, little));
+    case 'u8':
+      return int(v.getBigUint64(0, little));
+    case 'i4':
+      return v.getInt32(0, little);
+    case 'u4':
+      return v.getUint32(0, little);
+    case 'i2':
+      return v.getInt16(0, little);
+    case 'u2':
+      return v.getUint16(0, little);
+    case 'i1':
+      return v.getInt8(0);
+    case 'u1':
+      return v.getUint8(0);
+    default:
+      return v.getUint8(0) !== 0; // b1
   }
 }
 
 /** Built-in allow-list: pure data constructors that we re-implement (nothing here is ever imported). */
 function safeReducers(name: string): Record<string, Reducer> {
   const set: Reducer = (args) => new Set(toIterable(name, args[0], 'set()'));
-  const inert = (cls: string): Reducer => (args) => new PyObject(cls, args);
+  const inert =
+    (cls: string): Reducer =>
+    (args) =>
+      new PyObject(cls, args);
   return {
     'collections.OrderedDict': (args) => dictFrom(name, args, 'OrderedDict()'),
     // The default factory is dropped: we only need the stored items.
@@ -172,13 +260,19 @@ function safeReducers(name: string): Record<string, Reducer> {
     '__builtin__.frozenset': set,
     'builtins.slice': inert('builtins.slice'),
     'builtins.complex': inert('builtins.complex'),
-    'builtins.bytearray': (args) => (args[0] instanceof Uint8Array ? copyBytes(args[0]) : args.length === 0 ? new Uint8Array(0) : new PyObject('builtins.bytearray', args)),
+    'builtins.bytearray': (args) =>
+      args[0] instanceof Uint8Array
+        ? copyBytes(args[0])
+        : args.length === 0
+          ? new Uint8Array(0)
+          : new PyObject('builtins.bytearray', args),
     // Protocol 2 pickles bytes as _codecs.encode(str, 'latin1'): a pure string -> bytes conversion.
     '_codecs.encode': (args) => {
       const [s, enc = 'utf-8'] = args;
       if (typeof s !== 'string') throw new FlattenError('BAD_FILE', `${name}: _codecs.encode expects a str`);
       const e = String(enc).toLowerCase().replace('_', '-');
-      if (e === 'latin1' || e === 'latin-1' || e === 'iso-8859-1') return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+      if (e === 'latin1' || e === 'latin-1' || e === 'iso-8859-1')
+        return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
       if (e === 'utf-8' || e === 'utf8') return new TextEncoder().encode(s);
       throw new FlattenError('BAD_FILE', `${name}: _codecs.encode with unsupported encoding ${String(enc)}`);
     },
@@ -193,17 +287,74 @@ function safeReducers(name: string): Record<string, Reducer> {
 
 // Opcode bytes (Lib/pickle.py). Protocol 0/1 text forms are accepted too; they cost little.
 const OP = {
-  MARK: 0x28, STOP: 0x2e, POP: 0x30, POP_MARK: 0x31, DUP: 0x32, FLOAT: 0x46, INT: 0x49, BININT: 0x4a,
-  BININT1: 0x4b, LONG: 0x4c, BININT2: 0x4d, NONE: 0x4e, PERSID: 0x50, BINPERSID: 0x51, REDUCE: 0x52,
-  STRING: 0x53, BINSTRING: 0x54, SHORT_BINSTRING: 0x55, UNICODE: 0x56, BINUNICODE: 0x58, APPEND: 0x61,
-  BUILD: 0x62, GLOBAL: 0x63, DICT: 0x64, EMPTY_DICT: 0x7d, APPENDS: 0x65, GET: 0x67, BINGET: 0x68,
-  INST: 0x69, LONG_BINGET: 0x6a, LIST: 0x6c, EMPTY_LIST: 0x5d, OBJ: 0x6f, PUT: 0x70, BINPUT: 0x71,
-  LONG_BINPUT: 0x72, SETITEM: 0x73, TUPLE: 0x74, EMPTY_TUPLE: 0x29, SETITEMS: 0x75, BINFLOAT: 0x47,
-  PROTO: 0x80, NEWOBJ: 0x81, EXT1: 0x82, EXT2: 0x83, EXT4: 0x84, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87,
-  NEWTRUE: 0x88, NEWFALSE: 0x89, LONG1: 0x8a, LONG4: 0x8b, BINBYTES: 0x42, SHORT_BINBYTES: 0x43,
-  SHORT_BINUNICODE: 0x8c, BINUNICODE8: 0x8d, BINBYTES8: 0x8e, EMPTY_SET: 0x8f, ADDITEMS: 0x90,
-  FROZENSET: 0x91, NEWOBJ_EX: 0x92, STACK_GLOBAL: 0x93, MEMOIZE: 0x94, FRAME: 0x95, BYTEARRAY8: 0x96,
-  NEXT_BUFFER: 0x97, READONLY_BUFFER: 0x98,
+  MARK: 0x28,
+  STOP: 0x2e,
+  POP: 0x30,
+  POP_MARK: 0x31,
+  DUP: 0x32,
+  FLOAT: 0x46,
+  INT: 0x49,
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  LONG: 0x4c,
+  BININT2: 0x4d,
+  NONE: 0x4e,
+  PERSID: 0x50,
+  BINPERSID: 0x51,
+  REDUCE: 0x52,
+  STRING: 0x53,
+  BINSTRING: 0x54,
+  SHORT_BINSTRING: 0x55,
+  UNICODE: 0x56,
+  BINUNICODE: 0x58,
+  APPEND: 0x61,
+  BUILD: 0x62,
+  GLOBAL: 0x63,
+  DICT: 0x64,
+  EMPTY_DICT: 0x7d,
+  APPENDS: 0x65,
+  GET: 0x67,
+  BINGET: 0x68,
+  INST: 0x69,
+  LONG_BINGET: 0x6a,
+  LIST: 0x6c,
+  EMPTY_LIST: 0x5d,
+  OBJ: 0x6f,
+  PUT: 0x70,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  SETITEM: 0x73,
+  TUPLE: 0x74,
+  EMPTY_TUPLE: 0x29,
+  SETITEMS: 0x75,
+  BINFLOAT: 0x47,
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  EXT1: 0x82,
+  EXT2: 0x83,
+  EXT4: 0x84,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  LONG4: 0x8b,
+  BINBYTES: 0x42,
+  SHORT_BINBYTES: 0x43,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  BINBYTES8: 0x8e,
+  EMPTY_SET: 0x8f,
+  ADDITEMS: 0x90,
+  FROZENSET: 0x91,
+  NEWOBJ_EX: 0x92,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
+  BYTEARRAY8: 0x96,
+  NEXT_BUFFER: 0x97,
+  READONLY_BUFFER: 0x98,
 } as const;
 
 const utf8 = new TextDecoder('utf-8');
@@ -332,7 +483,10 @@ class Unpickler {
   private reduce(fn: unknown, args: unknown): unknown {
     if (!Array.isArray(args)) throw this.bad('REDUCE arguments are not a tuple');
     if (!(fn instanceof PyGlobal)) {
-      throw new FlattenError('UNSAFE_PICKLE', `${this.opts.name}: unpickler refuses to call ${pyRepr(fn)}, which is not a global`);
+      throw new FlattenError(
+        'UNSAFE_PICKLE',
+        `${this.opts.name}: unpickler refuses to call ${pyRepr(fn)}, which is not a global`,
+      );
     }
     const safe = this.reducers[fn.qualified];
     if (safe) return safe(args);
@@ -342,7 +496,11 @@ class Unpickler {
 
   /** NEWOBJ/INST/OBJ: cls.__new__(cls, *args). */
   private construct(cls: unknown, args: unknown[], kwargs?: Map<string, unknown>): unknown {
-    if (!(cls instanceof PyGlobal)) throw new FlattenError('UNSAFE_PICKLE', `${this.opts.name}: unpickler refuses to construct ${pyRepr(cls)}, which is not a global`);
+    if (!(cls instanceof PyGlobal))
+      throw new FlattenError(
+        'UNSAFE_PICKLE',
+        `${this.opts.name}: unpickler refuses to construct ${pyRepr(cls)}, which is not a global`,
+      );
     const safe = this.reducers[cls.qualified];
     if (safe) return safe(args);
     if (isDeniedModule(cls.module)) throw this.refuse(cls, 'construct');
@@ -384,28 +542,60 @@ class Unpickler {
           if (proto > 5) throw this.bad(`unsupported pickle protocol ${proto}`);
           break;
         }
-        case OP.FRAME: this.u64(); break; // framing is only a read-ahead hint
-        case OP.STOP: return this.pop();
-        case OP.MARK: this.metastack.push(this.stack); this.stack = []; break;
-        case OP.POP: this.pop(); break;
-        case OP.POP_MARK: this.popMark(); break;
-        case OP.DUP: s.push(this.top()); break;
+        case OP.FRAME:
+          this.u64();
+          break; // framing is only a read-ahead hint
+        case OP.STOP:
+          return this.pop();
+        case OP.MARK:
+          this.metastack.push(this.stack);
+          this.stack = [];
+          break;
+        case OP.POP:
+          this.pop();
+          break;
+        case OP.POP_MARK:
+          this.popMark();
+          break;
+        case OP.DUP:
+          s.push(this.top());
+          break;
 
-        case OP.NONE: s.push(null); break;
-        case OP.NEWTRUE: s.push(true); break;
-        case OP.NEWFALSE: s.push(false); break;
-        case OP.BININT: s.push(this.i32()); break;
-        case OP.BININT1: s.push(this.u8()); break;
-        case OP.BININT2: s.push(this.u16()); break;
-        case OP.LONG1: s.push(decodeLong(this.take(this.u8()))); break;
-        case OP.LONG4: s.push(decodeLong(this.take(this.i32()))); break;
+        case OP.NONE:
+          s.push(null);
+          break;
+        case OP.NEWTRUE:
+          s.push(true);
+          break;
+        case OP.NEWFALSE:
+          s.push(false);
+          break;
+        case OP.BININT:
+          s.push(this.i32());
+          break;
+        case OP.BININT1:
+          s.push(this.u8());
+          break;
+        case OP.BININT2:
+          s.push(this.u16());
+          break;
+        case OP.LONG1:
+          s.push(decodeLong(this.take(this.u8())));
+          break;
+        case OP.LONG4:
+          s.push(decodeLong(this.take(this.i32())));
+          break;
         case OP.INT: {
           const t = this.line();
           s.push(t === '01' ? true : t === '00' ? false : parseIntText(t));
           break;
         }
-        case OP.LONG: s.push(parseIntText(this.line())); break;
-        case OP.FLOAT: s.push(parseFloat(this.line())); break;
+        case OP.LONG:
+          s.push(parseIntText(this.line()));
+          break;
+        case OP.FLOAT:
+          s.push(parseFloat(this.line()));
+          break;
         case OP.BINFLOAT: {
           const p = this.pos;
           this.take(8);
@@ -413,30 +603,83 @@ class Unpickler {
           break;
         }
 
-        case OP.BINUNICODE: s.push(utf8.decode(this.take(this.u32()))); break;
-        case OP.SHORT_BINUNICODE: s.push(utf8.decode(this.take(this.u8()))); break;
-        case OP.BINUNICODE8: s.push(utf8.decode(this.take(this.u64()))); break;
-        case OP.UNICODE: s.push(unescapePy(this.line())); break;
-        case OP.BINSTRING: s.push(latin1.decode(this.take(this.i32()))); break;
-        case OP.SHORT_BINSTRING: s.push(latin1.decode(this.take(this.u8()))); break;
-        case OP.STRING: s.push(unescapePy(this.line().trim().slice(1, -1))); break;
-        case OP.BINBYTES: s.push(copyBytes(this.take(this.u32()))); break;
-        case OP.SHORT_BINBYTES: s.push(copyBytes(this.take(this.u8()))); break;
-        case OP.BINBYTES8: s.push(copyBytes(this.take(this.u64()))); break;
-        case OP.BYTEARRAY8: s.push(copyBytes(this.take(this.u64()))); break;
+        case OP.BINUNICODE:
+          s.push(utf8.decode(this.take(this.u32())));
+          break;
+        case OP.SHORT_BINUNICODE:
+          s.push(utf8.decode(this.take(this.u8())));
+          break;
+        case OP.BINUNICODE8:
+          s.push(utf8.decode(this.take(this.u64())));
+          break;
+        case OP.UNICODE:
+          s.push(unescapePy(this.line()));
+          break;
+        case OP.BINSTRING:
+          s.push(latin1.decode(this.take(this.i32())));
+          break;
+        case OP.SHORT_BINSTRING:
+          s.push(latin1.decode(this.take(this.u8())));
+          break;
+        case OP.STRING:
+          s.push(unescapePy(this.line().trim().slice(1, -1)));
+          break;
+        case OP.BINBYTES:
+          s.push(copyBytes(this.take(this.u32())));
+          break;
+        case OP.SHORT_BINBYTES:
+          s.push(copyBytes(this.take(this.u8())));
+          break;
+        case OP.BINBYTES8:
+          s.push(copyBytes(this.take(this.u64())));
+          break;
+        case OP.BYTEARRAY8:
+          s.push(copyBytes(this.take(this.u64())));
+          break;
         case OP.NEXT_BUFFER:
         case OP.READONLY_BUFFER:
           throw this.bad('out-of-band pickle buffers (protocol 5) are not supported');
 
-        case OP.EMPTY_DICT: s.push(new Map<string, unknown>()); break;
-        case OP.EMPTY_LIST: s.push([]); break;
-        case OP.EMPTY_TUPLE: s.push([]); break;
-        case OP.EMPTY_SET: s.push(new Set()); break;
-        case OP.TUPLE: { const items = this.popMark(); this.stack.push(items); break; }
-        case OP.TUPLE1: { const a = this.pop(); s.push([a]); break; }
-        case OP.TUPLE2: { const b = this.pop(); const a = this.pop(); s.push([a, b]); break; }
-        case OP.TUPLE3: { const c = this.pop(); const b = this.pop(); const a = this.pop(); s.push([a, b, c]); break; }
-        case OP.LIST: { const items = this.popMark(); this.stack.push(items); break; }
+        case OP.EMPTY_DICT:
+          s.push(new Map<string, unknown>());
+          break;
+        case OP.EMPTY_LIST:
+          s.push([]);
+          break;
+        case OP.EMPTY_TUPLE:
+          s.push([]);
+          break;
+        case OP.EMPTY_SET:
+          s.push(new Set());
+          break;
+        case OP.TUPLE: {
+          const items = this.popMark();
+          this.stack.push(items);
+          break;
+        }
+        case OP.TUPLE1: {
+          const a = this.pop();
+          s.push([a]);
+          break;
+        }
+        case OP.TUPLE2: {
+          const b = this.pop();
+          const a = this.pop();
+          s.push([a, b]);
+          break;
+        }
+        case OP.TUPLE3: {
+          const c = this.pop();
+          const b = this.pop();
+          const a = this.pop();
+          s.push([a, b, c]);
+          break;
+        }
+        case OP.LIST: {
+          const items = this.popMark();
+          this.stack.push(items);
+          break;
+        }
         case OP.DICT: {
           const items = this.popMark();
           const m = new Map<string, unknown>();
@@ -444,20 +687,55 @@ class Unpickler {
           this.stack.push(m);
           break;
         }
-        case OP.FROZENSET: { const items = this.popMark(); this.stack.push(new Set(items)); break; }
-        case OP.APPEND: { const v = this.pop(); this.appendItems(this.top(), [v]); break; }
+        case OP.FROZENSET: {
+          const items = this.popMark();
+          this.stack.push(new Set(items));
+          break;
+        }
+        case OP.APPEND: {
+          const v = this.pop();
+          this.appendItems(this.top(), [v]);
+          break;
+        }
         case OP.APPENDS:
-        case OP.ADDITEMS: { const items = this.popMark(); this.appendItems(this.top(), items); break; }
-        case OP.SETITEM: { const v = this.pop(); const k = this.pop(); this.setItems(this.top(), [k, v]); break; }
-        case OP.SETITEMS: { const items = this.popMark(); this.setItems(this.top(), items); break; }
+        case OP.ADDITEMS: {
+          const items = this.popMark();
+          this.appendItems(this.top(), items);
+          break;
+        }
+        case OP.SETITEM: {
+          const v = this.pop();
+          const k = this.pop();
+          this.setItems(this.top(), [k, v]);
+          break;
+        }
+        case OP.SETITEMS: {
+          const items = this.popMark();
+          this.setItems(this.top(), items);
+          break;
+        }
 
-        case OP.BINPUT: this.memo.set(this.u8(), this.top()); break;
-        case OP.LONG_BINPUT: this.memo.set(this.u32(), this.top()); break;
-        case OP.PUT: this.memo.set(Number(this.line()), this.top()); break;
-        case OP.MEMOIZE: this.memo.set(this.memo.size, this.top()); break;
-        case OP.BINGET: s.push(this.getMemo(this.u8())); break;
-        case OP.LONG_BINGET: s.push(this.getMemo(this.u32())); break;
-        case OP.GET: s.push(this.getMemo(Number(this.line()))); break;
+        case OP.BINPUT:
+          this.memo.set(this.u8(), this.top());
+          break;
+        case OP.LONG_BINPUT:
+          this.memo.set(this.u32(), this.top());
+          break;
+        case OP.PUT:
+          this.memo.set(Number(this.line()), this.top());
+          break;
+        case OP.MEMOIZE:
+          this.memo.set(this.memo.size, this.top());
+          break;
+        case OP.BINGET:
+          s.push(this.getMemo(this.u8()));
+          break;
+        case OP.LONG_BINGET:
+          s.push(this.getMemo(this.u32()));
+          break;
+        case OP.GET:
+          s.push(this.getMemo(Number(this.line())));
+          break;
 
         case OP.GLOBAL: {
           const module = this.line();
@@ -474,9 +752,17 @@ class Unpickler {
         case OP.EXT1:
         case OP.EXT2:
         case OP.EXT4:
-          throw new FlattenError('UNSAFE_PICKLE', `${this.opts.name}: unpickler refuses extension-registry globals (opcode 0x${op.toString(16)} at offset ${this.opStart})`);
+          throw new FlattenError(
+            'UNSAFE_PICKLE',
+            `${this.opts.name}: unpickler refuses extension-registry globals (opcode 0x${op.toString(16)} at offset ${this.opStart})`,
+          );
 
-        case OP.REDUCE: { const args = this.pop(); const fn = this.pop(); s.push(this.reduce(fn, args)); break; }
+        case OP.REDUCE: {
+          const args = this.pop();
+          const fn = this.pop();
+          s.push(this.reduce(fn, args));
+          break;
+        }
         case OP.NEWOBJ: {
           const args = this.pop();
           const cls = this.pop();
@@ -511,11 +797,18 @@ class Unpickler {
           if (target instanceof PyObject) target.state = state;
           break;
         }
-        case OP.BINPERSID: s.push(this.persistent(this.pop())); break;
-        case OP.PERSID: s.push(this.persistent(this.line())); break;
+        case OP.BINPERSID:
+          s.push(this.persistent(this.pop()));
+          break;
+        case OP.PERSID:
+          s.push(this.persistent(this.line()));
+          break;
 
         default:
-          throw new FlattenError('BAD_FILE', `${this.opts.name}: corrupt pickle: unknown opcode 0x${op.toString(16).padStart(2, '0')} at offset ${this.opStart}`);
+          throw new FlattenError(
+            'BAD_FILE',
+            `${this.opts.name}: corrupt pickle: unknown opcode 0x${op.toString(16).padStart(2, '0')} at offset ${this.opStart}`,
+          );
       }
     }
   }

@@ -37,8 +37,13 @@ interface Storage {
 
 export function isTensorData(v: unknown): v is TensorData {
   return (
-    typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'data' in v &&
-    Array.isArray((v as TensorData).shape) && ArrayBuffer.isView((v as TensorData).data)
+    typeof v === 'object' &&
+    v !== null &&
+    'dtype' in v &&
+    'shape' in v &&
+    'data' in v &&
+    Array.isArray((v as TensorData).shape) &&
+    ArrayBuffer.isView((v as TensorData).data)
   );
 }
 
@@ -88,7 +93,8 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
   let littleEndian = true;
   if (zip.has(`${prefix}byteorder`)) {
     const order = new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim();
-    if (order !== 'little' && order !== 'big') throw new FlattenError('BAD_FILE', `${name}: unknown byteorder '${order}'`);
+    if (order !== 'little' && order !== 'big')
+      throw new FlattenError('BAD_FILE', `${name}: unknown byteorder '${order}'`);
     littleEndian = order === 'little';
   }
 
@@ -109,7 +115,8 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
     const cached = storages.get(key);
     if (cached) return cached;
     const entry = `${prefix}data/${key}`;
-    if (!zip.has(entry)) throw new FlattenError('BAD_FILE', `${name}: storage ${key} is missing (no zip entry ${entry})`);
+    if (!zip.has(entry))
+      throw new FlattenError('BAD_FILE', `${name}: storage ${key} is missing (no zip entry ${entry})`);
     const data = zip.read(entry);
     const storage = { kind, bytes: data, key };
     storages.set(key, storage);
@@ -125,7 +132,13 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
       throw new FlattenError('BAD_FILE', `${name}: malformed _rebuild_tensor_v2 arguments`);
     }
     const st = storage as Storage;
-    return gatherStrided({ bytes: st.bytes, kind: st.kind, littleEndian }, shape, strides, offset, `${name}: storage ${st.key}`);
+    return gatherStrided(
+      { bytes: st.bytes, kind: st.kind, littleEndian },
+      shape,
+      strides,
+      offset,
+      `${name}: storage ${st.key}`,
+    );
   };
   // Parameters are saved as (tensor, requires_grad, hooks[, state]); the tensor is all we keep.
   const rebuildParameter: Reducer = (args) => {
@@ -142,7 +155,10 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
       const [fn, , inner] = args;
       const r = fn instanceof PyGlobal ? reducers[fn.qualified] : undefined;
       if (!r || !Array.isArray(inner)) {
-        throw new FlattenError('UNSAFE_PICKLE', `${name}: unpickler refuses to call ${pyRepr(fn)} via _rebuild_from_type_v2`);
+        throw new FlattenError(
+          'UNSAFE_PICKLE',
+          `${name}: unpickler refuses to call ${pyRepr(fn)} via _rebuild_from_type_v2`,
+        );
       }
       return r(inner);
     },
@@ -176,15 +192,28 @@ export function findStateDict(obj: unknown, name = 'checkpoint'): StateDict {
     const what =
       obj instanceof PyObject
         ? `a pickled ${obj.__class__} object (a whole model saved with torch.save(model)? save model.state_dict() instead)`
-        : Array.isArray(obj) ? 'a list' : obj === null ? 'None' : isTensorData(obj) ? 'a single tensor' : `a ${typeof obj}`;
-    throw new FlattenError('BAD_KEYS', `${name}: no state_dict found: the checkpoint holds ${what}, not a dict of tensors`);
+        : Array.isArray(obj)
+          ? 'a list'
+          : obj === null
+            ? 'None'
+            : isTensorData(obj)
+              ? 'a single tensor'
+              : `a ${typeof obj}`;
+    throw new FlattenError(
+      'BAD_KEYS',
+      `${name}: no state_dict found: the checkpoint holds ${what}, not a dict of tensors`,
+    );
   }
   for (const key of STATE_DICT_KEYS) {
     const sd = asStateDict(obj.get(key));
     if (sd) return sd;
   }
   const keys = [...obj.keys()];
-  const shown = keys.slice(0, 20).map((k) => `'${k}'`).join(', ') + (keys.length > 20 ? `, ... (${keys.length} keys)` : '');
+  const shown =
+    keys
+      .slice(0, 20)
+      .map((k) => `'${k}'`)
+      .join(', ') + (keys.length > 20 ? `, ... (${keys.length} keys)` : '');
   throw new FlattenError(
     'BAD_KEYS',
     `${name}: no state_dict found: expected a dict of tensors, or one under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')}; top-level keys are ${shown || '(none)'}`,

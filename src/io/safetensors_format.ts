@@ -12,7 +12,17 @@ import { stridesOf } from '../core/tensor.js';
 import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, type ElementKind } from './elements.js';
 
 const READ_KINDS: Record<string, ElementKind> = {
-  F64: 'f64', F32: 'f32', F16: 'f16', BF16: 'bf16', I64: 'i64', I32: 'i32', I16: 'i16', I8: 'i8', U16: 'u16', U8: 'u8', BOOL: 'bool',
+  F64: 'f64',
+  F32: 'f32',
+  F16: 'f16',
+  BF16: 'bf16',
+  I64: 'i64',
+  I32: 'i32',
+  I16: 'i16',
+  I8: 'i8',
+  U16: 'u16',
+  U8: 'u8',
+  BOOL: 'bool',
 };
 const WRITE_DTYPES: Record<DType, string> = { float32: 'F32', int32: 'I32', int64: 'I64', uint8: 'U8', bool: 'BOOL' };
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating. */
@@ -35,14 +45,16 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
   const n = view.getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER)) throw fail(`safetensors header length ${n} is implausible (not a safetensors file?)`);
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.length) throw fail(`truncated safetensors header (needs ${8 + headerLen} bytes, file has ${bytes.length})`);
+  if (8 + headerLen > bytes.length)
+    throw fail(`truncated safetensors header (needs ${8 + headerLen} bytes, file has ${bytes.length})`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
   } catch (err) {
     throw fail(`safetensors header is not valid JSON (${(err as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('safetensors header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw fail('safetensors header is not a JSON object');
   const data = bytes.subarray(8 + headerLen);
 
   const metadata: Record<string, string> = {};
@@ -59,14 +71,17 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
     const { dtype, shape, data_offsets: offsets } = (info ?? {}) as Record<string, unknown>;
     const kind = typeof dtype === 'string' ? READ_KINDS[dtype] : undefined;
     if (!kind) throw fail(`tensor '${key}' has unsupported dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isIndex)) throw fail(`tensor '${key}' has a bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every(isIndex))
+      throw fail(`tensor '${key}' has a bad shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) {
       throw fail(`tensor '${key}' has bad data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     if (end - begin !== numel * ELEMENT_SIZE[kind]) {
-      throw fail(`tensor '${key}': data_offsets span ${end - begin} bytes but ${dtype} shape [${shape}] needs ${numel * ELEMENT_SIZE[kind]}`);
+      throw fail(
+        `tensor '${key}': data_offsets span ${end - begin} bytes but ${dtype} shape [${shape}] needs ${numel * ELEMENT_SIZE[kind]}`,
+      );
     }
     if (end > data.length) {
       throw fail(`truncated: tensor '${key}' needs data bytes ${begin}..${end}, the data section has ${data.length}`);
@@ -75,7 +90,8 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
   }
   entries.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end) throw fail(`tensors '${entries[i - 1].key}' and '${entries[i].key}' overlap`);
+    if (entries[i].begin < entries[i - 1].end)
+      throw fail(`tensors '${entries[i - 1].key}' and '${entries[i].key}' overlap`);
   }
   const tensors: StateDict = new Map();
   for (const e of entries) {
@@ -95,10 +111,13 @@ export function writeSafetensors(sd: StateDict, metadata?: Record<string, string
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [key, t] of sd) {
-    if (key === '__metadata__') throw new FlattenError('BAD_KEYS', "cannot write safetensors: tensor name '__metadata__' is reserved");
+    if (key === '__metadata__')
+      throw new FlattenError('BAD_KEYS', "cannot write safetensors: tensor name '__metadata__' is reserved");
     const blob = encodeLittleEndian(t as TensorData, `tensor '${key}'`);
     // Built by hand rather than JSON.stringify(object): objects reorder integer-like keys such as "0".
-    parts.push(`${JSON.stringify(key)}:${JSON.stringify({ dtype: WRITE_DTYPES[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.length] })}`);
+    parts.push(
+      `${JSON.stringify(key)}:${JSON.stringify({ dtype: WRITE_DTYPES[t.dtype], shape: t.shape, data_offsets: [offset, offset + blob.length] })}`,
+    );
     blobs.push(blob);
     offset += blob.length;
   }

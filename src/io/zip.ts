@@ -90,7 +90,9 @@ export class ZipArchive {
       cdOffset = u64(v, rec + 48);
     }
     if (cdOffset + cdSize > this.bytes.length) {
-      throw this.fail(`zip central directory lies outside the file (offset ${cdOffset}, size ${cdSize}, file ${this.bytes.length} bytes): truncated or corrupt`);
+      throw this.fail(
+        `zip central directory lies outside the file (offset ${cdOffset}, size ${cdSize}, file ${this.bytes.length} bytes): truncated or corrupt`,
+      );
     }
     const decoder = new TextDecoder('utf-8');
     let p = cdOffset;
@@ -179,7 +181,12 @@ export class ZipArchive {
 
 /** True when the bytes start like a zip (local header, or the empty-archive end record). */
 export function looksLikeZip(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6));
+  return (
+    bytes.length >= 4 &&
+    bytes[0] === 0x50 &&
+    bytes[1] === 0x4b &&
+    ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))
+  );
 }
 
 export function readZip(bytes: Uint8Array, fileName: string): ZipArchive {

@@ -28,11 +28,19 @@ export function buildModel(spec: ModelSpec): VisionModel {
   const name = Object.hasOwn(spec, 'constructor') ? spec.constructor : undefined;
   const ctor = name !== undefined && Object.hasOwn(CONSTRUCTORS, name) ? CONSTRUCTORS[name] : undefined;
   if (name !== undefined && !ctor) {
-    throw new FlattenError('BAD_CONFIG', `unknown constructor '${name}'; known: ${Object.keys(CONSTRUCTORS).join(', ')}`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `unknown constructor '${name}'; known: ${Object.keys(CONSTRUCTORS).join(', ')}`,
+    );
   }
   const family = spec.family ?? ctor?.family;
-  if (!family || !Object.hasOwn(FAMILIES, family)) throw new FlattenError('BAD_CONFIG', `unknown model family '${String(family)}'; known: ${Object.keys(FAMILIES).join(', ')}`);
-  if (ctor && ctor.family !== family) throw new FlattenError('BAD_CONFIG', `constructor '${name}' builds a ${ctor.family} model, not ${family}`);
+  if (!family || !Object.hasOwn(FAMILIES, family))
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `unknown model family '${String(family)}'; known: ${Object.keys(FAMILIES).join(', ')}`,
+    );
+  if (ctor && ctor.family !== family)
+    throw new FlattenError('BAD_CONFIG', `constructor '${name}' builds a ${ctor.family} model, not ${family}`);
   return FAMILIES[family]({ ...(ctor?.defaults ?? {}), ...(spec.kwargs ?? {}) });
 }
 

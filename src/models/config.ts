@@ -12,7 +12,10 @@ export function resolveKwargs<T extends object>(
 ): T {
   const unknown = Object.keys(kwargs).filter((k) => !Object.hasOwn(defaults, k) && !inert.includes(k));
   if (unknown.length) {
-    throw new FlattenError('BAD_CONFIG', `${family}: unknown config key(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(defaults).join(', ')}`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `${family}: unknown config key(s) ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${Object.keys(defaults).join(', ')}`,
+    );
   }
   const out = { ...defaults } as Record<string, unknown>;
   for (const [k, v] of Object.entries(kwargs)) {
@@ -20,7 +23,11 @@ export function resolveKwargs<T extends object>(
     const dflt = (defaults as Record<string, unknown>)[k];
     // a null default (qk_scale) takes a number or null
     const want = dflt === null ? (v === null ? 'object' : 'number') : kindOf(dflt);
-    if (kindOf(v) !== want) throw new FlattenError('BAD_CONFIG', `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`);
+    if (kindOf(v) !== want)
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`,
+      );
     out[k] = v;
   }
   return out as T;
@@ -31,7 +38,16 @@ function kindOf(v: unknown): string {
 }
 
 /** Keyword arguments that every official constructor accepts and that are identities at eval. */
-export const INERT_KWARGS = ['drop_rate', 'attn_drop_rate', 'use_checkpoint', 'norm_layer', 'act_layer', 'hybrid_backbone', 'fused_window_process', 'pretrained_window_sizes'] as const;
+export const INERT_KWARGS = [
+  'drop_rate',
+  'attn_drop_rate',
+  'use_checkpoint',
+  'norm_layer',
+  'act_layer',
+  'hybrid_backbone',
+  'fused_window_process',
+  'pretrained_window_sizes',
+] as const;
 
 /**
  * The block type of every block in a stage: ATTN_TYPE[i] is 'L' or 'S', or 'M' meaning the first k blocks
@@ -43,15 +59,25 @@ export function blockTypes(attnType: string, stage: number, depth: number, count
   if (c === 'L' || c === 'S') return Array.from({ length: depth }, () => c);
   if (c === 'M') {
     const k = Number.parseInt(attnType.slice(countFrom), 10);
-    if (!Number.isFinite(k)) throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': 'M' needs a block count after position ${countFrom}`);
+    if (!Number.isFinite(k))
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `attn_type '${attnType}': 'M' needs a block count after position ${countFrom}`,
+      );
     return Array.from({ length: depth }, (_, j) => (j < k ? 'L' : 'S'));
   }
-  throw new FlattenError('BAD_CONFIG', `attn_type '${attnType}': stage ${stage + 1} must be 'L', 'S' or 'M', got '${c ?? ''}'`);
+  throw new FlattenError(
+    'BAD_CONFIG',
+    `attn_type '${attnType}': stage ${stage + 1} must be 'L', 'S' or 'M', got '${c ?? ''}'`,
+  );
 }
 
 export function checkAttnType(attnType: string, stages: number): void {
   if (typeof attnType !== 'string' || attnType.length < stages) {
-    throw new FlattenError('BAD_CONFIG', `attn_type must be a string of ${stages} letters from L/S/M, got '${String(attnType)}'`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `attn_type must be a string of ${stages} letters from L/S/M, got '${String(attnType)}'`,
+    );
   }
 }
 

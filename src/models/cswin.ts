@@ -56,23 +56,42 @@ class CswinBlock extends Module {
   readonly branches: (FocusedCswinBranch | LepeCswinBranch)[];
   readonly mlp: Mlp;
   readonly norm2: LayerNorm;
-  constructor(table: ParamTable, prefix: string, dim: number, res: number, heads: number, type: 'L' | 'S', split: number, lastStage: boolean, cfg: CswinConfig, readonly dropRate: number) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    dim: number,
+    res: number,
+    heads: number,
+    type: 'L' | 'S',
+    split: number,
+    lastStage: boolean,
+    cfg: CswinConfig,
+    readonly dropRate: number,
+  ) {
     super(table, prefix);
     this.qkv = new Linear(table, this.sub('qkv'), dim, 3 * dim, cfg.qkv_bias);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     this.proj = new Linear(table, this.sub('proj'), dim, dim);
     const single = lastStage || split === res;
     if (type === 'L' && !single) {
-      throw new FlattenError('BAD_CONFIG', `cswin: a focused linear stage needs la_split_size equal to its resolution ${res} (got ${split}); the official strip version fails (SPEC §1.6)`);
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `cswin: a focused linear stage needs la_split_size equal to its resolution ${res} (got ${split}); the official strip version fails (SPEC §1.6)`,
+      );
     }
-    if (!single && res % split !== 0) throw new FlattenError('BAD_CONFIG', `cswin: split ${split} does not divide resolution ${res}`);
+    if (!single && res % split !== 0)
+      throw new FlattenError('BAD_CONFIG', `cswin: split ${split} does not divide resolution ${res}`);
     const specs = single
       ? [{ dim, heads, idx: -1 as const }]
       : [0, 1].map((idx) => ({ dim: dim / 2, heads: Math.floor(heads / 2), idx: idx as 0 | 1 })); // num_heads // 2
     this.branches = specs.map((s, b) => {
       const opts = { ...s, resolution: res, split };
       return type === 'L'
-        ? new FocusedCswinBranch(table, this.sub(`attns.${b}`), { ...opts, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
+        ? new FocusedCswinBranch(table, this.sub(`attns.${b}`), {
+            ...opts,
+            focusingFactor: cfg.focusing_factor,
+            kernelSize: cfg.kernel_size,
+          })
         : new LepeCswinBranch(table, this.sub(`attns.${b}`), { ...opts, qkScale: cfg.qk_scale });
     });
     this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
@@ -109,7 +128,11 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     const cfg = this.cfg;
     checkAttnType(cfg.attn_type, 4);
     const laSplit = cfg.la_split_size.split('-').map(Number);
-    if (laSplit.length !== 4 || laSplit.some((v) => !(v > 0))) throw new FlattenError('BAD_CONFIG', `cswin: la_split_size must look like '56-28-14-7', got '${cfg.la_split_size}'`);
+    if (laSplit.length !== 4 || laSplit.some((v) => !(v > 0)))
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `cswin: la_split_size must look like '56-28-14-7', got '${cfg.la_split_size}'`,
+      );
     const t = this.table;
     const c0 = cfg.embed_dim;
     this.stem = new Conv2d(t, 'stage1_conv_embed.0', cfg.in_chans, c0, { kernel: 7, stride: 4, padding: 2 });
@@ -120,10 +143,27 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     for (let i = 0; i < 4; i++) {
       const dim = c0 * 2 ** i;
       const res = Math.floor(res0 / 2 ** i);
-      const merge = i === 0 ? undefined : { conv: new Conv2d(t, `merge${i}.conv`, dim / 2, dim, { kernel: 3, stride: 2, padding: 1 }), norm: new LayerNorm(t, `merge${i}.norm`, dim, cfg.norm_eps) };
+      const merge =
+        i === 0
+          ? undefined
+          : {
+              conv: new Conv2d(t, `merge${i}.conv`, dim / 2, dim, { kernel: 3, stride: 2, padding: 1 }),
+              norm: new LayerNorm(t, `merge${i}.norm`, dim, cfg.norm_eps),
+            };
       const blocks = blockTypes(cfg.attn_type, i, cfg.depth[i]).map((type, j) => {
         const split = type === 'L' ? laSplit[i] : cfg.split_size[i];
-        return new CswinBlock(t, `stage${i + 1}.${j}`, dim, res, cfg.num_heads[i], type, split, i === 3, cfg, rates[blockIndex++]);
+        return new CswinBlock(
+          t,
+          `stage${i + 1}.${j}`,
+          dim,
+          res,
+          cfg.num_heads[i],
+          type,
+          split,
+          i === 3,
+          cfg,
+          rates[blockIndex++],
+        );
       });
       this.stages.push({ merge, blocks, res });
     }
@@ -132,14 +172,14 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
 
-
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;
     let y = this.stemNorm.forward(ctx, imageToTokens(ops, this.stem.forward(ctx, x)));
     let res = this.stages[0].res;
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
-      if (s.merge) y = s.merge.norm.forward(ctx, imageToTokens(ops, s.merge.conv.forward(ctx, tokensToImage(ops, y, res, res))));
+      if (s.merge)
+        y = s.merge.norm.forward(ctx, imageToTokens(ops, s.merge.conv.forward(ctx, tokensToImage(ops, y, res, res))));
       res = s.res;
       for (const blk of s.blocks) y = blk.forward(ctx, y);
     });

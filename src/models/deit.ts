@@ -46,7 +46,13 @@ class DeitBlock extends Module {
   readonly attn: DeitAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
-  constructor(table: ParamTable, prefix: string, side: number, cfg: DeitConfig, readonly dropRate: number) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    side: number,
+    cfg: DeitConfig,
+    readonly dropRate: number,
+  ) {
     super(table, prefix);
     const dim = cfg.embed_dim;
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
@@ -84,21 +90,30 @@ export class FLattenDeit extends ImageClassifier<DeitConfig> {
     super(resolveKwargs('deit', DEIT_DEFAULTS, kwargs, INERT_KWARGS));
     const cfg = this.cfg;
     if (!['flatten', 'focused', 'linear', 'softmax'].includes(cfg.attn_type)) {
-      throw new FlattenError('BAD_CONFIG', `deit: attn_type must be flatten, focused, linear or softmax, got '${cfg.attn_type}'`);
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `deit: attn_type must be flatten, focused, linear or softmax, got '${cfg.attn_type}'`,
+      );
     }
-    if (cfg.img_size % cfg.patch_size) throw new FlattenError('BAD_CONFIG', `deit: img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`);
+    if (cfg.img_size % cfg.patch_size)
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `deit: img_size ${cfg.img_size} is not a multiple of patch_size ${cfg.patch_size}`,
+      );
     const t = this.table;
     const side = cfg.img_size / cfg.patch_size;
     const dim = cfg.embed_dim;
     this.clsToken = this.param('cls_token', [1, 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
     this.posEmbed = this.param('pos_embed', [1, side * side + 1, dim], { kind: 'truncNormal', std: 0.02 }, true);
-    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, dim, { kernel: cfg.patch_size, stride: cfg.patch_size });
+    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, dim, {
+      kernel: cfg.patch_size,
+      stride: cfg.patch_size,
+    });
     const rates = dropPathRates(cfg.drop_path_rate, [cfg.depth]);
     this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg, rates[j]));
     this.norm = new LayerNorm(t, 'norm', dim, cfg.norm_eps);
     this.head = classifierHead(t, dim, cfg.num_classes);
   }
-
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

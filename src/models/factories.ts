@@ -47,7 +47,16 @@ export const CONSTRUCTORS: Record<string, Constructor> = {
   flatten_pvt_v2_b4: { family: 'pvt_v2', defaults: pvt([3, 8, 27, 3]) },
   flatten_pvt_v2_b5: { family: 'pvt_v2', defaults: { ...pvt([3, 6, 40, 3]), mlp_ratios: [4, 4, 4, 4] } },
   FLatten_CSWin_64_24181_tiny_224: { family: 'cswin', defaults: cswin(64, [2, 4, 18, 1], [2, 4, 8, 16], [1, 2, 7, 7]) },
-  FLatten_CSWin_64_24322_small_224: { family: 'cswin', defaults: cswin(64, [2, 4, 32, 2], [2, 4, 8, 16], [1, 2, 7, 7]) },
-  FLatten_CSWin_96_36292_base_224: { family: 'cswin', defaults: cswin(96, [3, 6, 29, 2], [4, 8, 16, 32], [1, 2, 7, 7]) },
-  FLatten_CSWin_96_36292_base_384: { family: 'cswin', defaults: cswin(96, [3, 6, 29, 2], [4, 8, 16, 32], [1, 2, 12, 12], 384) },
+  FLatten_CSWin_64_24322_small_224: {
+    family: 'cswin',
+    defaults: cswin(64, [2, 4, 32, 2], [2, 4, 8, 16], [1, 2, 7, 7]),
+  },
+  FLatten_CSWin_96_36292_base_224: {
+    family: 'cswin',
+    defaults: cswin(96, [3, 6, 29, 2], [4, 8, 16, 32], [1, 2, 7, 7]),
+  },
+  FLatten_CSWin_96_36292_base_384: {
+    family: 'cswin',
+    defaults: cswin(96, [3, 6, 29, 2], [4, 8, 16, 32], [1, 2, 12, 12], 384),
+  },
 };

@@ -60,7 +60,13 @@ class ConvMlp extends Module {
   readonly fc1: Linear;
   readonly dw: Conv2d;
   readonly fc2: Linear;
-  constructor(table: ParamTable, prefix: string, dim: number, hidden: number, readonly linear: boolean) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    dim: number,
+    hidden: number,
+    readonly linear: boolean,
+  ) {
     super(table, prefix);
     this.fc1 = new Linear(table, this.sub('fc1'), dim, hidden);
     this.dw = new Conv2d(table, this.sub('dwconv.dwconv'), hidden, hidden, { kernel: 3, padding: 1, groups: hidden });
@@ -69,7 +75,10 @@ class ConvMlp extends Module {
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
     const hidden = this.fc1.forward(ctx, x);
-    const y = imageToTokens(ops, this.dw.forward(ctx, tokensToImage(ops, this.linear ? ops.relu(hidden) : hidden, h, w)));
+    const y = imageToTokens(
+      ops,
+      this.dw.forward(ctx, tokensToImage(ops, this.linear ? ops.relu(hidden) : hidden, h, w)),
+    );
     return this.fc2.forward(ctx, ops.gelu(y));
   }
 }
@@ -79,13 +88,33 @@ class PvtBlock extends Module {
   readonly attn: FocusedSrAttention | SrAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp | ConvMlp;
-  constructor(table: ParamTable, prefix: string, v2: boolean, type: 'L' | 'S', stage: number, dim: number, numPatches: number, cfg: PvtConfig, readonly dropRate: number) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    v2: boolean,
+    type: 'L' | 'S',
+    stage: number,
+    dim: number,
+    numPatches: number,
+    cfg: PvtConfig,
+    readonly dropRate: number,
+  ) {
     super(table, prefix);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
-    const base = { dim, heads: cfg.num_heads[stage], qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale, linear: v2 && cfg.linear };
+    const base = {
+      dim,
+      heads: cfg.num_heads[stage],
+      qkvBias: cfg.qkv_bias,
+      qkScale: cfg.qk_scale,
+      linear: v2 && cfg.linear,
+    };
     if (type === 'L') {
       const srRatio = Number.parseInt(cfg.la_sr_ratios[stage], 10);
-      if (!(srRatio >= 1)) throw new FlattenError('BAD_CONFIG', `la_sr_ratios '${cfg.la_sr_ratios}': stage ${stage + 1} needs a digit ≥ 1`);
+      if (!(srRatio >= 1))
+        throw new FlattenError(
+          'BAD_CONFIG',
+          `la_sr_ratios '${cfg.la_sr_ratios}': stage ${stage + 1} needs a digit ≥ 1`,
+        );
       this.attn = new FocusedSrAttention(table, this.sub('attn'), {
         ...base,
         srRatio,
@@ -98,13 +127,22 @@ class PvtBlock extends Module {
     }
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
     const hidden = Math.floor(dim * cfg.mlp_ratios[stage]);
-    this.mlp = v2 ? new ConvMlp(table, this.sub('mlp'), dim, hidden, cfg.linear) : new Mlp(table, this.sub('mlp'), dim, hidden);
+    this.mlp = v2
+      ? new ConvMlp(table, this.sub('mlp'), dim, hidden, cfg.linear)
+      : new Mlp(table, this.sub('mlp'), dim, hidden);
   }
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
     x = ops.add(x, dropPath(ctx, this.attn.forward(ctx, this.norm1.forward(ctx, x), h, w), this.dropRate));
     const y = this.norm2.forward(ctx, x);
-    return ops.add(x, dropPath(ctx, this.mlp instanceof ConvMlp ? this.mlp.forward(ctx, y, h, w) : this.mlp.forward(ctx, y), this.dropRate));
+    return ops.add(
+      x,
+      dropPath(
+        ctx,
+        this.mlp instanceof ConvMlp ? this.mlp.forward(ctx, y, h, w) : this.mlp.forward(ctx, y),
+        this.dropRate,
+      ),
+    );
   }
 }
 
@@ -128,7 +166,10 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
   readonly head?: Linear;
   readonly stageNames: string[];
 
-  constructor(readonly family: 'pvt' | 'pvt_v2', kwargs: Partial<PvtConfig> & Record<string, unknown>) {
+  constructor(
+    readonly family: 'pvt' | 'pvt_v2',
+    kwargs: Partial<PvtConfig> & Record<string, unknown>,
+  ) {
     super(resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
     const v2 = family === 'pvt_v2';
     const cfg = this.cfg;
@@ -149,8 +190,12 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     let blockIndex = 0;
     // v1 sizes pos_embed and the attention PE from each PatchEmbed's nominal grid: img/patch, then
     // (img // 2^(i+1)) // 2. They equal the real grid unless patch_size ≠ 4; pos_embed is then resized.
-    const nominal = resolutions.map((r, i) => (v2 ? r : i === 0 ? r : Math.floor(Math.floor(cfg.img_size / 2 ** (i + 1)) / 2)));
-    const posPaths = pos.map(([name, c], i) => t.add({ path: name, shape: [1, nominal[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }));
+    const nominal = resolutions.map((r, i) =>
+      v2 ? r : i === 0 ? r : Math.floor(Math.floor(cfg.img_size / 2 ** (i + 1)) / 2),
+    );
+    const posPaths = pos.map(([name, c], i) =>
+      t.add({ path: name, shape: [1, nominal[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }),
+    );
     for (let i = 0; i < n; i++) {
       const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
       const c = cfg.embed_dims[i];
@@ -171,7 +216,6 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     this.head = classifierHead(t, cLast, cfg.num_classes);
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);
   }
-
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

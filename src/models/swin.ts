@@ -101,7 +101,11 @@ class SwinBlock extends Module {
     const common = { dim, heads, window, qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale };
     this.attn =
       type === 'L'
-        ? new FocusedWindowAttention(table, this.sub('attn'), { ...common, focusingFactor: cfg.focusing_factor, kernelSize: cfg.kernel_size })
+        ? new FocusedWindowAttention(table, this.sub('attn'), {
+            ...common,
+            focusingFactor: cfg.focusing_factor,
+            kernelSize: cfg.kernel_size,
+          })
         : new WindowAttention(table, this.sub('attn'), common);
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
     this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
@@ -120,7 +124,11 @@ class SwinBlock extends Module {
     y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, w, g, w, c]), [0, 1, 3, 2, 4, 5]), [b * g * g, w * w, c]);
     y =
       this.attn instanceof WindowAttention
-        ? this.attn.forward(ctx, y, this.maskPath ? ops.constant(this.table.specs.get(this.maskPath)!.buffer!) : undefined)
+        ? this.attn.forward(
+            ctx,
+            y,
+            this.maskPath ? ops.constant(this.table.specs.get(this.maskPath)!.buffer!) : undefined,
+          )
         : this.attn.forward(ctx, y);
     y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, g, w, w, c]), [0, 1, 3, 2, 4, 5]), [b, res, res, c]);
     if (s > 0) y = roll(ops, roll(ops, y, s, 1), s, 2);
@@ -133,7 +141,13 @@ class SwinBlock extends Module {
 class PatchMerging extends Module {
   readonly norm: LayerNorm;
   readonly reduction: Linear;
-  constructor(table: ParamTable, prefix: string, readonly dim: number, readonly res: number, eps: number) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly dim: number,
+    readonly res: number,
+    eps: number,
+  ) {
     super(table, prefix);
     this.reduction = new Linear(table, this.sub('reduction'), 4 * dim, 2 * dim, false);
     this.norm = new LayerNorm(table, this.sub('norm'), 4 * dim, eps);
@@ -165,13 +179,20 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
     checkAttnType(cfg.attn_type, cfg.depths.length);
     const t = this.table;
     const c0 = cfg.embed_dim;
-    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, c0, { kernel: cfg.patch_size, stride: cfg.patch_size });
+    this.patchEmbed = new Conv2d(t, 'patch_embed.proj', cfg.in_chans, c0, {
+      kernel: cfg.patch_size,
+      stride: cfg.patch_size,
+    });
     if (cfg.patch_norm) this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
     const res0 = cfg.img_size / cfg.patch_size;
-    if (cfg.ape) this.ape = this.param('absolute_pos_embed', [1, res0 * res0, c0], { kind: 'truncNormal', std: 0.02 }, true);
+    if (cfg.ape)
+      this.ape = this.param('absolute_pos_embed', [1, res0 * res0, c0], { kind: 'truncNormal', std: 0.02 }, true);
     const down = 2 ** (cfg.depths.length - 1);
     if (!Number.isInteger(res0 / down)) {
-      throw new FlattenError('BAD_CONFIG', `swin: img_size ${cfg.img_size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`);
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `swin: img_size ${cfg.img_size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`,
+      );
     }
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depths);
     let blockIndex = 0;
@@ -187,18 +208,35 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
           win = res;
           shift = 0;
         }
-        if (res % win !== 0) throw new FlattenError('BAD_CONFIG', `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows, e.g. 224 or 384`);
-        return new SwinBlock(t, `layers.${i}.blocks.${j}`, dim, res, type, win, shift, cfg.num_heads[i], cfg, rates[blockIndex++]);
+        if (res % win !== 0)
+          throw new FlattenError(
+            'BAD_CONFIG',
+            `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows, e.g. 224 or 384`,
+          );
+        return new SwinBlock(
+          t,
+          `layers.${i}.blocks.${j}`,
+          dim,
+          res,
+          type,
+          win,
+          shift,
+          cfg.num_heads[i],
+          cfg,
+          rates[blockIndex++],
+        );
       });
       const last = i === cfg.depths.length - 1;
-      this.stages.push({ blocks, down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, dim, res, cfg.norm_eps) });
+      this.stages.push({
+        blocks,
+        down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, dim, res, cfg.norm_eps),
+      });
     });
     const cLast = c0 * 2 ** (cfg.depths.length - 1);
     this.norm = new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
     this.head = classifierHead(t, cLast, cfg.num_classes);
     this.stageNames = cfg.depths.map((_, i) => `layers.${i}`);
   }
-
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;

@@ -26,7 +26,11 @@ export interface LoadOptions {
 }
 
 /** Weights for a model: from a checkpoint (checked key by key) or deterministic random ones. */
-export function loadWeights(table: ParamTable, checkpoint: string | StateDict | undefined, opts: LoadOptions = {}): Map<string, TensorData> {
+export function loadWeights(
+  table: ParamTable,
+  checkpoint: string | StateDict | undefined,
+  opts: LoadOptions = {},
+): Map<string, TensorData> {
   if (checkpoint === undefined) return initWeights(table, opts.seed ?? 0);
   const sd = typeof checkpoint === 'string' ? readStateDict(checkpoint) : checkpoint;
   const src = typeof checkpoint === 'string' ? checkpoint : 'state_dict';

@@ -52,7 +52,8 @@ export function initWeights(table: ParamTable, seed = 0): Map<string, TensorData
   const out = new Map<string, TensorData>();
   for (const spec of table.specs.values()) {
     out.set(spec.path, spec.buffer ?? initOne(spec, normal));
-    if (!spec.buffer && sizeOf(spec.shape) !== out.get(spec.path)!.data.length) throw new Error(`init size mismatch at ${spec.path}`);
+    if (!spec.buffer && sizeOf(spec.shape) !== out.get(spec.path)!.data.length)
+      throw new Error(`init size mismatch at ${spec.path}`);
   }
   return out;
 }

@@ -5,7 +5,13 @@ import { Module, type Ctx, type ParamTable } from './module.js';
 export class Linear extends Module {
   readonly weight: string;
   readonly bias?: string;
-  constructor(table: ParamTable, prefix: string, readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+  ) {
     super(table, prefix);
     this.weight = this.param('weight', [outFeatures, inFeatures], { kind: 'truncNormal', std: 0.02 });
     if (bias) this.bias = this.param('bias', [outFeatures], { kind: 'zeros' }, true);
@@ -19,7 +25,12 @@ export class Linear extends Module {
 export class LayerNorm extends Module {
   readonly weight: string;
   readonly bias: string;
-  constructor(table: ParamTable, prefix: string, readonly dim: number, readonly eps: number) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly dim: number,
+    readonly eps: number,
+  ) {
     super(table, prefix);
     this.weight = this.param('weight', [dim], { kind: 'ones' }, true);
     this.bias = this.param('bias', [dim], { kind: 'zeros' }, true);
@@ -41,13 +52,22 @@ export interface Conv2dArgs {
 export class Conv2d extends Module {
   readonly weight: string;
   readonly bias?: string;
-  constructor(table: ParamTable, prefix: string, readonly inChannels: number, readonly outChannels: number, readonly args: Conv2dArgs) {
+  constructor(
+    table: ParamTable,
+    prefix: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly args: Conv2dArgs,
+  ) {
     super(table, prefix);
     const groups = args.groups ?? 1;
     const k = args.kernel;
     // fan_out init as in PVT/CSwin's _init_weights
     const fanOut = (k * k * outChannels) / groups;
-    this.weight = this.param('weight', [outChannels, inChannels / groups, k, k], { kind: 'normal', std: Math.sqrt(2 / fanOut) });
+    this.weight = this.param('weight', [outChannels, inChannels / groups, k, k], {
+      kind: 'normal',
+      std: Math.sqrt(2 / fanOut),
+    });
     if (args.bias ?? true) this.bias = this.param('bias', [outChannels], { kind: 'zeros' }, true);
   }
   forward(ctx: Ctx, x: Tensor): Tensor {

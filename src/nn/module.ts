@@ -4,10 +4,7 @@ import type { Ops, Tensor } from '../ops/ops.js';
 
 /** How a parameter is initialised when no checkpoint is given (timm's conventions). */
 export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'truncNormal'; std: number }
-  | { kind: 'normal'; std: number };
+  { kind: 'zeros' } | { kind: 'ones' } | { kind: 'truncNormal'; std: number } | { kind: 'normal'; std: number };
 
 export interface ParamSpec {
   /** Full dotted path, equal to the official state_dict key. */
@@ -93,6 +90,12 @@ export abstract class Module {
   }
 
   protected buffer(name: string, value: TensorData): string {
-    return this.table.add({ path: this.sub(name), shape: value.shape, init: { kind: 'zeros' }, noDecay: true, buffer: value });
+    return this.table.add({
+      path: this.sub(name),
+      shape: value.shape,
+      init: { kind: 'zeros' },
+      noDecay: true,
+      buffer: value,
+    });
   }
 }

@@ -42,7 +42,8 @@ export function meanTokens(ops: Ops, x: Tensor): Tensor {
  */
 export function adaptiveAvgPoolTokens(ops: Ops, x: Tensor, h: number, w: number, out: number): Tensor {
   const m = new Float32Array(out * out * h * w);
-  const bins = (len: number) => Array.from({ length: out }, (_, i) => [Math.floor((i * len) / out), Math.ceil(((i + 1) * len) / out)]);
+  const bins = (len: number) =>
+    Array.from({ length: out }, (_, i) => [Math.floor((i * len) / out), Math.ceil(((i + 1) * len) / out)]);
   const rows = bins(h);
   const cols = bins(w);
   rows.forEach(([r0, r1], i) =>

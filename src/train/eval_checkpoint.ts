@@ -32,7 +32,8 @@ export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResu
   if (/\.safetensors$/i.test(o.checkpoint)) {
     const st = readSafetensorsFile(o.checkpoint);
     sd = st.tensors;
-    if (st.metadata['flatten.model'] === o.model && st.metadata['flatten.kwargs']) kwargs = JSON.parse(st.metadata['flatten.kwargs']) as Record<string, unknown>;
+    if (st.metadata['flatten.model'] === o.model && st.metadata['flatten.kwargs'])
+      kwargs = JSON.parse(st.metadata['flatten.kwargs']) as Record<string, unknown>;
   } else {
     sd = readStateDict(o.checkpoint);
   }
@@ -43,9 +44,17 @@ export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResu
   const weights = bindStateDict(model.table, sd, { strict: true, source: o.checkpoint }).weights;
   const split = o.split ?? heldOutSplit(o.dataset);
   await initTfjs();
-  const data = await openDataset(o.dataset, split, folderPreprocess(entry.preprocess, model.imgSize, model.inChans), (files) => o.log?.(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}`));
+  const data = await openDataset(
+    o.dataset,
+    split,
+    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    (files) => o.log?.(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}`),
+  );
   if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
-    throw new FlattenError('BAD_CONFIG', `model '${o.model}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `model '${o.model}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
+    );
   }
   const live = new LiveWeights(model.table, weights);
   try {

@@ -40,5 +40,10 @@ export async function evaluate(model: VisionModel, ctx: Ctx, data: Dataset, batc
     images += batch.size;
   }
   if (!images) throw new FlattenError('BAD_FILE', `${data.name} ${data.split}: no image could be decoded`);
-  return { top1: top1 / Math.max(1, images), top5: top5 / Math.max(1, images), loss: lossSum / Math.max(1, images), images };
+  return {
+    top1: top1 / Math.max(1, images),
+    top5: top5 / Math.max(1, images),
+    loss: lossSum / Math.max(1, images),
+    images,
+  };
 }

@@ -29,12 +29,17 @@ async function handle(msg: ToWorker): Promise<void> {
     const grads: [string, Float32Array][] = [];
     for (const [path, g] of r.grads) grads.push([path, (await g.data()) as Float32Array]);
     tf.dispose([...r.grads.values()]);
-    parentPort!.postMessage({ type: 'grads', loss: r.loss, logits: r.logits, grads }, [r.logits.buffer, ...grads.map(([, g]) => g.buffer)] as ArrayBuffer[]);
+    parentPort!.postMessage({ type: 'grads', loss: r.loss, logits: r.logits, grads }, [
+      r.logits.buffer,
+      ...grads.map(([, g]) => g.buffer),
+    ] as ArrayBuffer[]);
   }
 }
 
 // one message at a time, in order: weights always arrive before the step that needs them
 let queue = Promise.resolve();
 parentPort!.on('message', (msg: ToWorker) => {
-  queue = queue.then(() => handle(msg)).catch((e: unknown) => parentPort!.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) }));
+  queue = queue
+    .then(() => handle(msg))
+    .catch((e: unknown) => parentPort!.postMessage({ type: 'error', message: String((e as Error)?.message ?? e) }));
 });

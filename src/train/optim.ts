@@ -61,7 +61,10 @@ export class AdamW {
 }
 
 /** Scale gradients so their global L2 norm is at most maxNorm (torch clip_grad_norm_); returns the norm before clipping. */
-export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+export function clipGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
   const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
   if (!(maxNorm > 0)) return { grads, norm };
   const factor = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);

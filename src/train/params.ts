@@ -49,7 +49,10 @@ export class LiveWeights {
       const keep = 1 - rate;
       const b = v.shape[0];
       const k = call++;
-      const mask = Float32Array.from({ length: b }, (_, i) => Math.floor(keep + Rng.derive(...keys, first + i, k).next()) / keep); // 0 or 1/keep
+      const mask = Float32Array.from(
+        { length: b },
+        (_, i) => Math.floor(keep + Rng.derive(...keys, first + i, k).next()) / keep,
+      ); // 0 or 1/keep
       return tf.mul(v, tf.tensor(mask, [b, ...v.shape.slice(1).map(() => 1)])) as unknown as Tensor; // (B, 1, …)
     };
     return ctx;

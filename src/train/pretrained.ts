@@ -20,9 +20,22 @@ export function loadPretrained(table: ParamTable, file: string | StateDict, seed
   const missingBody = missing.filter((k) => !isHead(k));
   const unexpected = [...body.keys()].filter((k) => !table.specs.has(k));
   const problems = [];
-  if (missingBody.length) problems.push(`missing key(s): ${missingBody.slice(0, 8).map((k) => `'${k}'`).join(', ')}${missingBody.length > 8 ? ` and ${missingBody.length - 8} more` : ''}`);
-  if (unexpected.length) problems.push(`unexpected key(s): ${unexpected.slice(0, 8).map((k) => `'${k}'`).join(', ')}${unexpected.length > 8 ? ` and ${unexpected.length - 8} more` : ''}`);
-  if (problems.length) throw new FlattenError('BAD_KEYS', `--pretrained ${source} does not fit this model: ${problems.join('. ')}`);
+  if (missingBody.length)
+    problems.push(
+      `missing key(s): ${missingBody
+        .slice(0, 8)
+        .map((k) => `'${k}'`)
+        .join(', ')}${missingBody.length > 8 ? ` and ${missingBody.length - 8} more` : ''}`,
+    );
+  if (unexpected.length)
+    problems.push(
+      `unexpected key(s): ${unexpected
+        .slice(0, 8)
+        .map((k) => `'${k}'`)
+        .join(', ')}${unexpected.length > 8 ? ` and ${unexpected.length - 8} more` : ''}`,
+    );
+  if (problems.length)
+    throw new FlattenError('BAD_KEYS', `--pretrained ${source} does not fit this model: ${problems.join('. ')}`);
   const fresh = initWeights(table, seed);
   for (const k of missing) weights.set(k, fresh.get(k)!);
   return weights;

@@ -9,7 +9,12 @@ import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.js'
 import type { AdamW } from './optim.js';
 
 /** Where a run keeps its files. */
-export const RUN_FILES = { weights: 'last.safetensors', best: 'best.safetensors', state: 'state.json', metrics: 'metrics.jsonl' };
+export const RUN_FILES = {
+  weights: 'last.safetensors',
+  best: 'best.safetensors',
+  state: 'state.json',
+  metrics: 'metrics.jsonl',
+};
 
 /** Everything besides the weights that resuming needs. The RNG is fully given by (seed, epoch, step). */
 export interface TrainState {
@@ -47,11 +52,18 @@ export async function optimizerState(opt: AdamW): Promise<TrainState['optimizer'
 
 /** Puts saved moments back; every moment must exist and have the parameter's size. */
 export function restoreOptimizer(opt: AdamW, saved: TrainState['optimizer'], source: string): void {
-  for (const [name, moments] of [['m', opt.m], ['v', opt.v]] as const) {
+  for (const [name, moments] of [
+    ['m', opt.m],
+    ['v', opt.v],
+  ] as const) {
     for (const [k, t] of moments) {
       const s = saved[name][k];
       const values = s === undefined ? undefined : fromB64(s);
-      if (!values || values.length !== t.size) throw new FlattenError('BAD_KEYS', `${source}: optimizer moment ${name} for '${k}' is ${values ? `of size ${values.length}, expected ${t.size}` : 'missing'}`);
+      if (!values || values.length !== t.size)
+        throw new FlattenError(
+          'BAD_KEYS',
+          `${source}: optimizer moment ${name} for '${k}' is ${values ? `of size ${values.length}, expected ${t.size}` : 'missing'}`,
+        );
       t.assign(tf.tensor(values, t.shape));
     }
   }
@@ -68,18 +80,31 @@ export function saveCheckpoint(dir: string, weights: StateDict, state: TrainStat
 }
 
 export function weightsMetadata(state: Pick<TrainState, 'model' | 'kwargs' | 'globalStep'>): Record<string, string> {
-  return { format: 'pt', 'flatten.model': state.model, 'flatten.kwargs': JSON.stringify(state.kwargs), 'flatten.global_step': String(state.globalStep) };
+  return {
+    format: 'pt',
+    'flatten.model': state.model,
+    'flatten.kwargs': JSON.stringify(state.kwargs),
+    'flatten.global_step': String(state.globalStep),
+  };
 }
 
 export function loadCheckpoint(dir: string): { state: TrainState; weights: StateDict } {
   const statePath = join(dir, RUN_FILES.state);
   const weightsPath = join(dir, RUN_FILES.weights);
-  if (!existsSync(statePath) || !existsSync(weightsPath)) throw new FlattenError('BAD_FILE', `--resume: no checkpoint in ${dir} (needs ${RUN_FILES.state} and ${RUN_FILES.weights})`);
+  if (!existsSync(statePath) || !existsSync(weightsPath))
+    throw new FlattenError(
+      'BAD_FILE',
+      `--resume: no checkpoint in ${dir} (needs ${RUN_FILES.state} and ${RUN_FILES.weights})`,
+    );
   const state = readJsonFile<TrainState>(statePath);
-  if (state?.format !== 'flatten-train-state' || state.version !== 1) throw new FlattenError('BAD_FILE', `${statePath}: not a flatten training state (format/version)`);
+  if (state?.format !== 'flatten-train-state' || state.version !== 1)
+    throw new FlattenError('BAD_FILE', `${statePath}: not a flatten training state (format/version)`);
   const { tensors, metadata } = readSafetensorsFile(weightsPath);
   if (metadata['flatten.global_step'] !== String(state.globalStep)) {
-    throw new FlattenError('BAD_FILE', `${weightsPath} is at step ${metadata['flatten.global_step']} but ${statePath} at step ${state.globalStep}; the run was interrupted between the two writes`);
+    throw new FlattenError(
+      'BAD_FILE',
+      `${weightsPath} is at step ${metadata['flatten.global_step']} but ${statePath} at step ${state.globalStep}; the run was interrupted between the two writes`,
+    );
   }
   return { state, weights: tensors };
 }

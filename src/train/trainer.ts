@@ -23,7 +23,15 @@ import { loadPretrained } from './pretrained.js';
 import { ProgressBar } from './progress.js';
 import { Rng } from './rng.js';
 import { cosineLr } from './schedule.js';
-import { loadCheckpoint, optimizerState, restoreOptimizer, RUN_FILES, saveCheckpoint, weightsMetadata, type TrainState } from './state.js';
+import {
+  loadCheckpoint,
+  optimizerState,
+  restoreOptimizer,
+  RUN_FILES,
+  saveCheckpoint,
+  weightsMetadata,
+  type TrainState,
+} from './state.js';
 
 export interface TrainOptions {
   model: string;
@@ -102,15 +110,22 @@ export interface TrainHooks {
 /** Checks that a dataset can feed a model (channels, size, classes). */
 function checkFit(model: VisionModel, data: Dataset, name: string): void {
   if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
-    throw new FlattenError('BAD_CONFIG', `model '${name}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `model '${name}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
+    );
   }
   if (data.classes.length > model.numClasses) {
-    throw new FlattenError('BAD_CONFIG', `${data.name} has ${data.classes.length} classes but model '${name}' has ${model.numClasses} outputs; pass --num-classes ${data.classes.length}`);
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `${data.name} has ${data.classes.length} classes but model '${name}' has ${model.numClasses} outputs; pass --num-classes ${data.classes.length}`,
+    );
   }
 }
 
 function subsetOf(data: Dataset, perClass: number, option: string): Dataset {
-  if (!(data instanceof ArrayDataset)) throw new FlattenError('BAD_ARGUMENT', `${option} applies to fashion-mnist only`);
+  if (!(data instanceof ArrayDataset))
+    throw new FlattenError('BAD_ARGUMENT', `${option} applies to fashion-mnist only`);
   return data.subset(perClass);
 }
 
@@ -131,7 +146,11 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   let o = options;
   if (resume) {
     ({ state, weights: resumeWeights } = loadCheckpoint(options.out));
-    if (state.model !== options.model) throw new FlattenError('BAD_CONFIG', `--resume: ${options.out} holds a '${state.model}' run, not '${options.model}'`);
+    if (state.model !== options.model)
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `--resume: ${options.out} holds a '${state.model}' run, not '${options.model}'`,
+      );
     // the stored recipe wins, except that a resumed run may be extended with more epochs
     const stored = state.options as unknown as TrainOptions;
     o = { ...stored, epochs: options.epochs || stored.epochs, out: options.out, threads: options.threads };
@@ -140,10 +159,21 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   const entry = registryEntry(o.model);
   const kwargs = state?.kwargs ?? o.kwargs;
   const model = buildNamed(o.model, kwargs);
-  const onCorrupt = (files: string[]) => log(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`);
-  let trainSet = await openDataset(o.dataset, 'train', folderPreprocess(entry.preprocess, model.imgSize, model.inChans), onCorrupt);
+  const onCorrupt = (files: string[]) =>
+    log(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`);
+  let trainSet = await openDataset(
+    o.dataset,
+    'train',
+    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    onCorrupt,
+  );
   if (o.trainPerClass) trainSet = subsetOf(trainSet, o.trainPerClass, '--train-per-class');
-  let testSet = await openDataset(o.dataset, heldOutSplit(o.dataset), folderPreprocess(entry.preprocess, model.imgSize, model.inChans), onCorrupt);
+  let testSet = await openDataset(
+    o.dataset,
+    heldOutSplit(o.dataset),
+    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    onCorrupt,
+  );
   if (o.testPerClass) testSet = subsetOf(testSet, o.testPerClass, '--test-per-class');
   checkFit(model, trainSet, o.model);
 
@@ -158,7 +188,11 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
 
   const B = o.batchSize;
   const stepsPerEpoch = Math.floor(trainSet.size / B);
-  if (stepsPerEpoch < 1) throw new FlattenError('BAD_ARGUMENT', `--batch-size ${B} is larger than the training set (${trainSet.size} images)`);
+  if (stepsPerEpoch < 1)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `--batch-size ${B} is larger than the training set (${trainSet.size} images)`,
+    );
   const totalSteps = o.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(o.warmupEpochs * stepsPerEpoch);
   let epoch = state?.epoch ?? 0;
@@ -197,15 +231,30 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
       for (; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
         if (hooks.shouldStop?.()) {
           await save(epoch, stepInEpoch);
-          log(`stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; checkpoint saved in ${o.out} (continue with --resume)`);
+          log(
+            `stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; checkpoint saved in ${o.out} (continue with --resume)`,
+          );
           return { status: 'interrupted', epoch, stepInEpoch, history, best, dir: o.out };
         }
         const t0 = performance.now();
-        const batch = await trainSet.load(order.subarray(stepInEpoch * B, (stepInEpoch + 1) * B), Rng.derive(o.seed, epoch, stepInEpoch, 1));
+        const batch = await trainSet.load(
+          order.subarray(stepInEpoch * B, (stepInEpoch + 1) * B),
+          Rng.derive(o.seed, epoch, stepInEpoch, 1),
+        );
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
         const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
         const dropKeys = [o.seed, epoch, stepInEpoch, 2];
-        const { loss, logits, grads } = await batchGrads(pool, model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
+        const { loss, logits, grads } = await batchGrads(
+          pool,
+          model,
+          live,
+          batch.x,
+          batch.y,
+          shape,
+          o.labelSmoothing,
+          dropKeys,
+          o.microBatch,
+        );
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           throw new FlattenError(
@@ -250,14 +299,20 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         m.test = await evaluate(model, live.evalCtx(), testSet, o.evalBatchSize);
         if (!best || m.test.top1 > best.top1) {
           best = { top1: m.test.top1, epoch: epoch + 1 };
-          writeSafetensorsFile(join(o.out, RUN_FILES.best), await live.stateDict(), weightsMetadata({ model: name, kwargs, globalStep }));
+          writeSafetensorsFile(
+            join(o.out, RUN_FILES.best),
+            await live.stateDict(),
+            weightsMetadata({ model: name, kwargs, globalStep }),
+          );
         }
       }
       history.push(m);
       appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
       hooks.progress?.log(
         `epoch ${m.epoch}/${o.epochs}: train loss ${m.train_loss.toFixed(4)} top-1 ${(100 * m.train_top1).toFixed(2)}%` +
-          (m.test ? `, ${testSet.split} loss ${m.test.loss.toFixed(4)} top-1 ${(100 * m.test.top1).toFixed(2)}% top-5 ${(100 * m.test.top5).toFixed(2)}%` : '') +
+          (m.test
+            ? `, ${testSet.split} loss ${m.test.loss.toFixed(4)} top-1 ${(100 * m.test.top1).toFixed(2)}% top-5 ${(100 * m.test.top5).toFixed(2)}%`
+            : '') +
           `, ${m.images_per_sec.toFixed(1)} img/s`,
       );
       partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };

@@ -19,7 +19,13 @@ export interface ShareJob {
 }
 
 export type ToWorker =
-  | { type: 'init'; model: string; kwargs: Record<string, unknown>; backend: TfjsBackend | undefined; weights: Map<string, TensorData> }
+  | {
+      type: 'init';
+      model: string;
+      kwargs: Record<string, unknown>;
+      backend: TfjsBackend | undefined;
+      weights: Map<string, TensorData>;
+    }
   | { type: 'weights'; values: Map<string, Float32Array> }
   | ({ type: 'step' } & ShareJob);
 
@@ -35,7 +41,10 @@ type FromWorker =
 function spawn(): Worker {
   const url = new URL(import.meta.url.endsWith('.ts') ? './grad_worker.ts' : './grad_worker.js', import.meta.url);
   if (!url.pathname.endsWith('.ts')) return new Worker(url);
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
+  return new Worker(
+    `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`,
+    { eval: true },
+  );
 }
 
 /** A worker and the reply it owes: each has at most one request in flight. */
@@ -94,7 +103,13 @@ export class GradientWorkers {
   }
 
   /** Starts `count` workers on `model` with the given initial weights (every parameter and buffer). */
-  static async start(count: number, model: string, kwargs: Record<string, unknown>, backend: TfjsBackend | undefined, weights: Map<string, TensorData>): Promise<GradientWorkers> {
+  static async start(
+    count: number,
+    model: string,
+    kwargs: Record<string, unknown>,
+    backend: TfjsBackend | undefined,
+    weights: Map<string, TensorData>,
+  ): Promise<GradientWorkers> {
     const workers = Array.from({ length: count }, () => new GradWorker(spawn()));
     const pool = new GradientWorkers(workers);
     try {
@@ -115,7 +130,16 @@ export class GradientWorkers {
    * Loss and gradients of a whole batch (n, C, S, S): shares of ⌈n / threads⌉ rows, the first on this
    * thread's `live` weights, the others on the workers; summed as one StepGrads.
    */
-  async batchGrads(model: VisionModel, live: LiveWeights, x: Float32Array, y: Int32Array, shape: [number, number, number], smoothing: number, dropKeys: number[], micro: number): Promise<StepGrads> {
+  async batchGrads(
+    model: VisionModel,
+    live: LiveWeights,
+    x: Float32Array,
+    y: Int32Array,
+    shape: [number, number, number],
+    smoothing: number,
+    dropKeys: number[],
+    micro: number,
+  ): Promise<StepGrads> {
     const B = y.length;
     const per = shape[0] * shape[1] * shape[2];
     const rows = Math.ceil(B / (this.workers.length + 1));
@@ -123,10 +147,28 @@ export class GradientWorkers {
       const first = (i + 1) * rows;
       if (first >= B) return [];
       const end = Math.min(B, first + rows);
-      const job: ShareJob = { x: x.slice(first * per, end * per), y: y.slice(first, end), shape, smoothing, dropKeys, micro, share: { total: B, first } };
+      const job: ShareJob = {
+        x: x.slice(first * per, end * per),
+        y: y.slice(first, end),
+        shape,
+        smoothing,
+        dropKeys,
+        micro,
+        share: { total: B, first },
+      };
       return [w.request({ type: 'step', ...job }, [job.x.buffer as ArrayBuffer]).then((m) => ({ first, m }))];
     });
-    const own = await lossAndGrads(model, live, x.subarray(0, Math.min(rows, B) * per), y.subarray(0, Math.min(rows, B)), shape, smoothing, dropKeys, micro, { total: B, first: 0 });
+    const own = await lossAndGrads(
+      model,
+      live,
+      x.subarray(0, Math.min(rows, B) * per),
+      y.subarray(0, Math.min(rows, B)),
+      shape,
+      smoothing,
+      dropKeys,
+      micro,
+      { total: B, first: 0 },
+    );
     const logits = new Float32Array(B * model.numClasses);
     logits.set(own.logits);
     let loss = own.loss;
@@ -151,6 +193,18 @@ export class GradientWorkers {
 }
 
 /** A batch's loss and gradients: split with the workers when there are any, else all on this thread. */
-export function batchGrads(pool: GradientWorkers | undefined, model: VisionModel, live: LiveWeights, x: Float32Array, y: Int32Array, shape: [number, number, number], smoothing: number, dropKeys: number[], micro = y.length): Promise<StepGrads> {
-  return pool ? pool.batchGrads(model, live, x, y, shape, smoothing, dropKeys, micro) : lossAndGrads(model, live, x, y, shape, smoothing, dropKeys, micro);
+export function batchGrads(
+  pool: GradientWorkers | undefined,
+  model: VisionModel,
+  live: LiveWeights,
+  x: Float32Array,
+  y: Int32Array,
+  shape: [number, number, number],
+  smoothing: number,
+  dropKeys: number[],
+  micro = y.length,
+): Promise<StepGrads> {
+  return pool
+    ? pool.batchGrads(model, live, x, y, shape, smoothing, dropKeys, micro)
+    : lossAndGrads(model, live, x, y, shape, smoothing, dropKeys, micro);
 }

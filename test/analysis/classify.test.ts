@@ -36,9 +36,23 @@ describe('image preprocessing (SPEC §5)', () => {
 
 describe('flatten classify', () => {
   it('classifies several images in one batch with sorted top-k', () => {
-    const r = flatten('classify', png, webp, grey16, '--config', `${GOLDEN_DIR}pvt_v2_llll/config.json`, '--checkpoint', `${GOLDEN_DIR}pvt_v2_llll/checkpoint.pth`, '--top-k', '3', '--json');
+    const r = flatten(
+      'classify',
+      png,
+      webp,
+      grey16,
+      '--config',
+      `${GOLDEN_DIR}pvt_v2_llll/config.json`,
+      '--checkpoint',
+      `${GOLDEN_DIR}pvt_v2_llll/checkpoint.pth`,
+      '--top-k',
+      '3',
+      '--json',
+    );
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { predictions: { image: string; top: { index: number; probability: number; label: string }[] }[] };
+    const out = JSON.parse(r.stdout) as {
+      predictions: { image: string; top: { index: number; probability: number; label: string }[] }[];
+    };
     expect(out.predictions).toHaveLength(3);
     for (const p of out.predictions) {
       expect(p.top).toHaveLength(3);

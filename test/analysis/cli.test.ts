@@ -9,7 +9,12 @@ import { hugePngHeader, samplePicture } from './images.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'flatten-analysis-'));
 const picture = join(tmp, 'picture.png');
-const golden = (name: string) => ['--config', `${GOLDEN_DIR}${name}/config.json`, '--checkpoint', `${GOLDEN_DIR}${name}/checkpoint.pth`];
+const golden = (name: string) => [
+  '--config',
+  `${GOLDEN_DIR}${name}/config.json`,
+  '--checkpoint',
+  `${GOLDEN_DIR}${name}/checkpoint.pth`,
+];
 
 beforeAll(async () => {
   await samplePicture(picture);
@@ -19,7 +24,16 @@ describe('flatten rank', () => {
   it('on a golden Swin model: linear ≤ head dim, with DWC and softmax full rank', () => {
     const r = flatten('rank', ...golden('swin_llll_w7'), '--image', picture, '--json');
     expect(r.stderr).toBe('');
-    const report = JSON.parse(r.stdout) as { tolerance: string; blocks: { head_dim: number; tokens: number; rank_linear: number; rank_equivalent: number; rank_softmax: number }[] };
+    const report = JSON.parse(r.stdout) as {
+      tolerance: string;
+      blocks: {
+        head_dim: number;
+        tokens: number;
+        rank_linear: number;
+        rank_equivalent: number;
+        rank_softmax: number;
+      }[];
+    };
     expect(report.tolerance).toMatch(/σ_max/);
     expect(report.blocks.length).toBe(2 * (1 + 2 + 4 + 8));
     for (const b of report.blocks) {
@@ -37,7 +51,8 @@ describe('flatten attention', () => {
     expect(r.status).toBe(0);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('block2.0.attn');
-    for (const form of ['focused', 'linear', 'softmax']) expect(existsSync(join(out, `block2.0.attn_q40_${form}.png`))).toBe(true);
+    for (const form of ['focused', 'linear', 'softmax'])
+      expect(existsSync(join(out, `block2.0.attn_q40_${form}.png`))).toBe(true);
     // reduced keys (sr 4) have no square DWC-equivalent map: none drawn, and the table says so
     expect(existsSync(join(out, 'block2.0.attn_q40_focused_dwc.png'))).toBe(false);
   });
@@ -52,12 +67,23 @@ describe('flatten attention', () => {
     const huge = join(tmp, 'huge.png');
     hugePngHeader(huge);
     const noFocus = join(tmp, 'softmax_only.json');
-    writeFileSync(noFocus, JSON.stringify({ kind: 'model', family: 'swin', constructor: 'FLattenSwinTransformer', kwargs: { embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 1, 1], attn_type: 'SSSS', num_classes: 3 } }));
+    writeFileSync(
+      noFocus,
+      JSON.stringify({
+        kind: 'model',
+        family: 'swin',
+        constructor: 'FLattenSwinTransformer',
+        kwargs: { embed_dim: 16, depths: [1, 1, 1, 1], num_heads: [1, 1, 1, 1], attn_type: 'SSSS', num_classes: 3 },
+      }),
+    );
     const cases: [string[], RegExp][] = [
       [['--image', `${GOLDEN_DIR}swin_llss/config.json`], /config\.json: not a readable image/],
       [['--image', truncated], /truncated\.jpg: not a readable image/],
       [['--image', huge], /huge\.png: image is larger than 200 megapixels/],
-      [['--image', picture, '--queries', '5000'], /query 5000 is out of range for block1\.0\.attn, which has 3136 tokens/],
+      [
+        ['--image', picture, '--queries', '5000'],
+        /query 5000 is out of range for block1\.0\.attn, which has 3136 tokens/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = flatten('attention', ...golden('pvt_sr8421_llss'), ...args, '--out', join(tmp, 'bad'));

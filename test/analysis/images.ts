@@ -3,7 +3,12 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 /** A synthetic RGB test picture (a disc and a bar on a gradient), written as PNG or JPEG. */
-export async function samplePicture(file: string, width = 320, height = 240, format: 'png' | 'jpeg' = 'png'): Promise<void> {
+export async function samplePicture(
+  file: string,
+  width = 320,
+  height = 240,
+  format: 'png' | 'jpeg' = 'png',
+): Promise<void> {
   const d = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -14,7 +19,9 @@ export async function samplePicture(file: string, width = 320, height = 240, for
       d[i + 2] = x > (width * 2) / 3 && y > height / 4 && y < (height * 3) / 4 ? 230 : 60;
     }
   }
-  await sharp(d, { raw: { width, height, channels: 3 } })[format]().toFile(file);
+  await sharp(d, { raw: { width, height, channels: 3 } })
+    [format]()
+    .toFile(file);
 }
 
 function chunk(type: string, body: Buffer): Buffer {
@@ -39,5 +46,13 @@ export function hugePngHeader(file: string, side = 40000): void {
   ihdr[8] = 8; // bit depth
   ihdr[9] = 0; // grayscale
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  writeFileSync(file, Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(side + 1))), chunk('IEND', Buffer.alloc(0))]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      sig,
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.alloc(side + 1))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
 }

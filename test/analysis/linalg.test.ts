@@ -21,7 +21,8 @@ describe('numerical rank', () => {
       const u = Float64Array.from({ length: n * k }, () => rand() - 0.5);
       const w = Float64Array.from({ length: k * n }, () => rand() - 0.5);
       const a = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) a[i * n + j] += u[i * k + t] * w[t * n + j];
+      for (let i = 0; i < n; i++)
+        for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) a[i * n + j] += u[i * k + t] * w[t * n + j];
       expect(matrixRank(a, n, n).rank).toBe(k);
     }
   });

@@ -12,7 +12,9 @@ import { buildModel } from '../../src/models/build.js';
 import { GOLDEN_DIR, goldenJson } from '../golden.js';
 import { maxAbsError } from '../util.js';
 
-const swinCfg = goldenJson<{ family: 'swin'; constructor: string; kwargs: Record<string, unknown> }>('swin_llss/config.json');
+const swinCfg = goldenJson<{ family: 'swin'; constructor: string; kwargs: Record<string, unknown> }>(
+  'swin_llss/config.json',
+);
 const swin = () => buildModel(swinCfg);
 const swinSd = (): StateDict => readStateDict(`${GOLDEN_DIR}swin_llss/checkpoint.pth`);
 
@@ -53,7 +55,9 @@ describe('checkpoint loading', () => {
     tampered[5] += 1n;
     sd.set('layers.2.blocks.0.attn.relative_position_index', { ...idx, data: tampered });
     const e = errorOf(() => loadWeights(swin().table, sd));
-    expect(e.message).toContain("buffer(s) differ from the values the model computes: 'layers.2.blocks.0.attn.relative_position_index'");
+    expect(e.message).toContain(
+      "buffer(s) differ from the values the model computes: 'layers.2.blocks.0.attn.relative_position_index'",
+    );
   });
 
   it('accepts stored buffers that match (attn_mask included)', () => {
@@ -89,9 +93,24 @@ describe('checkpoint loading', () => {
 
 describe('config validation', () => {
   it('names unknown kwargs, unknown constructors and bad attn_type', () => {
-    expect(() => buildModel({ ...swinCfg, kwargs: { ...swinCfg.kwargs, windw_size: 7 } })).toThrow(/unknown config key\(s\) 'windw_size'/);
+    expect(() => buildModel({ ...swinCfg, kwargs: { ...swinCfg.kwargs, windw_size: 7 } })).toThrow(
+      /unknown config key\(s\) 'windw_size'/,
+    );
     expect(() => buildModel({ constructor: 'FLattenViT' })).toThrow(/unknown constructor 'FLattenViT'/);
-    expect(() => buildModel({ ...swinCfg, kwargs: { ...swinCfg.kwargs, attn_type: 'LXSS' } })).toThrow(/stage 2 must be 'L', 'S' or 'M'/);
-    expect(() => buildModel({ family: 'cswin', kwargs: { la_split_size: '28-28-14-7', depth: [1, 1, 1, 1], split_size: [1, 2, 7, 7], embed_dim: 16, num_heads: [1, 2, 4, 8] } })).toThrow(/la_split_size equal to its resolution 56/);
+    expect(() => buildModel({ ...swinCfg, kwargs: { ...swinCfg.kwargs, attn_type: 'LXSS' } })).toThrow(
+      /stage 2 must be 'L', 'S' or 'M'/,
+    );
+    expect(() =>
+      buildModel({
+        family: 'cswin',
+        kwargs: {
+          la_split_size: '28-28-14-7',
+          depth: [1, 1, 1, 1],
+          split_size: [1, 2, 7, 7],
+          embed_dim: 16,
+          num_heads: [1, 2, 4, 8],
+        },
+      }),
+    ).toThrow(/la_split_size equal to its resolution 56/);
   });
 });

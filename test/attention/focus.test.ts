@@ -9,7 +9,8 @@ import { mulberry32 } from '../../src/nn/init.js';
 
 const ops = new TfjsOps();
 const data = (x: Tensor) => (x as unknown as tf.Tensor).dataSync() as Float32Array;
-const rows = (v: number[][]) => ops.constant({ dtype: 'float32', shape: [v.length, v[0].length], data: Float32Array.from(v.flat()) });
+const rows = (v: number[][]) =>
+  ops.constant({ dtype: 'float32', shape: [v.length, v[0].length], data: Float32Array.from(v.flat()) });
 
 beforeAll(() => initTfjs());
 
@@ -85,7 +86,10 @@ describe('linear attention with a row factor on the queries', () => {
     return q.map((row, i) => {
       const qi = row.map((x) => x * s[i]);
       const z = qi.reduce((a, x, c) => a + x * kMean[c], 0) + 1e-6;
-      return Array.from({ length: d }, (_, e) => k.reduce((a, kr, j) => a + qi.reduce((b, x, c) => b + x * kr[c], 0) * v[j][e], 0) / n / z);
+      return Array.from(
+        { length: d },
+        (_, e) => k.reduce((a, kr, j) => a + qi.reduce((b, x, c) => b + x * kr[c], 0) * v[j][e], 0) / n / z,
+      );
     });
   }
 
@@ -96,7 +100,8 @@ describe('linear attention with a row factor on the queries', () => {
     const [q, k, v] = [mat(nq, d), mat(n, d), mat(n, d).map((r) => r.map((x) => x - 0.5))];
     // rows 0-1: tiny factors, so the 1e-6 in the denominator is not negligible
     const s = [1e-6, 3e-6, 0.5, 1, 2, 40];
-    const t4 = (m: number[][], rowsN: number) => ops.constant({ dtype: 'float32', shape: [1, 1, rowsN, d], data: Float32Array.from(m.flat()) });
+    const t4 = (m: number[][], rowsN: number) =>
+      ops.constant({ dtype: 'float32', shape: [1, 1, rowsN, d], data: Float32Array.from(m.flat()) });
     const sT = ops.constant({ dtype: 'float32', shape: [1, 1, nq, 1], data: Float32Array.from(s) });
     const folded = data(linearAttention(ops, t4(q, nq), t4(k, n), t4(v, n), sT));
     const formed = data(linearAttention(ops, ops.mul(t4(q, nq), sT), t4(k, n), t4(v, n)));

@@ -9,13 +9,27 @@ import { maxAbsError } from '../util.js';
 import { flatten } from './cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'flatten-cli-'));
-const caseArgs = (name: string) => ['--config', `${GOLDEN_DIR}${name}/config.json`, '--checkpoint', `${GOLDEN_DIR}${name}/checkpoint.pth`];
+const caseArgs = (name: string) => [
+  '--config',
+  `${GOLDEN_DIR}${name}/config.json`,
+  '--checkpoint',
+  `${GOLDEN_DIR}${name}/checkpoint.pth`,
+];
 
 describe('flatten forward', () => {
   it('reproduces a golden model case with its features', () => {
     const out = join(tmp, 'out.npy');
     const feats = join(tmp, 'features.npy');
-    const r = flatten('forward', ...caseArgs('pvt_sr8421_llss'), '--input', `${GOLDEN_DIR}pvt_sr8421_llss/input.npy`, '--output', out, '--features', feats);
+    const r = flatten(
+      'forward',
+      ...caseArgs('pvt_sr8421_llss'),
+      '--input',
+      `${GOLDEN_DIR}pvt_sr8421_llss/input.npy`,
+      '--output',
+      out,
+      '--features',
+      feats,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const o = maxAbsError(readNpyFile(out), readNpyFile(`${GOLDEN_DIR}pvt_sr8421_llss/output.npy`));
@@ -47,16 +61,45 @@ describe('flatten forward', () => {
 
   it('rejects an unknown engine, a corrupt checkpoint and a non-JSON config by name', () => {
     const input = `${GOLDEN_DIR}attn_pvt_sr1/input.npy`;
-    const engine = flatten('forward', ...caseArgs('attn_pvt_sr1'), '--input', input, '--output', join(tmp, 'a.npy'), '--engine', 'cuda');
+    const engine = flatten(
+      'forward',
+      ...caseArgs('attn_pvt_sr1'),
+      '--input',
+      input,
+      '--output',
+      join(tmp, 'a.npy'),
+      '--engine',
+      'cuda',
+    );
     expect(engine.stderr).toMatch(/unknown engine 'cuda'/);
     // checked with the options, before any file is read: the missing config is not what gets reported
-    const first = flatten('forward', '--config', join(tmp, 'missing.json'), '--input', input, '--output', join(tmp, 'a.npy'), '--engine', 'cuda');
+    const first = flatten(
+      'forward',
+      '--config',
+      join(tmp, 'missing.json'),
+      '--input',
+      input,
+      '--output',
+      join(tmp, 'a.npy'),
+      '--engine',
+      'cuda',
+    );
     expect(first.status).toBe(1);
     expect(first.stderr).toMatch(/unknown engine 'cuda'; available: tfjs, onnx/);
     expect(first.stderr).not.toMatch(/missing\.json/);
     const bad = join(tmp, 'bad.pth');
     writeFileSync(bad, readFileSync(`${GOLDEN_DIR}attn_pvt_sr1/checkpoint.pth`).subarray(0, 5000));
-    const corrupt = flatten('forward', '--config', `${GOLDEN_DIR}attn_pvt_sr1/config.json`, '--checkpoint', bad, '--input', input, '--output', join(tmp, 'b.npy'));
+    const corrupt = flatten(
+      'forward',
+      '--config',
+      `${GOLDEN_DIR}attn_pvt_sr1/config.json`,
+      '--checkpoint',
+      bad,
+      '--input',
+      input,
+      '--output',
+      join(tmp, 'b.npy'),
+    );
     expect(corrupt.status).toBe(1);
     expect(corrupt.stderr).toContain('bad.pth');
     expect(corrupt.stderr).not.toMatch(/\n\s+at /);

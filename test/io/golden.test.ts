@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { findStateDict, readPthFile } from '../../src/io/index.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../shared/golden/', import.meta.url));
-const cases = existsSync(GOLDEN) ? readdirSync(GOLDEN).filter((d) => existsSync(`${GOLDEN}${d}/checkpoint.pth`)).sort() : [];
+const cases = existsSync(GOLDEN)
+  ? readdirSync(GOLDEN)
+      .filter((d) => existsSync(`${GOLDEN}${d}/checkpoint.pth`))
+      .sort()
+  : [];
 
 describe('golden checkpoints', () => {
   it('are present', () => {

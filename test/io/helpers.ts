@@ -25,7 +25,8 @@ export function expectTensor(t: unknown, e: ExpectedTensor, key = ''): asserts t
   expect(td.dtype, key).toBe(e.dtype);
   expect(td.shape, key).toEqual(e.shape);
   expect(td.data.length, key).toBe(e.values.length);
-  const got = td.dtype === 'int64' ? Array.from(td.data as BigInt64Array, String) : Array.from(td.data as Float32Array, Number);
+  const got =
+    td.dtype === 'int64' ? Array.from(td.data as BigInt64Array, String) : Array.from(td.data as Float32Array, Number);
   expect(got, key).toEqual(e.values);
 }
 
@@ -97,7 +98,11 @@ export const op = {
 };
 
 /** A torch-like zip: `<prefix>/data.pkl` plus `<prefix>/data/<key>` storages, stored or deflated. */
-export function makePth(pickle: Uint8Array, storages: Record<string, Uint8Array> = {}, opts: { prefix?: string; level?: 0 | 6; extra?: Record<string, Uint8Array> } = {}): Uint8Array {
+export function makePth(
+  pickle: Uint8Array,
+  storages: Record<string, Uint8Array> = {},
+  opts: { prefix?: string; level?: 0 | 6; extra?: Record<string, Uint8Array> } = {},
+): Uint8Array {
   const prefix = opts.prefix ?? 'archive';
   const level = opts.level ?? 0;
   const files: Record<string, [Uint8Array, { level: 0 | 6 }]> = { [`${prefix}/data.pkl`]: [pickle, { level }] };
@@ -108,12 +113,28 @@ export function makePth(pickle: Uint8Array, storages: Record<string, Uint8Array>
 }
 
 /** Pickle ops for `_rebuild_tensor_v2(storage(key, FloatStorage-like), offset, size, stride, False, OrderedDict())`. */
-export function tensorOps(storageType: string, key: string, numel: number, offset: number, size: number[], stride: number[]): Part {
+export function tensorOps(
+  storageType: string,
+  key: string,
+  numel: number,
+  offset: number,
+  size: number[],
+  stride: number[],
+): Part {
   const ints = (xs: number[]): Part => [op.mark, xs.map(op.binint), op.tuple];
   return [
     op.global('torch._utils', '_rebuild_tensor_v2'),
     op.mark,
-    [op.mark, op.str('storage'), op.global('torch', storageType), op.str(key), op.str('cpu'), op.binint(numel), op.tuple, op.binpersid],
+    [
+      op.mark,
+      op.str('storage'),
+      op.global('torch', storageType),
+      op.str(key),
+      op.str('cpu'),
+      op.binint(numel),
+      op.tuple,
+      op.binpersid,
+    ],
     op.binint(offset),
     ints(size),
     ints(stride),
@@ -128,7 +149,14 @@ export function tensorOps(storageType: string, key: string, numel: number, offse
 
 /** A pickle of {key: tensor, ...} built from tensorOps parts. */
 export function dictPickle(entries: [string, Part][]): Uint8Array {
-  return bytesOf(op.proto(2), op.emptyDict, op.mark, entries.map(([k, v]) => [op.str(k), v]), op.setitems, op.stop);
+  return bytesOf(
+    op.proto(2),
+    op.emptyDict,
+    op.mark,
+    entries.map(([k, v]) => [op.str(k), v]),
+    op.setitems,
+    op.stop,
+  );
 }
 
 export function f32Bytes(values: number[]): Uint8Array {

@@ -47,7 +47,12 @@ describe('npy', () => {
     writeNpyFile(path, samples[2]);
     expect(readdirSync(dir)).toEqual(['x.npy']);
     expect(readNpyFile(path).data).toEqual(samples[2].data);
-    expectFlattenError(() => writeNpyFile(join(dir, 'missing', 'y.npy'), samples[0]), 'BAD_FILE', 'y.npy', 'cannot write');
+    expectFlattenError(
+      () => writeNpyFile(join(dir, 'missing', 'y.npy'), samples[0]),
+      'BAD_FILE',
+      'y.npy',
+      'cannot write',
+    );
   });
 
   it('reads version 2 headers', () => {
@@ -63,11 +68,30 @@ describe('npy', () => {
 
   it('rejects bad magic, truncated data and unsupported dtypes, naming the file', () => {
     const good = fixtureBytes('float64.npy');
-    expectFlattenError(() => readNpy(new TextEncoder().encode('PK\x03\x04 not numpy'), 'a.npy'), 'BAD_FILE', 'a.npy', 'not a .npy file');
-    expectFlattenError(() => readNpy(good.subarray(0, good.length - 1), 'short.npy'), 'BAD_FILE', 'short.npy', 'truncated');
+    expectFlattenError(
+      () => readNpy(new TextEncoder().encode('PK\x03\x04 not numpy'), 'a.npy'),
+      'BAD_FILE',
+      'a.npy',
+      'not a .npy file',
+    );
+    expectFlattenError(
+      () => readNpy(good.subarray(0, good.length - 1), 'short.npy'),
+      'BAD_FILE',
+      'short.npy',
+      'truncated',
+    );
     expectFlattenError(() => readNpy(good.subarray(0, 40), 'short.npy'), 'BAD_FILE', 'short.npy', 'truncated');
     const c16 = new TextDecoder('latin1').decode(good).replace("'<f8'", "'<c8'");
-    expectFlattenError(() => readNpy(Uint8Array.from(c16, (c) => c.charCodeAt(0)), 'c.npy'), 'BAD_FILE', 'c.npy', "unsupported dtype '<c8'");
+    expectFlattenError(
+      () =>
+        readNpy(
+          Uint8Array.from(c16, (c) => c.charCodeAt(0)),
+          'c.npy',
+        ),
+      'BAD_FILE',
+      'c.npy',
+      "unsupported dtype '<c8'",
+    );
     expectFlattenError(() => readNpyFile(fixture('nope.npy')), 'BAD_FILE', 'nope.npy');
   });
 });

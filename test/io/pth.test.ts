@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { FlattenError } from '../../src/core/errors.js';
 import type { TensorData } from '../../src/core/tensor.js';
 import { findStateDict, isTensorData, PyGlobal, PyObject, readPth, readPthFile } from '../../src/io/index.js';
-import { bytesOf, dictPickle, expected, expectFlattenError, expectTensor, f32Bytes, fixture, fixtureBytes, makePth, op, tensorOps } from './helpers.js';
+import {
+  bytesOf,
+  dictPickle,
+  expected,
+  expectFlattenError,
+  expectTensor,
+  f32Bytes,
+  fixture,
+  fixtureBytes,
+  makePth,
+  op,
+  tensorOps,
+} from './helpers.js';
 
 const asMap = (v: unknown): Map<string, unknown> => {
   expect(v).toBeInstanceOf(Map);
@@ -28,7 +40,8 @@ describe('readPth on torch.save fixtures (torch 1.13)', () => {
 
   it('reads pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL)', () => {
     const sd = asMap(readPthFile(fixture('protocol4.pth')));
-    for (const [k, e] of Object.entries(expected['protocol4.pth'].tensors as Record<string, never>)) expectTensor(sd.get(k), e, k);
+    for (const [k, e] of Object.entries(expected['protocol4.pth'].tensors as Record<string, never>))
+      expectTensor(sd.get(k), e, k);
   });
 
   it('reads the official training layout with optimizer, scheduler and config objects', () => {
@@ -65,7 +78,14 @@ describe('findStateDict', () => {
   });
 
   it.each(['model', 'state_dict', 'model_ema', 'state_dict_ema'])('accepts {%s: state_dict}', (key) => {
-    expect(findStateDict(new Map<string, unknown>([['epoch', 1], [key, sd]]))).toBe(sd);
+    expect(
+      findStateDict(
+        new Map<string, unknown>([
+          ['epoch', 1],
+          [key, sd],
+        ]),
+      ),
+    ).toBe(sd);
   });
 
   it('accepts a bare state_dict', () => {
@@ -75,11 +95,31 @@ describe('findStateDict', () => {
 
   it('prefers model over model_ema', () => {
     const ema = new Map([['w', t]]);
-    expect(findStateDict(new Map<string, unknown>([['model_ema', ema], ['model', sd]]))).toBe(sd);
+    expect(
+      findStateDict(
+        new Map<string, unknown>([
+          ['model_ema', ema],
+          ['model', sd],
+        ]),
+      ),
+    ).toBe(sd);
   });
 
   it('lists the top-level keys when no state_dict is found', () => {
-    expectFlattenError(() => findStateDict(new Map<string, unknown>([['epoch', 3], ['net', sd]]), 'ckpt.pth'), 'BAD_KEYS', 'ckpt.pth', "'epoch', 'net'", "'model'");
+    expectFlattenError(
+      () =>
+        findStateDict(
+          new Map<string, unknown>([
+            ['epoch', 3],
+            ['net', sd],
+          ]),
+          'ckpt.pth',
+        ),
+      'BAD_KEYS',
+      'ckpt.pth',
+      "'epoch', 'net'",
+      "'model'",
+    );
     expectFlattenError(() => findStateDict(new Map([['model', new Map([['w', 3]])]]), 'x'), 'BAD_KEYS', "'model'");
     expectFlattenError(() => findStateDict([1, 2], 'list.pth'), 'BAD_KEYS', 'list.pth', 'a list');
     expectFlattenError(() => findStateDict(new Map(), 'empty.pth'), 'BAD_KEYS', '(none)');
@@ -89,17 +129,36 @@ describe('findStateDict', () => {
 describe('readPth refuses unsafe pickles', () => {
   it('refuses os.system (pickled as posix.system) without running it', () => {
     expect(expected['malicious_os_system.pth'].global).toBe('posix.system');
-    expectFlattenError(() => readPthFile(fixture('malicious_os_system.pth')), 'UNSAFE_PICKLE', 'malicious_os_system.pth', 'refuses to call posix.system');
+    expectFlattenError(
+      () => readPthFile(fixture('malicious_os_system.pth')),
+      'UNSAFE_PICKLE',
+      'malicious_os_system.pth',
+      'refuses to call posix.system',
+    );
   });
 
   it('refuses a call to an unknown function global', () => {
-    expectFlattenError(() => readPthFile(fixture('unknown_global.pth')), 'UNSAFE_PICKLE', 'refuses to call some_module.some_function');
+    expectFlattenError(
+      () => readPthFile(fixture('unknown_global.pth')),
+      'UNSAFE_PICKLE',
+      'refuses to call some_module.some_function',
+    );
   });
 
   it('refuses a disallowed function smuggled through _rebuild_from_type_v2', () => {
     // REDUCE(_rebuild_from_type_v2, (os.system, None, ('echo pwned',), {}))
-    const evil = bytesOf(op.proto(2), op.global('torch._tensor', '_rebuild_from_type_v2'), op.mark, op.global('os', 'system'), op.none,
-      [op.str('echo pwned'), op.tuple1], op.emptyDict, op.tuple, op.reduce, op.stop);
+    const evil = bytesOf(
+      op.proto(2),
+      op.global('torch._tensor', '_rebuild_from_type_v2'),
+      op.mark,
+      op.global('os', 'system'),
+      op.none,
+      [op.str('echo pwned'), op.tuple1],
+      op.emptyDict,
+      op.tuple,
+      op.reduce,
+      op.stop,
+    );
     expectFlattenError(() => readPth(makePth(evil), 'evil.pth'), 'UNSAFE_PICKLE', 'os.system');
   });
 });
@@ -108,7 +167,9 @@ describe('readPth on hand-built zips', () => {
   it('honours storage offsets, strides and zip-level deflate', () => {
     const pkl = dictPickle([['t', tensorOps('FloatStorage', '0', 8, 1, [3, 2], [1, 3])]]);
     for (const level of [0, 6] as const) {
-      const sd = asMap(readPth(makePth(pkl, { '0': f32Bytes([0, 1, 2, 3, 4, 5, 6, 7]) }, { level, prefix: 'some_name' })));
+      const sd = asMap(
+        readPth(makePth(pkl, { '0': f32Bytes([0, 1, 2, 3, 4, 5, 6, 7]) }, { level, prefix: 'some_name' })),
+      );
       expectTensor(sd.get('t'), { dtype: 'float32', shape: [3, 2], values: [1, 4, 2, 5, 3, 6] });
     }
   });
@@ -124,14 +185,23 @@ describe('readPth on hand-built zips', () => {
 
   it('rejects a view that reaches past its storage', () => {
     const pkl = dictPickle([['t', tensorOps('FloatStorage', '0', 4, 2, [2, 2], [2, 1])]]);
-    expectFlattenError(() => readPth(makePth(pkl, { '0': f32Bytes([0, 1, 2, 3]) }), 'v.pth'), 'BAD_FILE', 'v.pth', 'out of range');
+    expectFlattenError(
+      () => readPth(makePth(pkl, { '0': f32Bytes([0, 1, 2, 3]) }), 'v.pth'),
+      'BAD_FILE',
+      'v.pth',
+      'out of range',
+    );
   });
 
   it('rejects a missing storage entry and an unknown storage type', () => {
     const pkl = dictPickle([['t', tensorOps('FloatStorage', '7', 1, 0, [1], [1])]]);
     expectFlattenError(() => readPth(makePth(pkl), 'm.pth'), 'BAD_FILE', 'storage 7 is missing');
     const cpl = dictPickle([['t', tensorOps('ComplexFloatStorage', '0', 1, 0, [1], [1])]]);
-    expectFlattenError(() => readPth(makePth(cpl, { '0': f32Bytes([1, 2]) }), 'c.pth'), 'BAD_FILE', 'torch.ComplexFloatStorage');
+    expectFlattenError(
+      () => readPth(makePth(cpl, { '0': f32Bytes([1, 2]) }), 'c.pth'),
+      'BAD_FILE',
+      'torch.ComplexFloatStorage',
+    );
   });
 
   it('rejects a zip without data.pkl', () => {
@@ -139,7 +209,8 @@ describe('readPth on hand-built zips', () => {
     // rename data.pkl inside the zip (same length keeps the structure valid)
     const bad = zip.slice();
     const s = new TextDecoder('latin1').decode(bad);
-    for (let i = s.indexOf('data.pkl'); i >= 0; i = s.indexOf('data.pkl', i + 1)) bad.set(new TextEncoder().encode('data.pkx'), i);
+    for (let i = s.indexOf('data.pkl'); i >= 0; i = s.indexOf('data.pkl', i + 1))
+      bad.set(new TextEncoder().encode('data.pkx'), i);
     expectFlattenError(() => readPth(bad, 'nopkl.pth'), 'BAD_FILE', 'nopkl.pth', 'data.pkl');
   });
 });
@@ -148,7 +219,12 @@ describe('readPth on damaged files', () => {
   const good = fixtureBytes('tensors.pth');
 
   it('rejects truncated files with BAD_FILE naming the file', () => {
-    expectFlattenError(() => readPth(good.subarray(0, good.length >> 1), 'cut.pth'), 'BAD_FILE', 'cut.pth', /truncated/);
+    expectFlattenError(
+      () => readPth(good.subarray(0, good.length >> 1), 'cut.pth'),
+      'BAD_FILE',
+      'cut.pth',
+      /truncated/,
+    );
     expectFlattenError(() => readPth(good.subarray(0, good.length - 30), 'cut.pth'), 'BAD_FILE', 'cut.pth');
     // every prefix must fail cleanly, never with a RangeError or a wrong result
     for (let len = 0; len < good.length; len += 97) {
@@ -182,9 +258,19 @@ describe('readPth on damaged files', () => {
   });
 
   it('rejects wrong magic numbers: legacy torch format, random bytes, empty file', () => {
-    expectFlattenError(() => readPthFile(fixture('legacy.pth')), 'BAD_FILE', 'legacy.pth', 'not a PyTorch zip checkpoint', 'legacy');
+    expectFlattenError(
+      () => readPthFile(fixture('legacy.pth')),
+      'BAD_FILE',
+      'legacy.pth',
+      'not a PyTorch zip checkpoint',
+      'legacy',
+    );
     const random = Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff);
-    expectFlattenError(() => readPth(random, 'rand.bin'), 'BAD_FILE', 'rand.bin: not a PyTorch zip checkpoint (magic 0b 30 55 7a');
+    expectFlattenError(
+      () => readPth(random, 'rand.bin'),
+      'BAD_FILE',
+      'rand.bin: not a PyTorch zip checkpoint (magic 0b 30 55 7a',
+    );
     expectFlattenError(() => readPth(new Uint8Array(0), 'empty.pth'), 'BAD_FILE', 'empty');
     expectFlattenError(() => readPthFile(fixture('does_not_exist.pth')), 'BAD_FILE', 'does_not_exist.pth', 'ENOENT');
   });

@@ -52,12 +52,28 @@ describe('safetensors', () => {
   });
 
   it('widens F16 / BF16 and narrows F64 to float32', () => {
-    const data = new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x20, 0xc1, ...new Uint8Array(new Float64Array([1 / 3]).buffer)]);
-    const { tensors } = readSafetensors(build({
-      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
-      b: { dtype: 'BF16', shape: [2], data_offsets: [4, 8] },
-      d: { dtype: 'F64', shape: [], data_offsets: [8, 16] },
-    }, data), 'w');
+    const data = new Uint8Array([
+      0x00,
+      0x3c,
+      0x00,
+      0xc0,
+      0x80,
+      0x3f,
+      0x20,
+      0xc1,
+      ...new Uint8Array(new Float64Array([1 / 3]).buffer),
+    ]);
+    const { tensors } = readSafetensors(
+      build(
+        {
+          h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
+          b: { dtype: 'BF16', shape: [2], data_offsets: [4, 8] },
+          d: { dtype: 'F64', shape: [], data_offsets: [8, 16] },
+        },
+        data,
+      ),
+      'w',
+    );
     expect(Array.from(tensors.get('h')!.data as Float32Array)).toEqual([1, -2]);
     expect(Array.from(tensors.get('b')!.data as Float32Array)).toEqual([1, -10]);
     expect(tensors.get('d')!.data).toEqual(new Float32Array([1 / 3]));
@@ -71,15 +87,56 @@ describe('safetensors', () => {
 
   it('rejects truncated files and bad offsets, naming the file and the tensor', () => {
     const bytes = writeSafetensors(sd);
-    expectFlattenError(() => readSafetensors(bytes.subarray(0, bytes.length - 1), 'cut.safetensors'), 'BAD_FILE', 'cut.safetensors', 'truncated', "'mask'");
-    expectFlattenError(() => readSafetensors(bytes.subarray(0, 50), 'cut.safetensors'), 'BAD_FILE', 'truncated safetensors header');
+    expectFlattenError(
+      () => readSafetensors(bytes.subarray(0, bytes.length - 1), 'cut.safetensors'),
+      'BAD_FILE',
+      'cut.safetensors',
+      'truncated',
+      "'mask'",
+    );
+    expectFlattenError(
+      () => readSafetensors(bytes.subarray(0, 50), 'cut.safetensors'),
+      'BAD_FILE',
+      'truncated safetensors header',
+    );
     expectFlattenError(() => readSafetensors(bytes.subarray(0, 5), 'cut.safetensors'), 'BAD_FILE', 'truncated');
     const f4 = new Uint8Array(8);
-    expectFlattenError(() => readSafetensors(build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f4), 's'), 'BAD_FILE', "'x'", 'needs 12');
-    expectFlattenError(() => readSafetensors(build({ x: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, f4), 's'), 'BAD_FILE', 'bad data_offsets');
-    expectFlattenError(() => readSafetensors(build({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f4), 's'), 'BAD_FILE', 'overlap');
-    expectFlattenError(() => readSafetensors(build({ x: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, f4), 's'), 'BAD_FILE', 'unsupported dtype "C64"');
-    expectFlattenError(() => readSafetensors(build({ __metadata__: { a: 1 } }, f4), 's'), 'BAD_FILE', "'a' is not a string");
+    expectFlattenError(
+      () => readSafetensors(build({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f4), 's'),
+      'BAD_FILE',
+      "'x'",
+      'needs 12',
+    );
+    expectFlattenError(
+      () => readSafetensors(build({ x: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, f4), 's'),
+      'BAD_FILE',
+      'bad data_offsets',
+    );
+    expectFlattenError(
+      () =>
+        readSafetensors(
+          build(
+            {
+              x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+              y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+            },
+            f4,
+          ),
+          's',
+        ),
+      'BAD_FILE',
+      'overlap',
+    );
+    expectFlattenError(
+      () => readSafetensors(build({ x: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, f4), 's'),
+      'BAD_FILE',
+      'unsupported dtype "C64"',
+    );
+    expectFlattenError(
+      () => readSafetensors(build({ __metadata__: { a: 1 } }, f4), 's'),
+      'BAD_FILE',
+      "'a' is not a string",
+    );
     const junk = new Uint8Array(16).fill(0x41);
     expectFlattenError(() => readSafetensors(junk, 'junk.bin'), 'BAD_FILE', 'junk.bin');
   });

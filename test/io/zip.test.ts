@@ -24,7 +24,11 @@ describe('readZip', () => {
 
   it('reads stored and deflated entries written by another zip writer', () => {
     const big = enc('abc'.repeat(1000));
-    const bytes = zipSync({ 'a/stored.bin': [big, { level: 0 }], 'a/deflated.bin': [big, { level: 9 }], 'a/empty': new Uint8Array(0) });
+    const bytes = zipSync({
+      'a/stored.bin': [big, { level: 0 }],
+      'a/deflated.bin': [big, { level: 9 }],
+      'a/empty': new Uint8Array(0),
+    });
     const zip = readZip(bytes, 'x.zip');
     expect(zip.entries.get('a/deflated.bin')?.method).toBe(8);
     expect(zip.read('a/stored.bin')).toEqual(big);
@@ -38,6 +42,11 @@ describe('readZip', () => {
     const broken = bytes.slice();
     broken[30 + 'd.bin'.length] ^= 0xff; // first byte of the deflate stream
     expectFlattenError(() => readZip(broken, 'b.zip').read('d.bin'), 'BAD_FILE', 'b.zip', 'd.bin');
-    expectFlattenError(() => readZip(bytes.subarray(0, bytes.length - 4), 'cut.zip'), 'BAD_FILE', 'cut.zip', 'end-of-central-directory');
+    expectFlattenError(
+      () => readZip(bytes.subarray(0, bytes.length - 4), 'cut.zip'),
+      'BAD_FILE',
+      'cut.zip',
+      'end-of-central-directory',
+    );
   });
 });

@@ -8,7 +8,8 @@ import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
 import { tmp } from './helpers.js';
 
-const flatten = (...args: string[]) => execFileSync('npx', ['tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const flatten = (...args: string[]) =>
+  execFileSync('npx', ['tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** The commands as users type them. */
 describe('flatten export / forward --engine onnx', () => {
@@ -18,20 +19,44 @@ describe('flatten export / forward --engine onnx', () => {
 
   it('forward --engine onnx writes the golden output', () => {
     const out = join(dir, 'out.npy');
-    flatten('forward', '--config', `${g}config.json`, '--checkpoint', `${g}checkpoint.pth`, '--input', `${g}input.npy`, '--output', out, '--engine', 'onnx');
+    flatten(
+      'forward',
+      '--config',
+      `${g}config.json`,
+      '--checkpoint',
+      `${g}checkpoint.pth`,
+      '--input',
+      `${g}input.npy`,
+      '--output',
+      out,
+      '--engine',
+      'onnx',
+    );
     const { err, tol } = maxAbsError(readNpyFile(out), readNpyFile(`${g}output.npy`));
     expect(err).toBeLessThanOrEqual(tol);
   });
 
   it('export writes a model onnxruntime runs, and reports node counts and the ORT level', async () => {
     const file = join(dir, 'm.onnx');
-    const log = flatten('export', 'pvt_sr8421_llss', '--config', `${g}config.json`, '--checkpoint', `${g}checkpoint.pth`, '--output', file);
+    const log = flatten(
+      'export',
+      'pvt_sr8421_llss',
+      '--config',
+      `${g}config.json`,
+      '--checkpoint',
+      `${g}checkpoint.pth`,
+      '--output',
+      file,
+    );
     expect(log).toMatch(/graph: \d+ nodes/);
     expect(log).toMatch(/graph optimization level 'all': \d+ nodes/);
     const s = await ort.InferenceSession.create(file);
     const x = readNpyFile(`${g}input.npy`);
     const r = await s.run({ input: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
-    const { err, tol } = maxAbsError({ dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array }, readNpyFile(`${g}output.npy`));
+    const { err, tol } = maxAbsError(
+      { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+      readNpyFile(`${g}output.npy`),
+    );
     expect(err).toBeLessThanOrEqual(tol);
   });
 

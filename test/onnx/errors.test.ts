@@ -21,7 +21,11 @@ async function named(p: Promise<unknown>, code: string): Promise<string> {
   return (e as FlattenError).message;
 }
 
-const images = (shape: number[]) => ({ dtype: 'float32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+const images = (shape: number[]) => ({
+  dtype: 'float32' as const,
+  shape,
+  data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+});
 
 describe('bad input to the onnx engine gets a named one-line error', () => {
   let dir: string;
@@ -62,7 +66,10 @@ describe('bad input to the onnx engine gets a named one-line error', () => {
 
   it('an unknown engine name lists the engines', async () => {
     const config = readJsonFile<CaseConfig>(`${GOLDEN_DIR}swin_llss/config.json`);
-    const msg = await named(runCase(config, undefined, images([1, 3, 224, 224]), { engine: 'tensorrt' }), 'BAD_ARGUMENT');
+    const msg = await named(
+      runCase(config, undefined, images([1, 3, 224, 224]), { engine: 'tensorrt' }),
+      'BAD_ARGUMENT',
+    );
     expect(msg).toContain("'tensorrt'");
     expect(msg).toContain('onnx');
   });

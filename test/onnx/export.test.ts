@@ -11,7 +11,11 @@ import { maxAbsError } from '../util.js';
 import { exportGolden, rows, stack, tmp } from './helpers.js';
 
 /** Deterministic images in [0, 1). */
-const images = (shape: number[]) => ({ dtype: 'float32' as const, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7919) % 1000) / 1000) });
+const images = (shape: number[]) => ({
+  dtype: 'float32' as const,
+  shape,
+  data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7919) % 1000) / 1000),
+});
 
 /**
  * Exported files run on plain onnxruntime (no code of ours) and give the golden outputs,
@@ -31,7 +35,11 @@ describe('exported .onnx on plain onnxruntime', () => {
       expect(s.inputNames).toEqual(['input']);
       const r = await s.run({ input: new ortNode.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
       const logits = { dtype: 'float32' as const, shape: [...r.logits.dims], data: r.logits.data as Float32Array };
-      const features = { dtype: 'float32' as const, shape: [...r.features.dims], data: r.features.data as Float32Array };
+      const features = {
+        dtype: 'float32' as const,
+        shape: [...r.features.dims],
+        data: r.features.data as Float32Array,
+      };
       const e = maxAbsError(logits, g.output);
       expect(e.err).toBeLessThanOrEqual(e.tol);
       const f = maxAbsError(features, g.features);
@@ -66,8 +74,16 @@ describe('exported .onnx on plain onnxruntime', () => {
     const x = images([3, 1, 28, 28]);
     const s = await ortNode.InferenceSession.create(file);
     const r = await s.run({ input: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
-    const ref = await runCase({ kind: 'model', family: e.family, constructor: e.constructor, kwargs: e.kwargs }, undefined, x, { engine: 'tfjs' });
-    const { err, tol } = maxAbsError({ dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array }, ref.output);
+    const ref = await runCase(
+      { kind: 'model', family: e.family, constructor: e.constructor, kwargs: e.kwargs },
+      undefined,
+      x,
+      { engine: 'tfjs' },
+    );
+    const { err, tol } = maxAbsError(
+      { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+      ref.output,
+    );
     expect(err).toBeLessThanOrEqual(tol);
     await s.release();
   });
@@ -77,7 +93,10 @@ describe('exported .onnx on plain onnxruntime', () => {
     ortWeb.env.wasm.numThreads = 1;
     const s = await ortWeb.InferenceSession.create(readFileSync(g.file));
     const r = await s.run({ input: new ortWeb.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
-    const e = maxAbsError({ dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array }, g.output);
+    const e = maxAbsError(
+      { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+      g.output,
+    );
     expect(e.err).toBeLessThanOrEqual(e.tol);
     await s.release();
   });

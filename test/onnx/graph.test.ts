@@ -13,7 +13,9 @@ const count = (r: OnnxExport, op: string) => r.proto.nodes.filter((n) => n.op ==
 function movingTransposes(r: OnnxExport): number {
   const prod = producers(r);
   const intoConv = new Set(r.proto.nodes.filter((n) => n.op === 'Conv').map((n) => n.inputs[0]));
-  return r.proto.nodes.filter((n) => n.op === 'Transpose' && !intoConv.has(n.outputs[0]) && prod.get(n.inputs[0])?.op !== 'Conv').length;
+  return r.proto.nodes.filter(
+    (n) => n.op === 'Transpose' && !intoConv.has(n.outputs[0]) && prod.get(n.inputs[0])?.op !== 'Conv',
+  ).length;
 }
 
 /** Graph quality of the released models as exported (random weights; the graph does not depend on them). */
@@ -44,13 +46,15 @@ describe('exported graphs', () => {
         if (n.op === 'Transpose' && !fused) expect(src?.op, `${n.name} transposes a Transpose`).not.toBe('Transpose');
         if (n.op === 'Reshape') expect(src?.op, `${n.name} reshapes a Reshape`).not.toBe('Reshape');
         // a Reshape must change the shape
-        if (n.op === 'Reshape') expect(r.shapes.get(n.outputs[0])).not.toEqual(src ? r.shapes.get(src.outputs[0]) : undefined);
+        if (n.op === 'Reshape')
+          expect(r.shapes.get(n.outputs[0])).not.toEqual(src ? r.shapes.get(src.outputs[0]) : undefined);
       }
       // bias tables, softplus temperatures, masks and index tables are all initializers by now
       for (const op of ['Softplus', 'Expand', 'Shape', 'ConstantOfShape', 'Constant']) expect(count(r, op), op).toBe(0);
       // the only Gathers left move activations (cyclic shifts); every table lookup was folded
       const inits = new Set(r.proto.initializers.map((i) => i.name));
-      for (const n of r.proto.nodes.filter((x) => x.op === 'Gather')) expect(inits.has(n.inputs[0]), n.name).toBe(false);
+      for (const n of r.proto.nodes.filter((x) => x.op === 'Gather'))
+        expect(inits.has(n.inputs[0]), n.name).toBe(false);
       expect(r.proto.nodes.length).toBeLessThanOrEqual(b.nodes);
       expect(movingTransposes(r)).toBeLessThanOrEqual(b.transposes);
       expect(count(r, 'Reshape')).toBeLessThanOrEqual(b.reshapes);
@@ -85,7 +89,9 @@ describe('exported graphs', () => {
     for (const n of r.proto.nodes.filter((x) => x.op === 'MatMul')) {
       const s = r.shapes.get(n.outputs[0])!;
       // the largest attention map is a 7×7 window's 49×49; 3136×3136 or 784×784 would be quadratic attention
-      expect((s[s.length - 1] as number) * (s[s.length - 2] as number), `${n.name} ${s}`).toBeLessThanOrEqual(3136 * 32);
+      expect((s[s.length - 1] as number) * (s[s.length - 2] as number), `${n.name} ${s}`).toBeLessThanOrEqual(
+        3136 * 32,
+      );
     }
   });
 
@@ -97,7 +103,8 @@ describe('exported graphs', () => {
       ['batch', 768],
     ]);
     for (const t of r.proto.initializers.filter((i) => i.dataType === 7)) {
-      for (const v of new BigInt64Array(t.raw.buffer, t.raw.byteOffset, t.raw.byteLength / 8)) expect(Number(v) % BATCH_MARK === 0 && v !== 0n).toBe(false);
+      for (const v of new BigInt64Array(t.raw.buffer, t.raw.byteOffset, t.raw.byteLength / 8))
+        expect(Number(v) % BATCH_MARK === 0 && v !== 0n).toBe(false);
     }
   });
 
@@ -128,7 +135,9 @@ describe('exported graphs', () => {
     expect(ops.Slice ?? 0).toBe(0); // weight slices folded at load time
     // the Conv hand-offs vanish into NCHWc reorders; otherwise ORT finds nothing to cancel, and at most
     // the transposes feeding MatMul disappear (into FusedMatMul)
-    const feedsMatMul = r.proto.nodes.filter((n) => n.op === 'Transpose' && r.proto.nodes.some((c) => c.op === 'MatMul' && c.inputs.includes(n.outputs[0]))).length;
+    const feedsMatMul = r.proto.nodes.filter(
+      (n) => n.op === 'Transpose' && r.proto.nodes.some((c) => c.op === 'MatMul' && c.inputs.includes(n.outputs[0])),
+    ).length;
     expect(ops.Transpose).toBeLessThanOrEqual(movingTransposes(r));
     expect(ops.Transpose).toBeGreaterThanOrEqual(movingTransposes(r) - feedsMatMul);
   });

@@ -16,13 +16,23 @@ export function exportGolden(name: string, dir: string) {
   const r = exportOnnx({ name, config: readJsonFile<ModelSpec>(`${g}config.json`), checkpoint: `${g}checkpoint.pth` });
   const file = join(dir, `${name}.onnx`);
   writeFileSync(file, r.bytes);
-  return { file, export: r, input: readNpyFile(`${g}input.npy`), output: readNpyFile(`${g}output.npy`), features: readNpyFile(`${g}features.npy`) };
+  return {
+    file,
+    export: r,
+    input: readNpyFile(`${g}input.npy`),
+    output: readNpyFile(`${g}output.npy`),
+    features: readNpyFile(`${g}features.npy`),
+  };
 }
 
 /** Rows [from, to) of the leading axis. */
 export function rows(x: TensorData, from: number, to: number): TensorData {
   const per = x.shape.slice(1).reduce((a, b) => a * b, 1);
-  return { dtype: 'float32', shape: [to - from, ...x.shape.slice(1)], data: (x.data as Float32Array).slice(from * per, to * per) };
+  return {
+    dtype: 'float32',
+    shape: [to - from, ...x.shape.slice(1)],
+    data: (x.data as Float32Array).slice(from * per, to * per),
+  };
 }
 
 /** Concatenation along the leading axis. */

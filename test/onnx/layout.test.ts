@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import * as F from '../../src/engines/onnx/fold.js';
-import { canonical, plainLayout, reshapeLayout, rowTail, transposeLayout, type Layout } from '../../src/engines/onnx/layout.js';
+import {
+  canonical,
+  plainLayout,
+  reshapeLayout,
+  rowTail,
+  transposeLayout,
+  type Layout,
+} from '../../src/engines/onnx/layout.js';
 
 /** What a layout stands for, computed the way the engine emits it: Reshape → Transpose → Reshape. */
 function realize(src: F.Dense, l: Layout): F.Dense {

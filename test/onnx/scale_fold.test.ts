@@ -19,7 +19,8 @@ function reference(s: number[], rows: number, eps: number): number[] {
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < OUT; o++) {
       let acc = (B.data as Float32Array)[rows + o];
-      for (let i = 0; i < IN; i++) acc += (X.data as Float32Array)[n * IN + i] * (W.data as Float32Array)[(rows + o) * IN + i];
+      for (let i = 0; i < IN; i++)
+        acc += (X.data as Float32Array)[n * IN + i] * (W.data as Float32Array)[(rows + o) * IN + i];
       out.push((Math.max(acc, 0) + eps) / s[o]);
     }
   }

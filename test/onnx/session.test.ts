@@ -4,10 +4,19 @@ import { OnnxSession } from '../../src/engines/onnx/session.js';
 import { traceOnnx } from '../../src/engines/onnx/trace.js';
 
 const W: TensorData = { dtype: 'float32', shape: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i - 5) };
-const batchOf = (b: number, seed: number): TensorData => ({ dtype: 'float32', shape: [b, 4], data: Float32Array.from({ length: 4 * b }, (_, i) => Math.sin(i + seed)) });
+const batchOf = (b: number, seed: number): TensorData => ({
+  dtype: 'float32',
+  shape: [b, 4],
+  data: Float32Array.from({ length: 4 * b }, (_, i) => Math.sin(i + seed)),
+});
 
 async function session() {
-  const { bytes } = traceOnnx(new Map([['w', W]]), [{ name: 'x', shape: [2, 4], batchAxis: 0 }], (ctx, x) => ({ y: ctx.ops.relu(ctx.ops.linear(x, ctx.p('w'))) }), { dynamic: true });
+  const { bytes } = traceOnnx(
+    new Map([['w', W]]),
+    [{ name: 'x', shape: [2, 4], batchAxis: 0 }],
+    (ctx, x) => ({ y: ctx.ops.relu(ctx.ops.linear(x, ctx.p('w'))) }),
+    { dynamic: true },
+  );
   return OnnxSession.create(bytes, 'reuse test', { threads: 1 });
 }
 

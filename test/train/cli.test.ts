@@ -19,7 +19,16 @@ afterAll(() => {
 
 describe('flatten train / eval CLI', () => {
   it('eval --json prints top1 as a fraction, with top5, loss and the split', () => {
-    const r = flatten('eval', '--model', 'flatten_deit_fmnist', '--checkpoint', join(run, 'last.safetensors'), '--dataset', folder, '--json');
+    const r = flatten(
+      'eval',
+      '--model',
+      'flatten_deit_fmnist',
+      '--checkpoint',
+      join(run, 'last.safetensors'),
+      '--dataset',
+      folder,
+      '--json',
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -32,10 +41,37 @@ describe('flatten train / eval CLI', () => {
 
   it('bad input is one line naming the problem, exit code 1', () => {
     const cases: [string[], RegExp][] = [
-      [['train', '--model', 'flatten_deit_fmnist', '--dataset', 'cifar-100', '--out', join(run, 'x')], /unknown dataset 'cifar-100'/],
+      [
+        ['train', '--model', 'flatten_deit_fmnist', '--dataset', 'cifar-100', '--out', join(run, 'x')],
+        /unknown dataset 'cifar-100'/,
+      ],
       [['train', '--model', 'nope', '--dataset', folder, '--out', join(run, 'y')], /unknown model 'nope'/],
-      [['eval', '--model', 'flatten_deit_fmnist', '--checkpoint', join(run, 'missing.safetensors'), '--dataset', folder], /missing\.safetensors: cannot read file/],
-      [['eval', '--model', 'flatten_deit_fmnist', '--checkpoint', join(run, 'last.safetensors'), '--dataset', 'fashion-mnist', '--split', 'validation'], /fashion-mnist has splits 'train' and 'test', not 'validation'/],
+      [
+        [
+          'eval',
+          '--model',
+          'flatten_deit_fmnist',
+          '--checkpoint',
+          join(run, 'missing.safetensors'),
+          '--dataset',
+          folder,
+        ],
+        /missing\.safetensors: cannot read file/,
+      ],
+      [
+        [
+          'eval',
+          '--model',
+          'flatten_deit_fmnist',
+          '--checkpoint',
+          join(run, 'last.safetensors'),
+          '--dataset',
+          'fashion-mnist',
+          '--split',
+          'validation',
+        ],
+        /fashion-mnist has splits 'train' and 'test', not 'validation'/,
+      ],
     ];
     for (const [args, msg] of cases) {
       const r = flatten(...args);
@@ -48,7 +84,24 @@ describe('flatten train / eval CLI', () => {
 
   it('SIGTERM (like Ctrl-C) finishes the step, saves a checkpoint and exits 130; --resume continues', async () => {
     const out = join(run, 'term');
-    const args = ['--import', 'tsx', 'src/cli/main.ts', 'train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--epochs', '40', '--batch-size', '2', '--threads', '1', '--out', out];
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'train',
+      '--model',
+      'flatten_deit_fmnist',
+      '--dataset',
+      folder,
+      '--epochs',
+      '40',
+      '--batch-size',
+      '2',
+      '--threads',
+      '1',
+      '--out',
+      out,
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT });
     let stderr = '';
     const code = await new Promise<number | null>((resolve) => {
@@ -64,7 +117,20 @@ describe('flatten train / eval CLI', () => {
     const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8'));
     expect(state.globalStep).toBeGreaterThan(0);
     expect(state.epoch).toBeLessThan(40);
-    const r = flatten('train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--out', out, '--resume', '--epochs', String(state.epoch + 1), '--threads', '1');
+    const r = flatten(
+      'train',
+      '--model',
+      'flatten_deit_fmnist',
+      '--dataset',
+      folder,
+      '--out',
+      out,
+      '--resume',
+      '--epochs',
+      String(state.epoch + 1),
+      '--threads',
+      '1',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).epoch).toBe(state.epoch + 1);
   }, 120_000);

@@ -17,7 +17,10 @@ const F = (x: Tensor) => x as unknown as tf.Tensor;
 
 function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
   const r = new Rng(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * (r.next() * 2 - 1)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * (r.next() * 2 - 1)),
+    shape,
+  );
 }
 
 /**
@@ -31,7 +34,10 @@ function checkGrad(f: (...xs: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[], h = 1e
     const analytic = tf.sum(tf.mul(grads[i], u)).dataSync()[0];
     const at = (s: number) => f(...xs.map((y, j) => (j === i ? tf.add(y, tf.mul(u, s)) : y))).dataSync()[0];
     const numeric = (at(h) - at(-h)) / (2 * h);
-    expect(Math.abs(analytic - numeric), `input ${i}: autodiff ${analytic} vs finite difference ${numeric}`).toBeLessThanOrEqual(2e-2 * Math.max(1, Math.abs(numeric)));
+    expect(
+      Math.abs(analytic - numeric),
+      `input ${i}: autodiff ${analytic} vs finite difference ${numeric}`,
+    ).toBeLessThanOrEqual(2e-2 * Math.max(1, Math.abs(numeric)));
   });
 }
 
@@ -47,10 +53,29 @@ beforeAll(async () => {
 describe('gradients on the wasm backend (finite differences)', () => {
   it('focused linear attention core: q, k, v, scale and positional encoding', () => {
     const [b, n, c, heads] = [2, 10, 8, 2];
-    const args = [randn([b, n, c], 1), randn([b, n, c], 2), randn([b, n, c], 3), randn([1, 1, c], 4, 0.5), randn([1, n, c], 5, 0.2)];
-    const fla = new FocusedParams(new ParamTable(), 'attn', { dim: c, heads, focusingFactor: 3, kernelSize: 5 }, n, false);
+    const args = [
+      randn([b, n, c], 1),
+      randn([b, n, c], 2),
+      randn([b, n, c], 3),
+      randn([1, 1, c], 4, 0.5),
+      randn([1, n, c], 5, 0.2),
+    ];
+    const fla = new FocusedParams(
+      new ParamTable(),
+      'attn',
+      { dim: c, heads, focusingFactor: 3, kernelSize: 5 },
+      n,
+      false,
+    );
     checkGrad((q, k, v, scale, pe) => {
-      const ctx = makeCtx(ops, new Map([[fla.scale, T(scale)], [fla.pe, T(pe)]]), true);
+      const ctx = makeCtx(
+        ops,
+        new Map([
+          [fla.scale, T(scale)],
+          [fla.pe, T(pe)],
+        ]),
+        true,
+      );
       return project(F(fla.core(ctx, T(q), T(k), T(v))), 9);
     }, args);
   });
@@ -72,9 +97,17 @@ describe('gradients on the wasm backend (finite differences)', () => {
   });
 
   it('LayerNorm → Linear → GELU → Linear (+bias) block, with the custom linear gradient', () => {
-    const args = [randn([3, 5, 6], 1), randn([6], 2), randn([6], 3), randn([12, 6], 4, 0.5), randn([6, 12], 5, 0.5), randn([6], 6)];
+    const args = [
+      randn([3, 5, 6], 1),
+      randn([6], 2),
+      randn([6], 3),
+      randn([12, 6], 4, 0.5),
+      randn([6, 12], 5, 0.5),
+      randn([6], 6),
+    ];
     checkGrad(
-      (x, g, beta, w1, w2, b2) => project(F(ops.linear(ops.gelu(ops.linear(ops.layerNorm(T(x), T(g), T(beta), 1e-5), T(w1))), T(w2), T(b2))), 9),
+      (x, g, beta, w1, w2, b2) =>
+        project(F(ops.linear(ops.gelu(ops.linear(ops.layerNorm(T(x), T(g), T(beta), 1e-5), T(w1))), T(w2), T(b2))), 9),
       args,
     );
   });
@@ -86,12 +119,32 @@ describe('gradients on the wasm backend (finite differences)', () => {
   it('Swin: shifted window attention with relative position bias and mask, focused linear windows, patch merging', () => {
     // 28/2 = 14² tokens: stage 1 softmax in 7×7 windows, block 1 shifted by 3 (mask + rel-pos gather);
     // stage 2 focused linear over the clamped 7×7 map
-    const model = buildModel({ family: 'swin', kwargs: { img_size: 28, patch_size: 2, in_chans: 3, num_classes: 5, embed_dim: 8, depths: [2, 1], num_heads: [2, 2], window_size: 7, attn_type: 'SL', drop_path_rate: 0 } });
+    const model = buildModel({
+      family: 'swin',
+      kwargs: {
+        img_size: 28,
+        patch_size: 2,
+        in_chans: 3,
+        num_classes: 5,
+        embed_dim: 8,
+        depths: [2, 1],
+        num_heads: [2, 2],
+        window_size: 7,
+        attn_type: 'SL',
+        drop_path_rate: 0,
+      },
+    });
     const live = new LiveWeights(model.table, initWeights(model.table, 3));
     const x = randn([2, 3, 28, 28], 7);
-    const names = ['layers.0.blocks.1.attn.relative_position_bias_table', 'layers.0.blocks.1.attn.qkv.weight', 'layers.1.blocks.0.attn.dwc.weight', 'layers.0.downsample.reduction.weight'];
+    const names = [
+      'layers.0.blocks.1.attn.relative_position_bias_table',
+      'layers.0.blocks.1.attn.qkv.weight',
+      'layers.1.blocks.0.attn.dwc.weight',
+      'layers.0.downsample.reduction.weight',
+    ];
     const vars = names.map((n) => live.params.find((p) => p.path === n)!.variable);
-    const loss = () => smoothedCrossEntropy(F(model.forward(live.evalCtx(), T(x)).logits) as tf.Tensor2D, Int32Array.from([1, 3]), 0.1);
+    const loss = () =>
+      smoothedCrossEntropy(F(model.forward(live.evalCtx(), T(x)).logits) as tf.Tensor2D, Int32Array.from([1, 3]), 0.1);
     const { grads } = tf.variableGrads(loss, vars);
     vars.forEach((v, i) => {
       const u = randn(v.shape, 50 + i, 1);
@@ -104,7 +157,9 @@ describe('gradients on the wasm backend (finite differences)', () => {
       const minus = loss().dataSync()[0];
       v.assign(orig);
       const numeric = (plus - minus) / (2 * h);
-      expect(Math.abs(analytic - numeric), `${names[i]}: ${analytic} vs ${numeric}`).toBeLessThanOrEqual(2e-2 * Math.max(1, Math.abs(numeric)));
+      expect(Math.abs(analytic - numeric), `${names[i]}: ${analytic} vs ${numeric}`).toBeLessThanOrEqual(
+        2e-2 * Math.max(1, Math.abs(numeric)),
+      );
       expect(Math.abs(analytic)).toBeGreaterThan(0);
     });
     live.dispose();
@@ -113,10 +168,62 @@ describe('gradients on the wasm backend (finite differences)', () => {
 
 describe('a training step runs on every family (wasm backend)', () => {
   const tiny = {
-    pvt: { family: 'pvt', kwargs: { img_size: 32, patch_size: 4, num_classes: 4, embed_dims: [8, 16, 16, 16], num_heads: [1, 2, 2, 2], mlp_ratios: [2, 2, 2, 2], depths: [1, 1, 1, 1], la_sr_ratios: '2111', attn_type: 'LLLS', drop_path_rate: 0.1 } },
-    pvt_v2: { family: 'pvt_v2', kwargs: { img_size: 32, num_classes: 4, embed_dims: [8, 16, 16, 16], num_heads: [1, 2, 2, 2], mlp_ratios: [2, 2, 2, 2], depths: [1, 1, 1, 1], la_sr_ratios: '1111', attn_type: 'LLLL', drop_path_rate: 0.1 } },
-    cswin: { family: 'cswin', kwargs: { img_size: 32, num_classes: 4, embed_dim: 8, depth: [1, 1, 1, 1], num_heads: [1, 2, 2, 2], split_size: [1, 2, 1, 1], la_split_size: '8-4-2-1', attn_type: 'LLSS', drop_path_rate: 0.1 } },
-    deit: { family: 'deit', kwargs: { img_size: 16, patch_size: 4, num_classes: 4, embed_dim: 8, depth: 2, num_heads: 2, attn_type: 'flatten', drop_path_rate: 0.1 } },
+    pvt: {
+      family: 'pvt',
+      kwargs: {
+        img_size: 32,
+        patch_size: 4,
+        num_classes: 4,
+        embed_dims: [8, 16, 16, 16],
+        num_heads: [1, 2, 2, 2],
+        mlp_ratios: [2, 2, 2, 2],
+        depths: [1, 1, 1, 1],
+        la_sr_ratios: '2111',
+        attn_type: 'LLLS',
+        drop_path_rate: 0.1,
+      },
+    },
+    pvt_v2: {
+      family: 'pvt_v2',
+      kwargs: {
+        img_size: 32,
+        num_classes: 4,
+        embed_dims: [8, 16, 16, 16],
+        num_heads: [1, 2, 2, 2],
+        mlp_ratios: [2, 2, 2, 2],
+        depths: [1, 1, 1, 1],
+        la_sr_ratios: '1111',
+        attn_type: 'LLLL',
+        drop_path_rate: 0.1,
+      },
+    },
+    cswin: {
+      family: 'cswin',
+      kwargs: {
+        img_size: 32,
+        num_classes: 4,
+        embed_dim: 8,
+        depth: [1, 1, 1, 1],
+        num_heads: [1, 2, 2, 2],
+        split_size: [1, 2, 1, 1],
+        la_split_size: '8-4-2-1',
+        attn_type: 'LLSS',
+        drop_path_rate: 0.1,
+      },
+    },
+    deit: {
+      family: 'deit',
+      kwargs: {
+        img_size: 16,
+        patch_size: 4,
+        num_classes: 4,
+        embed_dim: 8,
+        depth: 2,
+        num_heads: 2,
+        attn_type: 'flatten',
+        drop_path_rate: 0.1,
+      },
+    },
   } as const;
   for (const [name, spec] of Object.entries(tiny)) {
     it(name, () => {
@@ -124,7 +231,10 @@ describe('a training step runs on every family (wasm backend)', () => {
       const live = new LiveWeights(model.table, initWeights(model.table, 1));
       const x = randn([2, 3, model.imgSize, model.imgSize], 2);
       const ctx = live.trainCtx([0]);
-      const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(F(model.forward(ctx, T(x)).logits) as tf.Tensor2D, Int32Array.from([0, 3]), 0.1), live.params.map((p) => p.variable));
+      const { value, grads } = tf.variableGrads(
+        () => smoothedCrossEntropy(F(model.forward(ctx, T(x)).logits) as tf.Tensor2D, Int32Array.from([0, 3]), 0.1),
+        live.params.map((p) => p.variable),
+      );
       expect(Number.isFinite(value.dataSync()[0])).toBe(true);
       const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
       // PVT v1 keeps a final norm that its forward never uses (SPEC §2.2): the only parameters without a gradient

@@ -5,7 +5,16 @@ import sharp from 'sharp';
 import { TRAIN_DEFAULTS, type TrainOptions } from '../../src/train/trainer.js';
 
 /** A tiny FLatten-DeiT on 12×12 RGB (3×3 patch tokens + cls) that trains in well under a second per epoch. */
-export const TINY_KWARGS = { in_chans: 3, img_size: 12, patch_size: 4, embed_dim: 8, depth: 1, num_heads: 1, mlp_ratio: 1, drop_path_rate: 0.1 };
+export const TINY_KWARGS = {
+  in_chans: 3,
+  img_size: 12,
+  patch_size: 4,
+  embed_dim: 8,
+  depth: 1,
+  num_heads: 1,
+  mlp_ratio: 1,
+  drop_path_rate: 0.1,
+};
 
 export function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `flatten-${prefix}-`));
@@ -25,12 +34,17 @@ export async function makeImageFolder(perClass: number, corrupt = 0): Promise<st
       mkdirSync(dir, { recursive: true });
       for (let i = 0; i < perClass; i++) {
         const px = Buffer.alloc(16 * 16 * 3);
-        for (let r = 0; r < 16; r++) for (let c = 0; c < 16; c++) for (let ch = 0; ch < 3; ch++) px[(r * 16 + c) * 3 + ch] = ((r < 8) === (label === 0) ? 180 : 40) + noise();
-        await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(dir, `${i}.png`));
+        for (let r = 0; r < 16; r++)
+          for (let c = 0; c < 16; c++)
+            for (let ch = 0; ch < 3; ch++) px[(r * 16 + c) * 3 + ch] = (r < 8 === (label === 0) ? 180 : 40) + noise();
+        await sharp(px, { raw: { width: 16, height: 16, channels: 3 } })
+          .png()
+          .toFile(join(dir, `${i}.png`));
       }
     }
   }
-  for (let i = 0; i < corrupt; i++) writeFileSync(join(root, 'train', 'top', `broken${i}.png`), Buffer.from('\x89PNG\r\n\x1a\nnot really a png'));
+  for (let i = 0; i < corrupt; i++)
+    writeFileSync(join(root, 'train', 'top', `broken${i}.png`), Buffer.from('\x89PNG\r\n\x1a\nnot really a png'));
   return root;
 }
 

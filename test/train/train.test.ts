@@ -37,16 +37,28 @@ afterAll(() => {
 
 describe('optimisation pieces', () => {
   it('the loss falls on a fixed tiny batch (AdamW, clipping, drop path on)', async () => {
-    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, embed_dim: 16, num_heads: 2, mlp_ratio: 2, drop_path_rate: 0.1 });
+    const model = buildNamed('flatten_deit_fmnist', {
+      ...TINY_KWARGS,
+      embed_dim: 16,
+      num_heads: 2,
+      mlp_ratio: 2,
+      drop_path_rate: 0.1,
+    });
     const live = new LiveWeights(model.table, initWeights(model.table, 0));
     const opt = new AdamW(live.params, { lr: 1e-2, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
     const r = new Rng(5);
-    const x = tf.tensor4d(Float32Array.from({ length: 16 * 3 * 12 * 12 }, () => r.next() * 2 - 1), [16, 3, 12, 12]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 16 * 3 * 12 * 12 }, () => r.next() * 2 - 1),
+      [16, 3, 12, 12],
+    );
     const y = Int32Array.from({ length: 16 }, (_, i) => i % 10);
     const losses: number[] = [];
     for (let step = 0; step < 30; step++) {
       const ctx = live.trainCtx([step]);
-      const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D, y, 0), live.params.map((p) => p.variable));
+      const { value, grads } = tf.variableGrads(
+        () => smoothedCrossEntropy(model.forward(ctx, x as unknown as Tensor).logits as unknown as tf.Tensor2D, y, 0),
+        live.params.map((p) => p.variable),
+      );
       losses.push(value.dataSync()[0]);
       const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
       tf.tidy(() => opt.apply(clipGlobalNorm(byPath, 5).grads, 1e-2));
@@ -59,7 +71,7 @@ describe('optimisation pieces', () => {
   });
 
   it('micro-batches and thread shares give the gradient of the whole batch, drop path included', async () => {
-    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, depth: 3, drop_path_rate: 0.5 }) // linear rule: blocks 1–2 drop;
+    const model = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, depth: 3, drop_path_rate: 0.5 }); // linear rule: blocks 1–2 drop;
     const live = new LiveWeights(model.table, initWeights(model.table, 2));
     const r = new Rng(8);
     const per = 3 * 12 * 12;
@@ -68,8 +80,14 @@ describe('optimisation pieces', () => {
     const whole = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0]);
     const parts = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0], 4);
     // two threads' shares: rows 0–1 and 2–5 of the same batch, each averaged over all 6 rows
-    const a = await lossAndGrads(model, live, x.subarray(0, 2 * per), y.subarray(0, 2), [3, 12, 12], 0.1, [0], 2, { total: 6, first: 0 });
-    const b = await lossAndGrads(model, live, x.subarray(2 * per), y.subarray(2), [3, 12, 12], 0.1, [0], 3, { total: 6, first: 2 });
+    const a = await lossAndGrads(model, live, x.subarray(0, 2 * per), y.subarray(0, 2), [3, 12, 12], 0.1, [0], 2, {
+      total: 6,
+      first: 0,
+    });
+    const b = await lossAndGrads(model, live, x.subarray(2 * per), y.subarray(2), [3, 12, 12], 0.1, [0], 3, {
+      total: 6,
+      first: 2,
+    });
     const other = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [1]);
     expect(other.loss).not.toBeCloseTo(whole.loss, 3); // drop path really draws: another key, another loss
     for (const [loss, grads] of [
@@ -89,7 +107,10 @@ describe('optimisation pieces', () => {
 
   it('1-D parameters, scale and position tables get no weight decay', () => {
     const model = buildNamed('flatten_deit_fmnist');
-    const noDecay = model.table.parameters().filter((p) => p.noDecay).map((p) => p.path);
+    const noDecay = model.table
+      .parameters()
+      .filter((p) => p.noDecay)
+      .map((p) => p.path);
     expect(noDecay).toContain('blocks.0.attn.scale');
     expect(noDecay).toContain('blocks.0.attn.positional_encoding');
     expect(noDecay).toContain('pos_embed');
@@ -113,16 +134,28 @@ describe('flatten train / eval on an image folder', () => {
     const r = await train(tinyOptions(folder, dir, { epochs: 4 }), false, quiet);
     expect(r.status).toBe('done');
     expect(readdirSync(dir).sort()).toEqual(['best.safetensors', 'last.safetensors', 'metrics.jsonl', 'state.json']);
-    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
     expect(lines[3].train_loss).toBeLessThan(lines[0].train_loss);
-    const ev = await evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: join(dir, 'last.safetensors'), dataset: folder, batchSize: 16 });
+    const ev = await evalCheckpoint({
+      model: 'flatten_deit_fmnist',
+      checkpoint: join(dir, 'last.safetensors'),
+      dataset: folder,
+      batchSize: 16,
+    });
     expect(ev.images).toBe(24);
     expect(ev.top1).toBeCloseTo(lines[3].test.top1, 6);
   }, 60_000);
 
   it('a 1-channel model reads an RGB folder as grayscale, for training and evaluation', async () => {
-    const r = await train(tinyOptions(folder, out('gray'), { epochs: 1, kwargs: { ...TINY_KWARGS, in_chans: 1 } }), false, quiet);
+    const r = await train(
+      tinyOptions(folder, out('gray'), { epochs: 1, kwargs: { ...TINY_KWARGS, in_chans: 1 } }),
+      false,
+      quiet,
+    );
     expect(r.history[0].test?.images).toBe(24);
   }, 60_000);
 
@@ -138,7 +171,9 @@ describe('flatten train / eval on an image folder', () => {
     expect(Object.keys(state.optimizer.m)).toContain('blocks.0.attn.qkv.weight');
     const done = await train(tinyOptions(folder, split, { epochs: 0 }), true, quiet); // 0: keep the stored epoch count
     expect(done.status).toBe('done');
-    expect(Buffer.compare(readFileSync(join(split, 'last.safetensors')), readFileSync(join(straight, 'last.safetensors')))).toBe(0);
+    expect(
+      Buffer.compare(readFileSync(join(split, 'last.safetensors')), readFileSync(join(straight, 'last.safetensors'))),
+    ).toBe(0);
   }, 60_000);
 
   it('gradient workers (--threads 3) train the same model as one thread', async () => {
@@ -160,7 +195,9 @@ describe('flatten train / eval on an image folder', () => {
   }, 60_000);
 
   it('a worker that cannot start fails the start with its reason, and nothing keeps running', async () => {
-    await expect(GradientWorkers.start(1, 'no_such_model', {}, undefined, new Map())).rejects.toThrow(/gradient worker: .*unknown model 'no_such_model'/);
+    await expect(GradientWorkers.start(1, 'no_such_model', {}, undefined, new Map())).rejects.toThrow(
+      /gradient worker: .*unknown model 'no_such_model'/,
+    );
   }, 60_000);
 
   it('a NaN loss stops the run and keeps the last good checkpoint byte for byte', async () => {
@@ -168,7 +205,9 @@ describe('flatten train / eval on an image folder', () => {
     await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
     const before = readFileSync(join(dir, 'last.safetensors'));
     const state = readFileSync(join(dir, 'state.json'));
-    await expect(train(tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0 }), false, quiet)).rejects.toThrow(/loss became (NaN|Infinity|-Infinity) .*last good checkpoint/);
+    await expect(
+      train(tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0 }), false, quiet),
+    ).rejects.toThrow(/loss became (NaN|Infinity|-Infinity) .*last good checkpoint/);
     expect(Buffer.compare(readFileSync(join(dir, 'last.safetensors')), before)).toBe(0);
     expect(Buffer.compare(readFileSync(join(dir, 'state.json')), state)).toBe(0);
   }, 60_000);
@@ -177,37 +216,57 @@ describe('flatten train / eval on an image folder', () => {
     const src = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, num_classes: 7 });
     const file = join(out('pre'), 'pre.safetensors');
     writeSafetensorsFile(file, initWeights(src.table, 9));
-    const r = await train(tinyOptions(folder, out('ft'), { epochs: 1, pretrained: file, kwargs: { ...TINY_KWARGS, num_classes: 2 } }), false, quiet);
+    const r = await train(
+      tinyOptions(folder, out('ft'), { epochs: 1, pretrained: file, kwargs: { ...TINY_KWARGS, num_classes: 2 } }),
+      false,
+      quiet,
+    );
     expect(r.status).toBe('done');
     const other = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, embed_dim: 16 });
     const wrong = join(out('pre2'), 'other.safetensors');
     writeSafetensorsFile(wrong, initWeights(other.table, 9));
-    await expect(train(tinyOptions(folder, out('ft2'), { pretrained: wrong }), false, quiet)).rejects.toThrow(/'blocks\.0\.attn\.qkv\.weight' is \(48, 16\) but the model needs \(24, 8\)/);
-    await expect(evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: folder, batchSize: 8 })).rejects.toThrow(/wrong shape: 'cls_token'/);
+    await expect(train(tinyOptions(folder, out('ft2'), { pretrained: wrong }), false, quiet)).rejects.toThrow(
+      /'blocks\.0\.attn\.qkv\.weight' is \(48, 16\) but the model needs \(24, 8\)/,
+    );
+    await expect(
+      evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: folder, batchSize: 8 }),
+    ).rejects.toThrow(/wrong shape: 'cls_token'/);
   }, 60_000);
 });
 
 describe('bad input gets a clear message', () => {
   it('unknown model, unknown dataset, missing or empty folders', async () => {
-    await expect(train(tinyOptions(folder, out('x'), { model: 'no_such_model' }), false, quiet)).rejects.toThrow(/unknown model 'no_such_model'/);
-    await expect(train(tinyOptions('imagenet-21k', out('x')), false, quiet)).rejects.toThrow(/unknown dataset 'imagenet-21k'/);
+    await expect(train(tinyOptions(folder, out('x'), { model: 'no_such_model' }), false, quiet)).rejects.toThrow(
+      /unknown model 'no_such_model'/,
+    );
+    await expect(train(tinyOptions('imagenet-21k', out('x')), false, quiet)).rejects.toThrow(
+      /unknown dataset 'imagenet-21k'/,
+    );
     const empty = out('empty');
-    await expect(train(tinyOptions(empty, out('x')), false, quiet)).rejects.toThrow(/split folder .*train does not exist/);
+    await expect(train(tinyOptions(empty, out('x')), false, quiet)).rejects.toThrow(
+      /split folder .*train does not exist/,
+    );
     const noImages = await makeImageFolder(0);
     dirs.push(noImages);
-    await expect(train(tinyOptions(noImages, out('x')), false, quiet)).rejects.toThrow(/has no \.jpg\/\.png\/\.webp images/);
+    await expect(train(tinyOptions(noImages, out('x')), false, quiet)).rejects.toThrow(
+      /has no \.jpg\/\.png\/\.webp images/,
+    );
   });
 
   it('corrupt images are skipped and reported; more than 1% stops the run', async () => {
     const few = await makeImageFolder(60, 1); // 1 of 121 train files
     dirs.push(few);
     const messages: string[] = [];
-    const r = await train(tinyOptions(few, out('c1'), { epochs: 1, batchSize: 40 }), false, { log: (m) => messages.push(m) });
+    const r = await train(tinyOptions(few, out('c1'), { epochs: 1, batchSize: 40 }), false, {
+      log: (m) => messages.push(m),
+    });
     expect(r.status).toBe('done');
     expect(messages.join('\n')).toMatch(/skipped 1 corrupt image\(s\): .*broken0\.png/);
     const many = await makeImageFolder(12, 2); // 2 of 26
     dirs.push(many);
-    await expect(train(tinyOptions(many, out('c2')), false, quiet)).rejects.toThrow(/2 of 26 images .* are corrupt \(more than 1%\), stopping/);
+    await expect(train(tinyOptions(many, out('c2')), false, quiet)).rejects.toThrow(
+      /2 of 26 images .* are corrupt \(more than 1%\), stopping/,
+    );
   }, 60_000);
 
   it('--resume needs a checkpoint of the same model', async () => {
@@ -215,6 +274,8 @@ describe('bad input gets a clear message', () => {
     const dir = out('other');
     await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
     expect(existsSync(join(dir, 'state.json'))).toBe(true);
-    await expect(train(tinyOptions(folder, dir, { model: 'flatten_deit_tiny' }), true, quiet)).rejects.toThrow(/holds a 'flatten_deit_fmnist' run, not 'flatten_deit_tiny'/);
+    await expect(train(tinyOptions(folder, dir, { model: 'flatten_deit_tiny' }), true, quiet)).rejects.toThrow(
+      /holds a 'flatten_deit_fmnist' run, not 'flatten_deit_tiny'/,
+    );
   }, 60_000);
 });

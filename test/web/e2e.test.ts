@@ -15,7 +15,16 @@ import { startServer, type RunningServer } from '../../web/serve.js';
 import { MODEL_NAME, type Sample } from '../../web/src/shared.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SCREENSHOT = join(REPO_ROOT, 'test-output', 'web.png');
 /** Trouser: the class a trained model gets right most reliably, so the check is not flaky. */
 const SAMPLE = 1;
@@ -35,7 +44,13 @@ describe('browser demo (Chromium)', () => {
     await buildWeb();
     server = await startServer(0);
     profile = mkdtempSync(join(tmpdir(), 'flatten-web-profile-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1200, height: 900 }, timeout: 60_000 });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1200, height: 900 },
+      timeout: 60_000,
+    });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(60_000);
     page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -48,7 +63,10 @@ describe('browser demo (Chromium)', () => {
   });
 
   it('classifies a test sample and draws non-blank attention maps', async () => {
-    expect(HAVE_CHROMIUM, `${CHROMIUM} not found: this test needs Debian's Chromium (apt-get install -y chromium); it never downloads a browser`).toBe(true);
+    expect(
+      HAVE_CHROMIUM,
+      `${CHROMIUM} not found: this test needs Debian's Chromium (apt-get install -y chromium); it never downloads a browser`,
+    ).toBe(true);
     await page.goto(server!.url);
     await page.waitForSelector('body[data-model="ready"]');
     const sample = (JSON.parse(readFileSync(join(SAMPLES_DIR, 'samples.json'), 'utf8')) as Sample[])[SAMPLE];

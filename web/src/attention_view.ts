@@ -58,7 +58,12 @@ export function renderAttention(root: HTMLElement, s: AttentionState, pick: (que
       canvas.dataset.block = String(b);
       canvas.dataset.form = c.form;
       canvas.title = `${c.title}, block ${b + 1}: click a cell to query from there`;
-      drawHeatMap(canvas, s.image, { values: p.subarray(lead), grid: gw, query: s.query >= lead ? s.query - lead : undefined }, MAP_PX);
+      drawHeatMap(
+        canvas,
+        s.image,
+        { values: p.subarray(lead), grid: gw, query: s.query >= lead ? s.query - lead : undefined },
+        MAP_PX,
+      );
       canvas.addEventListener('click', (e) => pick(lead + cellAt(canvas, e, gw)));
       const caption = document.createElement('div');
       caption.className = 'caption';

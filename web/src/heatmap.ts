@@ -17,7 +17,11 @@ export function ramp(t: number): [number, number, number] {
   const x = Math.min(1, Math.max(0, t)) * (STOPS.length - 1);
   const i = Math.min(STOPS.length - 2, Math.floor(x));
   const f = x - i;
-  return [0, 1, 2].map((c) => Math.round(STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c]))) as [number, number, number];
+  return [0, 1, 2].map((c) => Math.round(STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c]))) as [
+    number,
+    number,
+    number,
+  ];
 }
 
 export interface HeatMap {
@@ -29,7 +33,12 @@ export interface HeatMap {
 }
 
 /** Paint the 28×28 image at `size` px, optionally blended 0.3 : 0.7 with a colour per pixel. */
-function paint(canvas: HTMLCanvasElement, image: Float32Array, size: number, tint?: (x: number, y: number) => [number, number, number]): CanvasRenderingContext2D {
+function paint(
+  canvas: HTMLCanvasElement,
+  image: Float32Array,
+  size: number,
+  tint?: (x: number, y: number) => [number, number, number],
+): CanvasRenderingContext2D {
   canvas.width = canvas.height = size;
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
   const out = ctx.createImageData(size, size);
@@ -72,7 +81,13 @@ export function cellAt(canvas: HTMLCanvasElement, e: MouseEvent, grid: number): 
 }
 
 /** The query picker: the input with the token grid drawn over it and the chosen cell outlined. */
-export function drawTokenGrid(canvas: HTMLCanvasElement, image: Float32Array, grid: number, query: number | undefined, size: number): void {
+export function drawTokenGrid(
+  canvas: HTMLCanvasElement,
+  image: Float32Array,
+  grid: number,
+  query: number | undefined,
+  size: number,
+): void {
   const ctx = paint(canvas, image, size);
   ctx.strokeStyle = 'rgba(255, 255, 255, 0.25)';
   ctx.lineWidth = 1;

@@ -84,7 +84,10 @@ function grayOf(source: CanvasImageSource, w: number, h: number): Float32Array {
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(source, 0, 0, w, h);
   const rgba = ctx.getImageData(0, 0, w, h).data;
-  return Float32Array.from({ length: w * h }, (_, i) => (0.299 * rgba[i * 4] + 0.587 * rgba[i * 4 + 1] + 0.114 * rgba[i * 4 + 2]) / 255);
+  return Float32Array.from(
+    { length: w * h },
+    (_, i) => (0.299 * rgba[i * 4] + 0.587 * rgba[i * 4 + 1] + 0.114 * rgba[i * 4 + 2]) / 255,
+  );
 }
 
 /** A sample PNG is already 28×28 grayscale: its pixels are taken as they are. */
@@ -106,7 +109,9 @@ export async function uploadPixels(file: Blob): Promise<{ pixels: Float32Array; 
   const [w, h] = [Math.max(1, Math.round(bmp.width * scale)), Math.max(1, Math.round(bmp.height * scale))];
   const g = grayOf(bmp, w, h);
   bmp.close();
-  const border = [...g].filter((_, i) => i % w === 0 || i % w === w - 1 || i < w || i >= w * (h - 1)).sort((a, b) => a - b);
+  const border = [...g]
+    .filter((_, i) => i % w === 0 || i % w === w - 1 || i < w || i >= w * (h - 1))
+    .sort((a, b) => a - b);
   const median = border[border.length >> 1];
   const inverted = median > 0.5;
   const v = inverted ? g.map((x) => 1 - x) : g;
@@ -114,6 +119,8 @@ export async function uploadPixels(file: Blob): Promise<{ pixels: Float32Array; 
   const span = Math.max(...v) - bg;
   const pixels = new Float32Array(SIDE * SIDE);
   const [ox, oy] = [(SIDE - w) >> 1, (SIDE - h) >> 1];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) pixels[(oy + y) * SIDE + ox + x] = span > 1e-3 ? Math.min(1, Math.max(0, (v[y * w + x] - bg) / span)) : 0;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      pixels[(oy + y) * SIDE + ox + x] = span > 1e-3 ? Math.min(1, Math.max(0, (v[y * w + x] - bg) / span)) : 0;
   return { pixels, inverted };
 }

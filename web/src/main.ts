@@ -34,7 +34,10 @@ function renderViews(): void {
   if (!shown) return;
   drawTokenGrid(picker, shown.image, grid, query > 0 ? query - 1 : undefined, 196);
   $('cls').classList.toggle('active', query === 0);
-  $('query-label').textContent = query === 0 ? 'the cls token' : `patch row ${Math.floor((query - 1) / grid) + 1}, column ${((query - 1) % grid) + 1}`;
+  $('query-label').textContent =
+    query === 0
+      ? 'the cls token'
+      : `patch row ${Math.floor((query - 1) / grid) + 1}, column ${((query - 1) % grid) + 1}`;
   renderAttention($('maps'), { blocks: shown.analysis.blocks, image: shown.image, query, head }, pick);
 }
 

@@ -57,7 +57,10 @@ export async function loadModel(): Promise<LoadedModel> {
 export async function analyse(m: LoadedModel, pixels: Float32Array): Promise<Analysis> {
   const { mean, std } = registryEntry(MODEL_NAME).preprocess;
   const side = m.model.imgSize;
-  const x = float32([1, 1, side, side], Float32Array.from(pixels, (v) => (v - mean[0]) / std[0]));
+  const x = float32(
+    [1, 1, side, side],
+    Float32Array.from(pixels, (v) => (v - mean[0]) / std[0]),
+  );
   const { logits, blocks } = await captureFocused(m.model, m.weights, x);
   const z = logits.data as Float32Array;
   const max = Math.max(...z);

@@ -16,18 +16,26 @@ export function registerClassify(program: Command): void {
     .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
     .option('--json', 'print JSON')
     .action(
-      action(async (images: string[], o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean }) => {
-        const m = loadModelArg(o);
-        if (m.source === 'random') console.error(`flatten: warning: ${m.name} has no weights here; predictions come from a RANDOMLY INITIALISED model (pass --checkpoint)`);
-        const preds = await classify(m, images, o.topK, o.engine);
-        if (o.json) {
-          console.log(JSON.stringify({ model: m.name, weights: m.source, predictions: preds }, null, 2));
-          return;
-        }
-        for (const p of preds) {
-          console.log(p.image);
-          for (const t of p.top) console.log(`  ${(t.probability * 100).toFixed(1).padStart(5)}%  ${t.label}`);
-        }
-      }),
+      action(
+        async (
+          images: string[],
+          o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean },
+        ) => {
+          const m = loadModelArg(o);
+          if (m.source === 'random')
+            console.error(
+              `flatten: warning: ${m.name} has no weights here; predictions come from a RANDOMLY INITIALISED model (pass --checkpoint)`,
+            );
+          const preds = await classify(m, images, o.topK, o.engine);
+          if (o.json) {
+            console.log(JSON.stringify({ model: m.name, weights: m.source, predictions: preds }, null, 2));
+            return;
+          }
+          for (const p of preds) {
+            console.log(p.image);
+            for (const t of p.top) console.log(`  ${(t.probability * 100).toFixed(1).padStart(5)}%  ${t.label}`);
+          }
+        },
+      ),
     );
 }

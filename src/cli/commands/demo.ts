@@ -12,7 +12,9 @@ export function registerDemo(program: Command): void {
       action(async (o: { out: string }) => {
         const r = await runDemo(o.out, (line) => console.log(line));
         const f = (v: number | null) => (v === null ? '–' : v.toFixed(3));
-        console.log(`focus (mean row entropy, nats): focused ${f(r.entropy.focused)} < plain linear ${f(r.entropy.linear)}; softmax ${f(r.entropy.softmax)}`);
+        console.log(
+          `focus (mean row entropy, nats): focused ${f(r.entropy.focused)} < plain linear ${f(r.entropy.linear)}; softmax ${f(r.entropy.softmax)}`,
+        );
         console.log(`report: ${o.out}/index.html (${r.seconds.toFixed(1)} s)`);
       }),
     );

@@ -17,16 +17,33 @@ export function registerEval(program: Command): void {
     .requiredOption('--dataset <name|dir>', DATASETS)
     .option('--split <name>', 'test/train for fashion-mnist, val/train for image folders (default: the held-out one)')
     .option('--batch-size <n>', 'images per forward', parseIntOption('--batch-size'), 500)
-    .option('--num-classes <k>', "classifier outputs (default: from the checkpoint's head.weight)", parseIntOption('--num-classes'))
+    .option(
+      '--num-classes <k>',
+      "classifier outputs (default: from the checkpoint's head.weight)",
+      parseIntOption('--num-classes'),
+    )
     .option('--json', 'print a JSON object (top1/top5 as fractions)')
     .action(
       action(async (o: EvalCliOpts) => {
         const r = await evalCheckpoint({ ...o, log: (m) => console.error(m) });
         if (o.json) {
-          console.log(JSON.stringify({ model: o.model, checkpoint: o.checkpoint, dataset: o.dataset, split: r.split, images: r.images, top1: r.top1, top5: r.top5, loss: r.loss }));
+          console.log(
+            JSON.stringify({
+              model: o.model,
+              checkpoint: o.checkpoint,
+              dataset: o.dataset,
+              split: r.split,
+              images: r.images,
+              top1: r.top1,
+              top5: r.top5,
+              loss: r.loss,
+            }),
+          );
           return;
         }
-        console.log(`${o.model} on ${o.dataset} ${r.split} (${r.images} images): top-1 ${(100 * r.top1).toFixed(2)}%  top-5 ${(100 * r.top5).toFixed(2)}%  loss ${r.loss.toFixed(4)}`);
+        console.log(
+          `${o.model} on ${o.dataset} ${r.split} (${r.images} images): top-1 ${(100 * r.top1).toFixed(2)}%  top-5 ${(100 * r.top5).toFixed(2)}%  loss ${r.loss.toFixed(4)}`,
+        );
       }),
     );
 }

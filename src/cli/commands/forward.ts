@@ -30,10 +30,12 @@ export function registerForward(program: Command): void {
     .action(
       action(async (o: ForwardOpts) => {
         const config = readJsonFile<CaseConfig>(o.config);
-        if (typeof config !== 'object' || config === null) throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
+        if (typeof config !== 'object' || config === null)
+          throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
         const input = readNpyFile(o.input);
         const r = await runCase(config, o.checkpoint, input, { engine: o.engine, strict: o.strict });
-        if (o.features && !r.features) throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
+        if (o.features && !r.features)
+          throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
         writeNpyFile(o.output, r.output);
         if (o.features && r.features) writeNpyFile(o.features, r.features);
       }),

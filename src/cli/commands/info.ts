@@ -21,7 +21,9 @@ export function registerInfo(program: Command): void {
           console.log(JSON.stringify({ name, ...info }, null, 2));
           return;
         }
-        console.log(`${name}: ${info.parameters.toLocaleString('en-US')} parameters, ${(info.macs / 1e9).toFixed(3)} GMACs at ${info.resolution}×${info.resolution}`);
+        console.log(
+          `${name}: ${info.parameters.toLocaleString('en-US')} parameters, ${(info.macs / 1e9).toFixed(3)} GMACs at ${info.resolution}×${info.resolution}`,
+        );
         console.log(
           formatTable(
             ['part', 'parameters', 'GMACs'],

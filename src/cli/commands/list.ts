@@ -27,7 +27,14 @@ export function registerList(program: Command): void {
         console.log(
           formatTable(
             ['name', 'family', 'res', 'params', 'official ckpt', 'description'],
-            rows.map((r) => [r.name, r.family, String(r.resolution), `${(r.parameters / 1e6).toFixed(1)}M`, r.released ? 'yes' : '', r.description]),
+            rows.map((r) => [
+              r.name,
+              r.family,
+              String(r.resolution),
+              `${(r.parameters / 1e6).toFixed(1)}M`,
+              r.released ? 'yes' : '',
+              r.description,
+            ]),
           ),
         );
       }),

@@ -32,7 +32,8 @@ interface TrainCliOpts {
 function parseNumber(name: string, min = 0) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new FlattenError('BAD_ARGUMENT', `${name} must be a number ≥ ${min}, got '${v}'`);
+    if (!Number.isFinite(n) || n < min)
+      throw new FlattenError('BAD_ARGUMENT', `${name} must be a number ≥ ${min}, got '${v}'`);
     return n;
   };
 }
@@ -41,31 +42,74 @@ function parseNumber(name: string, min = 0) {
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train or fine-tune a model (AdamW, cosine schedule, label smoothing, drop path); Ctrl-C saves a checkpoint')
+    .description(
+      'train or fine-tune a model (AdamW, cosine schedule, label smoothing, drop path); Ctrl-C saves a checkpoint',
+    )
     .requiredOption('--model <name>', 'registry name, e.g. flatten_deit_fmnist')
     .requiredOption('--dataset <name|dir>', DATASETS)
     .option('--out <dir>', 'run folder: last/best .safetensors, state.json, metrics.jsonl (default runs/<model>)')
-    .option('--epochs <n>', `epochs (default ${TRAIN_DEFAULTS.epochs}; with --resume, may extend the run)`, parseIntOption('--epochs'))
+    .option(
+      '--epochs <n>',
+      `epochs (default ${TRAIN_DEFAULTS.epochs}; with --resume, may extend the run)`,
+      parseIntOption('--epochs'),
+    )
     .option('--batch-size <n>', `batch size (default ${TRAIN_DEFAULTS.batchSize})`, parseIntOption('--batch-size'))
     .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, parseNumber('--lr'))
-    .option('--min-lr <x>', `final learning rate of the cosine (default ${TRAIN_DEFAULTS.minLr})`, parseNumber('--min-lr'))
-    .option('--warmup-epochs <x>', `linear warmup length (default ${TRAIN_DEFAULTS.warmupEpochs})`, parseNumber('--warmup-epochs'))
-    .option('--weight-decay <x>', `AdamW decoupled weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, parseNumber('--weight-decay'))
+    .option(
+      '--min-lr <x>',
+      `final learning rate of the cosine (default ${TRAIN_DEFAULTS.minLr})`,
+      parseNumber('--min-lr'),
+    )
+    .option(
+      '--warmup-epochs <x>',
+      `linear warmup length (default ${TRAIN_DEFAULTS.warmupEpochs})`,
+      parseNumber('--warmup-epochs'),
+    )
+    .option(
+      '--weight-decay <x>',
+      `AdamW decoupled weight decay (default ${TRAIN_DEFAULTS.weightDecay})`,
+      parseNumber('--weight-decay'),
+    )
     .option('--label-smoothing <x>', `(default ${TRAIN_DEFAULTS.labelSmoothing})`, parseNumber('--label-smoothing'))
-    .option('--clip-grad <x>', `max global gradient norm, 0 = off (default ${TRAIN_DEFAULTS.clipGrad})`, parseNumber('--clip-grad'))
-    .option('--drop-path <x>', "stochastic depth rate of the last block (default: the model's drop_path_rate)", parseNumber('--drop-path'))
+    .option(
+      '--clip-grad <x>',
+      `max global gradient norm, 0 = off (default ${TRAIN_DEFAULTS.clipGrad})`,
+      parseNumber('--clip-grad'),
+    )
+    .option(
+      '--drop-path <x>',
+      "stochastic depth rate of the last block (default: the model's drop_path_rate)",
+      parseNumber('--drop-path'),
+    )
     .option('--seed <n>', 'seed of init, data order, augmentation and drop path (default 0)', parseNumber('--seed'))
-    .option('--train-per-class <n>', 'fashion-mnist: train on the first n images of each class only', parseIntOption('--train-per-class'))
-    .option('--eval-every <n>', 'evaluate on the held-out split every n epochs (default 1)', parseIntOption('--eval-every'))
+    .option(
+      '--train-per-class <n>',
+      'fashion-mnist: train on the first n images of each class only',
+      parseIntOption('--train-per-class'),
+    )
+    .option(
+      '--eval-every <n>',
+      'evaluate on the held-out split every n epochs (default 1)',
+      parseIntOption('--eval-every'),
+    )
     .option('--resume', 'continue the run in --out exactly where it stopped')
     .option('--pretrained <file>', 'fine-tune from an official-format .pth or .safetensors (fresh head)')
     .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
-    .option('--micro-batch <n>', 'accumulate gradients over micro-batches of n images (large models: tfjs-wasm has a 4 GB heap)', parseIntOption('--micro-batch'))
+    .option(
+      '--micro-batch <n>',
+      'accumulate gradients over micro-batches of n images (large models: tfjs-wasm has a 4 GB heap)',
+      parseIntOption('--micro-batch'),
+    )
     .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
-    .option('--threads <n>', 'CPU threads: each batch is split between this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)', parseIntOption('--threads'))
+    .option(
+      '--threads <n>',
+      'CPU threads: each batch is split between this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)',
+      parseIntOption('--threads'),
+    )
     .action(
       action(async (o: TrainCliOpts) => {
-        if (o.backend && o.backend !== 'wasm' && o.backend !== 'cpu') throw new FlattenError('BAD_ARGUMENT', `--backend must be wasm or cpu, got '${o.backend}'`);
+        if (o.backend && o.backend !== 'wasm' && o.backend !== 'cpu')
+          throw new FlattenError('BAD_ARGUMENT', `--backend must be wasm or cpu, got '${o.backend}'`);
         const kwargs: Record<string, unknown> = {};
         if (o.numClasses) kwargs.num_classes = o.numClasses;
         if (o.dropPath !== undefined) kwargs.drop_path_rate = o.dropPath;
@@ -92,7 +136,10 @@ export function registerTrain(program: Command): void {
         process.on('SIGTERM', onStop);
         try {
           const r = await train(opts, !!o.resume, { shouldStop: () => stop, progress: new ProgressBar() });
-          if (r.status === 'done') console.error(`done: ${r.dir} (best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`);
+          if (r.status === 'done')
+            console.error(
+              `done: ${r.dir} (best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`,
+            );
           else process.exitCode = 130;
         } finally {
           process.off('SIGINT', onStop);

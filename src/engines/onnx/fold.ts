@@ -20,7 +20,11 @@ function broadcastStrides(shape: readonly number[], to: readonly number[]): numb
 }
 
 /** Calls f(outIndex, offsets...) for every element of `out`, with the offsets of each broadcast input. */
-function walk(out: readonly number[], inputs: readonly (readonly number[])[], f: (o: number, offs: number[]) => void): void {
+function walk(
+  out: readonly number[],
+  inputs: readonly (readonly number[])[],
+  f: (o: number, offs: number[]) => void,
+): void {
   const n = sizeOf(out);
   const st = inputs.map((s) => broadcastStrides(s, out));
   const idx = new Array<number>(out.length).fill(0);
@@ -80,7 +84,15 @@ function strided(src: Float32Array, base: number, shape: readonly number[], stri
 export function transpose(a: Dense, perm: readonly number[]): Dense {
   const st = stridesOf(a.shape);
   const shape = perm.map((p) => a.shape[p]);
-  return { shape, data: strided(a.data, 0, shape, perm.map((p) => st[p])) };
+  return {
+    shape,
+    data: strided(
+      a.data,
+      0,
+      shape,
+      perm.map((p) => st[p]),
+    ),
+  };
 }
 
 export function slice(a: Dense, begin: readonly number[], size: readonly number[]): Dense {

@@ -1,4 +1,11 @@
-import { DataType, type AttrValue, type ModelProto, type NodeProto, type TensorProto, type ValueInfo } from './proto.js';
+import {
+  DataType,
+  type AttrValue,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfo,
+} from './proto.js';
 
 /**
  * A traced tensor. `shape` is static except for the batch: in a dynamic-batch trace the batch is
@@ -87,7 +94,13 @@ export class Graph {
     return c;
   }
 
-  emit(op: string, inputs: (Value | undefined)[], shape: number[], attrs?: Record<string, AttrValue>, domain?: string): Value {
+  emit(
+    op: string,
+    inputs: (Value | undefined)[],
+    shape: number[],
+    attrs?: Record<string, AttrValue>,
+    domain?: string,
+  ): Value {
     const node: GraphNode = { op, inputs, attrs, domain, output: undefined as unknown as Value };
     node.output = this.value({ shape, producer: node });
     this.nodes.push(node);
@@ -120,7 +133,10 @@ export class Graph {
    * Serialize the part of the graph the outputs depend on: dead nodes and unused constants are dropped,
    * constants become initializers (weights under their state_dict key), outputs are named by their keys.
    */
-  toModel(outputs: Record<string, Value>, meta: { name: string; doc?: string; metadata?: Record<string, string> }): { proto: ModelProto; shapes: Map<string, (number | string)[]> } {
+  toModel(
+    outputs: Record<string, Value>,
+    meta: { name: string; doc?: string; metadata?: Record<string, string> },
+  ): { proto: ModelProto; shapes: Map<string, (number | string)[]> } {
     const live = new Set<GraphNode>();
     const stack = Object.values(outputs);
     while (stack.length) {
@@ -154,7 +170,11 @@ export class Graph {
     // small constants computed more than once (a softplus temperature used by q and k) are stored once
     const byContent = new Map<string, string>();
     const contentKey = (v: Value) =>
-      v.ints ? `i${v.shape}:${v.ints}` : v.data!.length <= 4096 ? `f${v.shape}:${new Uint32Array(v.data!.buffer, v.data!.byteOffset, v.data!.length).join(',')}` : undefined;
+      v.ints
+        ? `i${v.shape}:${v.ints}`
+        : v.data!.length <= 4096
+          ? `f${v.shape}:${new Uint32Array(v.data!.buffer, v.data!.byteOffset, v.data!.length).join(',')}`
+          : undefined;
     const nameOf = (v: Value): string => {
       let n = names.get(v);
       if (n !== undefined) return n;
@@ -169,8 +189,18 @@ export class Graph {
         if (key !== undefined) byContent.set(key, n);
         initializers.push(
           v.ints
-            ? { name: n, dims: v.shape, dataType: DataType.INT64, raw: new Uint8Array(BigInt64Array.from(v.ints.map(BigInt)).buffer) }
-            : { name: n, dims: v.shape, dataType: DataType.FLOAT, raw: new Uint8Array(v.data!.buffer, v.data!.byteOffset, v.data!.byteLength) },
+            ? {
+                name: n,
+                dims: v.shape,
+                dataType: DataType.INT64,
+                raw: new Uint8Array(BigInt64Array.from(v.ints.map(BigInt)).buffer),
+              }
+            : {
+                name: n,
+                dims: v.shape,
+                dataType: DataType.FLOAT,
+                raw: new Uint8Array(v.data!.buffer, v.data!.byteOffset, v.data!.byteLength),
+              },
         );
       } else {
         n = claim(`${v.producer?.op ?? 'v'}_${v.id}`);
@@ -191,15 +221,21 @@ export class Graph {
         attrs: node.attrs,
       });
     }
-    for (const [v, name] of identities) nodes.push({ op: 'Identity', name: `Identity_${count++}`, inputs: [nameOf(v)], outputs: [name] });
+    for (const [v, name] of identities)
+      nodes.push({ op: 'Identity', name: `Identity_${count++}`, inputs: [nameOf(v)], outputs: [name] });
     // shapes of every node output, for reports and tests (not written: ORT infers its own)
     const shapes = new Map<string, (number | string)[]>();
-    for (const node of this.nodes) if (live.has(node)) shapes.set(names.get(node.output)!, this.exportShape(node.output.shape));
+    for (const node of this.nodes)
+      if (live.has(node)) shapes.set(names.get(node.output)!, this.exportShape(node.output.shape));
     const proto: ModelProto = {
       graphName: meta.name,
       nodes,
       initializers,
-      inputs: this.inputs.map((i) => ({ name: names.get(i.value)!, dataType: DataType.FLOAT, shape: this.exportShape(i.value.shape) })),
+      inputs: this.inputs.map((i) => ({
+        name: names.get(i.value)!,
+        dataType: DataType.FLOAT,
+        shape: this.exportShape(i.value.shape),
+      })),
       outputs: outputInfos,
       opsets: [{ domain: '', version: OPSET }],
       producer: { name: 'flatten-transformer', version: '0.1.0' },

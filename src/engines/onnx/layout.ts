@@ -84,7 +84,7 @@ export function transposeLayout(l: Layout, p: number[]): Layout {
 export function canonical(l: Layout): Layout {
   const dims = [...l.dims];
   const perm = [...l.perm];
-  for (let k = 0; k + 1 < perm.length; ) {
+  for (let k = 0; k + 1 < perm.length;) {
     const f = perm[k];
     if (perm[k + 1] !== f + 1) {
       k++;
@@ -128,5 +128,9 @@ export function withLastAxis(l: Layout, k: number, size: number): Layout {
 /** Same row order: everything but the last axis agrees. */
 export function sameRows(a: Layout, ka: number, b: Layout, kb: number): boolean {
   const eq = (x: readonly number[], y: readonly number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
-  return eq(a.dims.slice(0, a.dims.length - ka), b.dims.slice(0, b.dims.length - kb)) && eq(a.perm.slice(0, a.perm.length - ka), b.perm.slice(0, b.perm.length - kb)) && eq(a.shape.slice(0, -1), b.shape.slice(0, -1));
+  return (
+    eq(a.dims.slice(0, a.dims.length - ka), b.dims.slice(0, b.dims.length - kb)) &&
+    eq(a.perm.slice(0, a.perm.length - ka), b.perm.slice(0, b.perm.length - kb)) &&
+    eq(a.shape.slice(0, -1), b.shape.slice(0, -1))
+  );
 }

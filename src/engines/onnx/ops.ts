@@ -3,7 +3,18 @@ import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
 import * as F from './fold.js';
 import { BATCH_MARK, type Graph, type Value } from './graph.js';
-import { canonical, groups, isPlain, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, withLastAxis, type Layout } from './layout.js';
+import {
+  canonical,
+  groups,
+  isPlain,
+  plainLayout,
+  reshapeLayout,
+  rowTail,
+  sameRows,
+  transposeLayout,
+  withLastAxis,
+  type Layout,
+} from './layout.js';
 import type { AttrValue } from './proto.js';
 
 /**
@@ -80,7 +91,15 @@ export class OnnxOps implements Ops {
     let r = this.cache.get(key);
     if (!r) {
       const src = this.reshaped(x.of, c.dims);
-      this.cache.set(key, (r = this.g.emit('Transpose', [src], c.perm.map((i) => c.dims[i]), { perm: c.perm })));
+      this.cache.set(
+        key,
+        (r = this.g.emit(
+          'Transpose',
+          [src],
+          c.perm.map((i) => c.dims[i]),
+          { perm: c.perm },
+        )),
+      );
     }
     return h(this.view(r, plainLayout(x.shape)));
   }
@@ -97,7 +116,11 @@ export class OnnxOps implements Ops {
     if (same(src.shape, shape)) return src;
     const key = `R${src.id}:${shape}`;
     let r = this.cache.get(key);
-    if (!r) this.cache.set(key, (r = this.g.emit('Reshape', [src, this.g.ints(this.reshapeTarget(src.shape, shape))], shape)));
+    if (!r)
+      this.cache.set(
+        key,
+        (r = this.g.emit('Reshape', [src, this.g.ints(this.reshapeTarget(src.shape, shape))], shape)),
+      );
     return r;
   }
 
@@ -105,7 +128,9 @@ export class OnnxOps implements Ops {
   private reshapeTarget(from: number[], to: number[]): number[] {
     const batched = to.filter((d) => this.g.isBatchDim(d)).length;
     if (batched > 1 || (batched === 0 && from.some((d) => this.g.isBatchDim(d)))) {
-      throw new Error(`reshape (${this.g.exportShape(from)}) → (${this.g.exportShape(to)}) mixes the batch with other axes; this model cannot export with a dynamic batch`);
+      throw new Error(
+        `reshape (${this.g.exportShape(from)}) → (${this.g.exportShape(to)}) mixes the batch with other axes; this model cannot export with a dynamic batch`,
+      );
     }
     return to.map((d) => (this.g.isBatchDim(d) ? -1 : d));
   }
@@ -144,7 +169,13 @@ export class OnnxOps implements Ops {
     return t(this.g.scalar(x));
   }
 
-  private binary(op: 'Add' | 'Sub' | 'Mul' | 'Div', a: Tensor, b: Tensor, f: (x: number, y: number) => number, unit: number): Tensor {
+  private binary(
+    op: 'Add' | 'Sub' | 'Mul' | 'Div',
+    a: Tensor,
+    b: Tensor,
+    f: (x: number, y: number) => number,
+    unit: number,
+  ): Tensor {
     const [A, B] = [h(a), h(b)];
     const shape = F.broadcastShapes(A.shape, B.shape);
     if (isConst(A) && isConst(B)) return this.fold([A, B], op, F.binary(dense(A), dense(B), f));
@@ -152,7 +183,10 @@ export class OnnxOps implements Ops {
     if (isConst(B) && B.data.length === 1 && B.data[0] === unit && same(shape, A.shape)) return a;
     const emit = (x: Value, y: Value, s: number[]) => this.g.emit(op, [x, y], s);
     // one value everywhere: elementwise on the stored tensor, whatever its layout
-    for (const [c, x, swap] of [[B, A, false], [A, B, true]] as const) {
+    for (const [c, x, swap] of [
+      [B, A, false],
+      [A, B, true],
+    ] as const) {
       if (isConst(c) && c.data.length === 1 && same(shape, x.shape)) {
         const s = this.g.scalar(c.data[0]);
         const p = phys(x);
@@ -170,7 +204,10 @@ export class OnnxOps implements Ops {
       return this.view(emit(x, y, base.shape), l);
     }
     // a constant varying only along the last axis broadcasts over rows in any order
-    for (const [c, x, swap] of [[B, A, false], [A, B, true]] as const) {
+    for (const [c, x, swap] of [
+      [B, A, false],
+      [A, B, true],
+    ] as const) {
       if (isConst(c) && c.shape.slice(0, -1).every((d) => d === 1) && same(shape, x.shape)) {
         const r = this.rows(x);
         if (!r) continue;
@@ -181,7 +218,10 @@ export class OnnxOps implements Ops {
     // rows against rows in the same order (a residual meeting a Gemm output, a row by its norm),
     // as they are or once both are transposed into plain layouts
     if (A.shape.length === B.shape.length) {
-      for (const [X, Y] of [[A, B], [this.settle(A), this.settle(B)]]) {
+      for (const [X, Y] of [
+        [A, B],
+        [this.settle(A), this.settle(B)],
+      ]) {
         const [rx, ry] = [this.rows(X), this.rows(Y)];
         if (!rx || !ry || !sameRows(rx.layout, rx.k, ry.layout, ry.k)) continue;
         // bring both to 2-D rows when their stored shapes differ, so the stream stays flat from here on
@@ -199,13 +239,18 @@ export class OnnxOps implements Ops {
     return this.binary('Sub', a, b, (x, y) => x - y, 0);
   }
   mul(a: Tensor, b: Tensor) {
-    return this.scaleChannels(a, b, (s) => s) ?? this.scaleChannels(b, a, (s) => s) ?? this.binary('Mul', a, b, (x, y) => x * y, 1);
+    return (
+      this.scaleChannels(a, b, (s) => s) ??
+      this.scaleChannels(b, a, (s) => s) ??
+      this.binary('Mul', a, b, (x, y) => x * y, 1)
+    );
   }
   div(a: Tensor, b: Tensor) {
     const A = h(a);
     // 1/y as Reciprocal: ORT would fuse a Div(1, y) into the Mul that uses it, dividing the full-size
     // tensor (the normaliser z of linear attention) instead of multiplying it
-    if (isConst(A) && A.data.length === 1 && A.data[0] === 1 && !isConst(h(b)) && A.shape.length <= h(b).shape.length) return this.unary('Reciprocal', b);
+    if (isConst(A) && A.data.length === 1 && A.data[0] === 1 && !isConst(h(b)) && A.shape.length <= h(b).shape.length)
+      return this.unary('Reciprocal', b);
     return this.scaleChannels(a, b, (s) => 1 / s) ?? this.binary('Div', a, b, (x, y) => x / y, 1);
   }
 
@@ -243,7 +288,14 @@ export class OnnxOps implements Ops {
           const rows = [t.shape[0], ...t.shape.slice(1).map(() => 1)];
           // a state_dict tensor: folded now, into an initializer named after it; q or k rows of a qkv weight:
           // a Mul after the Slice, which ORT folds at load, so the file keeps one copy of the weight
-          if (t.data) return this.real(this.fold([t], 'Mul', F.binary(dense(t), { shape: rows, data: s }, (a, b) => a * b)));
+          if (t.data)
+            return this.real(
+              this.fold(
+                [t],
+                'Mul',
+                F.binary(dense(t), { shape: rows, data: s }, (a, b) => a * b),
+              ),
+            );
           return g.emit('Mul', [t, g.constant(rows, s, `scale(${s.length})`)], t.shape);
         };
         return g.emit('Gemm', [x, scaled(w), scaled(bias)], v.shape, node.attrs);
@@ -263,7 +315,9 @@ export class OnnxOps implements Ops {
         if (c.data.length > 1 && last(cs) !== s.length) return undefined;
         const z = this.pushScale(ins[1 - k], s, 1);
         if (!z) return undefined;
-        const data = new Float32Array(F.sizeOf(cs)).map((_, i) => c.data[c.data.length === 1 ? 0 : i] * s[i % s.length]);
+        const data = new Float32Array(F.sizeOf(cs)).map(
+          (_, i) => c.data[c.data.length === 1 ? 0 : i] * s[i % s.length],
+        );
         const scaled = g.constant(cs, data, derived([c], 'Mul'));
         return g.emit(node.op, k === 0 ? [scaled, z] : [z, scaled], v.shape);
       }
@@ -286,7 +340,12 @@ export class OnnxOps implements Ops {
   }
   pow(x: Tensor, p: number) {
     const X = h(x);
-    if (isConst(X)) return this.fold([X], 'Pow', F.unary(dense(X), (a) => a ** p));
+    if (isConst(X))
+      return this.fold(
+        [X],
+        'Pow',
+        F.unary(dense(X), (a) => a ** p),
+      );
     // small integer powers as products: exact, and cheaper than Pow
     if (p === 1) return x;
     if (p === 2) return this.mul(x, x);
@@ -320,17 +379,29 @@ export class OnnxOps implements Ops {
     const kept = X.shape.map((d, i) => (ax.includes(i) ? 1 : d));
     // ReduceSum takes its axes as an input since opset 13; ReduceMean and ReduceL2 only from opset 18
     const emit = (src: Value, axesIn: number[], outShape: number[]) =>
-      attrAxes ? this.g.emit(op, [src], outShape, { axes: axesIn, keepdims: 1 }) : this.g.emit(op, [src, this.g.ints(axesIn)], outShape, { keepdims: 1 });
+      attrAxes
+        ? this.g.emit(op, [src], outShape, { axes: axesIn, keepdims: 1 })
+        : this.g.emit(op, [src, this.g.ints(axesIn)], outShape, { keepdims: 1 });
     const r = ax.length === 1 && ax[0] === X.shape.length - 1 ? this.rows(X) : undefined;
     const y = r ? this.fromRows(r, emit(r.p, [-1], [...r.p.shape.slice(0, -1), 1])) : t(emit(this.real(x), ax, kept));
-    return keepDims ? y : this.reshape(y, X.shape.filter((_, i) => !ax.includes(i)));
+    return keepDims
+      ? y
+      : this.reshape(
+          y,
+          X.shape.filter((_, i) => !ax.includes(i)),
+        );
   }
   sum(x: Tensor, axes: number[], keepDims = false) {
     const X = h(x);
     if (isConst(X)) {
       const ax = axes.map((a) => axisOf(X.shape.length, a));
       const r = this.fold([X], 'ReduceSum', F.sumKeep(dense(X), ax));
-      return keepDims ? r : this.reshape(r, X.shape.filter((_, i) => !ax.includes(i)));
+      return keepDims
+        ? r
+        : this.reshape(
+            r,
+            X.shape.filter((_, i) => !ax.includes(i)),
+          );
     }
     return this.reduce('ReduceSum', x, axes, keepDims, false);
   }
@@ -347,7 +418,12 @@ export class OnnxOps implements Ops {
       const n = X.shape[r - 2];
       const ones = t(this.g.constant([1, n], new Float32Array(n).fill(1 / n), `mean(${n})`));
       const y = this.meanOfSource(X, r - 2, ones) ?? this.matmul(ones, x);
-      return keepDims ? y : this.reshape(y, X.shape.filter((_, i) => i !== r - 2));
+      return keepDims
+        ? y
+        : this.reshape(
+            y,
+            X.shape.filter((_, i) => i !== r - 2),
+          );
     }
     return this.reduce('ReduceMean', x, axes, keepDims, true);
   }
@@ -388,7 +464,9 @@ export class OnnxOps implements Ops {
     const [m, k] = ra.shape.slice(-2);
     const [k2, n] = rb.shape.slice(-2);
     if (k !== k2) throw new Error(`matmul: inner dims ${k} and ${k2} differ`);
-    const y = t(this.g.emit('MatMul', [ra, rb], [...F.broadcastShapes(ra.shape.slice(0, -2), rb.shape.slice(0, -2)), m, n]));
+    const y = t(
+      this.g.emit('MatMul', [ra, rb], [...F.broadcastShapes(ra.shape.slice(0, -2), rb.shape.slice(0, -2)), m, n]),
+    );
     // (s·a)·b = s·(a·b): a scale on the product stays next to the MatMul, where ORT folds it into FusedMatMul
     return sa * sb === 1 ? y : this.mul(y, this.scalar(sa * sb));
   }
@@ -416,7 +494,12 @@ export class OnnxOps implements Ops {
       // also when the swapped tensor moves whole blocks (k as heads) and this one single elements (kᵀ)
       if (this.cheap(X.of, inner) || innerBlock(inner) > innerBlock(X.layout)) {
         const y = this.real(this.view(X.of, inner));
-        return this.g.emit('Transpose', [y], swap.map((i) => y.shape[i]), { perm: swap });
+        return this.g.emit(
+          'Transpose',
+          [y],
+          swap.map((i) => y.shape[i]),
+          { perm: swap },
+        );
       }
     }
     return this.real(x);
@@ -432,7 +515,10 @@ export class OnnxOps implements Ops {
     // accumulates onto it; MatMul + BiasGelu for fc1 → GELU avoids that but measured slower on Swin-T, as
     // ORT's BiasGelu kernel costs more than its Gelu.)
     const r = this.rowsOrReal(X, true);
-    return this.fromRows(r, this.g.emit('Gemm', b ? [r.p, W, this.real(b)] : [r.p, W], [r.p.shape[0], out], { transB: 1 }));
+    return this.fromRows(
+      r,
+      this.g.emit('Gemm', b ? [r.p, W, this.real(b)] : [r.p, W], [r.p.shape[0], out], { transB: 1 }),
+    );
   }
   /**
    * Conv on NCHW, talking channels-last to the token world on both sides: when the input's channels are
@@ -456,7 +542,12 @@ export class OnnxOps implements Ops {
       const src = this.real(t(nhwc));
       input = this.g.emit('Transpose', [src], [bs, c, hh, ww], { perm: [0, 3, 1, 2] });
     } else input = this.real(x);
-    const attrs = { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padding, padding, padding, padding], group: groups };
+    const attrs = {
+      kernel_shape: [kh, kw],
+      strides: [stride, stride],
+      pads: [padding, padding, padding, padding],
+      group: groups,
+    };
     const y = this.g.emit('Conv', b ? [input, W, this.real(b)] : [input, W], [bs, out, oh, ow], attrs);
     const yn = this.g.emit('Transpose', [y], [bs, oh, ow, out], { perm: [0, 2, 3, 1] });
     return this.view(yn, transposeLayout(plainLayout(yn.shape), [0, 3, 1, 2]));
@@ -467,7 +558,10 @@ export class OnnxOps implements Ops {
     return this.fromRows(r, this.g.emit(op, [r.p, ...extra], r.p.shape, attrs));
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number) {
-    return this.rowwise('LayerNormalization', x, [this.real(gamma), this.real(beta)], { axis: -1, epsilon: { float: eps } });
+    return this.rowwise('LayerNormalization', x, [this.real(gamma), this.real(beta)], {
+      axis: -1,
+      epsilon: { float: eps },
+    });
   }
   softmax(x: Tensor) {
     return this.rowwise('Softmax', x, [], { axis: -1 });
@@ -506,16 +600,33 @@ export class OnnxOps implements Ops {
       if (gemm?.op === 'Gemm' && gemm.inputs[1]!.data) {
         // q, k, v out of one qkv Linear: a Gemm on the weight's rows each, which ORT slices at load time
         // (constant folding), so the file keeps the state_dict weight and no Split copies the outputs
-        const part = (v: Value, axis: number) => g.emit('Slice', [v, g.ints([b0]), g.ints([b1]), g.ints([axis])], v.shape.map((d, i) => (i === axis ? b1 - b0 : d)));
+        const part = (v: Value, axis: number) =>
+          g.emit(
+            'Slice',
+            [v, g.ints([b0]), g.ints([b1]), g.ints([axis])],
+            v.shape.map((d, i) => (i === axis ? b1 - b0 : d)),
+          );
         const [a, w, bias] = gemm.inputs as Value[];
         const inputs = bias ? [a, part(w, 0), part(bias, 0)] : [a, part(w, 0)];
         return this.fromRows(rows, g.emit('Gemm', inputs, [rows.p.shape[0], b1 - b0], { transB: 1 }));
       }
-      const y = g.emit('Slice', [rows.p, g.ints([b0]), g.ints([b1]), g.ints([-1])], [...rows.p.shape.slice(0, -1), size[r]]);
+      const y = g.emit(
+        'Slice',
+        [rows.p, g.ints([b0]), g.ints([b1]), g.ints([-1])],
+        [...rows.p.shape.slice(0, -1), size[r]],
+      );
       return this.fromRows(rows, y);
     }
-    for (const a of axes) if (g.isBatchDim(X.shape[a])) throw new Error(`slice along the batch axis ${a} cannot export with a dynamic batch`);
-    return t(g.emit('Slice', [this.real(x), g.ints(axes.map((a) => begin[a])), g.ints(axes.map((a) => begin[a] + size[a])), g.ints(axes)], [...size]));
+    for (const a of axes)
+      if (g.isBatchDim(X.shape[a]))
+        throw new Error(`slice along the batch axis ${a} cannot export with a dynamic batch`);
+    return t(
+      g.emit(
+        'Slice',
+        [this.real(x), g.ints(axes.map((a) => begin[a])), g.ints(axes.map((a) => begin[a] + size[a])), g.ints(axes)],
+        [...size],
+      ),
+    );
   }
   concat(xs: Tensor[], axis: number) {
     if (xs.length === 1) return xs[0];
@@ -616,7 +727,8 @@ function innerBlock(l: Layout): number {
 }
 
 /** A Gemm weight or bias known at trace time: a constant, or rows a Slice takes of one (q, k, v of qkv). */
-const scalable = (v: Value) => v.data !== undefined || (v.producer?.op === 'Slice' && v.producer.inputs[0]!.data !== undefined);
+const scalable = (v: Value) =>
+  v.data !== undefined || (v.producer?.op === 'Slice' && v.producer.inputs[0]!.data !== undefined);
 
 /** The constant a value holds: itself, or the constant a Reshape node reads (a broadcast table made 2-D). */
 function constantOf(v: Value): (Value & { data: Float32Array }) | undefined {

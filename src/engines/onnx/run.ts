@@ -16,7 +16,11 @@ export async function runOnnx<K extends string>(
   fn: (ctx: Ctx, ...xs: Tensor[]) => Record<K, Tensor>,
 ): Promise<Record<K, TensorData>> {
   const names = inputs.map((_, i) => (inputs.length === 1 ? 'input' : `input${i}`));
-  const { bytes } = traceOnnx(weights, inputs.map((x, i) => ({ name: names[i], shape: x.shape })), fn);
+  const { bytes } = traceOnnx(
+    weights,
+    inputs.map((x, i) => ({ name: names[i], shape: x.shape })),
+    fn,
+  );
   const session = await OnnxSession.create(bytes, 'traced graph');
   try {
     return (await session.run(Object.fromEntries(inputs.map((x, i) => [names[i], x])))) as Record<K, TensorData>;

@@ -19,7 +19,10 @@ export interface IoInfo {
   shape: (number | string)[];
 }
 
-const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].trim();
+const firstLine = (e: unknown) =>
+  String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .trim();
 
 /** An ONNX model loaded in onnxruntime-node, with inputs checked against the model's declared shapes. */
 export class OnnxSession {
@@ -42,7 +45,10 @@ export class OnnxSession {
     };
     let s: ort.InferenceSession;
     try {
-      s = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+      s =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, options)
+          : await ort.InferenceSession.create(model, options);
     } catch (e) {
       throw new FlattenError('BAD_FILE', `${source}: not a loadable ONNX model (${firstLine(e)})`);
     }
@@ -56,13 +62,23 @@ export class OnnxSession {
     const ok = x.shape.length === want.length && want.every((d, k) => typeof d !== 'number' || d === x.shape[k]);
     const wantStr = `(${want.join(', ')})`;
     if (ok) {
-      if (x.dtype !== 'float32') throw new FlattenError('BAD_SHAPE', `${this.source}: input '${i.name}' must be float32, got ${x.dtype}`);
+      if (x.dtype !== 'float32')
+        throw new FlattenError('BAD_SHAPE', `${this.source}: input '${i.name}' must be float32, got ${x.dtype}`);
       return;
     }
     // images: name the resolution, which is fixed per export
-    const res = want.length === 4 && x.shape.length === 4 && x.shape[1] === want[1] && (x.shape[2] !== want[2] || x.shape[3] !== want[3]);
-    const hint = res ? `; the resolution is fixed when exporting, so resize the image to ${want[2]}×${want[3]} or export again with --resolution ${x.shape[2]}` : '';
-    throw new FlattenError('BAD_SHAPE', `${this.source}: input '${i.name}' has shape ${shapeStr(x.shape)} but the model takes ${wantStr}${hint}`);
+    const res =
+      want.length === 4 &&
+      x.shape.length === 4 &&
+      x.shape[1] === want[1] &&
+      (x.shape[2] !== want[2] || x.shape[3] !== want[3]);
+    const hint = res
+      ? `; the resolution is fixed when exporting, so resize the image to ${want[2]}×${want[3]} or export again with --resolution ${x.shape[2]}`
+      : '';
+    throw new FlattenError(
+      'BAD_SHAPE',
+      `${this.source}: input '${i.name}' has shape ${shapeStr(x.shape)} but the model takes ${wantStr}${hint}`,
+    );
   }
 
   /** Output buffers kept for `reuseOutputs`, by output name and shape. */
@@ -76,7 +92,10 @@ export class OnnxSession {
    * output: 200–670 faults per call; with `reuseOutputs` about half): see the README's serving notes for the
    * `GLIBC_TUNABLES` setting that takes this to 0.
    */
-  async run(feeds: Record<string, TensorData>, opts: { reuseOutputs?: boolean } = {}): Promise<Record<string, TensorData>> {
+  async run(
+    feeds: Record<string, TensorData>,
+    opts: { reuseOutputs?: boolean } = {},
+  ): Promise<Record<string, TensorData>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const i of this.inputs) {
       const x = feeds[i.name];
@@ -113,7 +132,11 @@ export class OnnxSession {
       const dims = shape as number[];
       const key = `${m.name}:${dims}`;
       let t = this.outBuffers.get(key);
-      if (!t) this.outBuffers.set(key, (t = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims)));
+      if (!t)
+        this.outBuffers.set(
+          key,
+          (t = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims)),
+        );
       out[m.name] = t;
     }
     return out;

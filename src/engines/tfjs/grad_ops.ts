@@ -51,7 +51,12 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
         const [xs, fs] = saved as [T4, T4];
         const [kh, kw, c] = fs.shape;
         const [b, ho, wo] = dy.shape;
-        const dyPad = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]) as T4;
+        const dyPad = tf.pad(dy, [
+          [0, 0],
+          [kh - 1, kh - 1],
+          [kw - 1, kw - 1],
+          [0, 0],
+        ]) as T4;
         const dx = tf.depthwiseConv2d(dyPad, tf.reverse(fs, [0, 1]) as T4, 1, 'valid');
         // df as one depthwise conv: the batch joins the channels, (1, Hp, Wp, B·C) ⋆ dy as a (Ho, Wo, B·C, 1)
         // filter gives (1, kh, kw, B·C); summing over the batch leaves (kh, kw, C)
@@ -67,7 +72,9 @@ const depthwiseConv = tf.customGrad((...args: (T | tf.GradSaveFunc)[]) => {
 /** A gradient summed back to `shape` over the leading axes that the matMul broadcast. */
 function unbroadcast(g: T, shape: number[]): T {
   const lead = g.rank - shape.length;
-  const axes = [...g.shape.keys()].filter((i) => i < g.rank - 2 && (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)));
+  const axes = [...g.shape.keys()].filter(
+    (i) => i < g.rank - 2 && (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)),
+  );
   return axes.length ? tf.sum(g, axes).reshape(shape) : g;
 }
 
@@ -115,7 +122,13 @@ export class TrainTfjsOps extends TfjsOps {
     const [out, inPerGroup] = t(w).shape;
     const inC = t(x).shape[1];
     let nhwc = tf.transpose(t(x), [0, 2, 3, 1]); // (B, H, W, C)
-    if (padding) nhwc = tf.pad(nhwc, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
+    if (padding)
+      nhwc = tf.pad(nhwc, [
+        [0, 0],
+        [padding, padding],
+        [padding, padding],
+        [0, 0],
+      ]);
     let y: T;
     if (groups === 1) {
       y = denseConv(stride)(nhwc, tf.transpose(t(w), [2, 3, 1, 0])); // filter (kh, kw, in, out)
@@ -138,6 +151,11 @@ export class TrainTfjsOps extends TfjsOps {
     indices.forEach((idx, r) => (onehot[r * n + idx] = 1));
     const picked = tf.matMul(tf.tensor2d(onehot, [indices.length, n]), moved.reshape([n, -1])); // (len, ∏rest)
     const back = picked.reshape([indices.length, ...moved.shape.slice(1)]);
-    return h(tf.transpose(back, perm.map((_, i) => perm.indexOf(i))));
+    return h(
+      tf.transpose(
+        back,
+        perm.map((_, i) => perm.indexOf(i)),
+      ),
+    );
   }
 }

@@ -7,11 +7,23 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  * three times: with the garbage collection that followed, ≈ 20% of a flatten_deit_fmnist training step.
  * This one copies only the output, one contiguous run at a time.
  */
-function sliceInPlace({ inputs, attrs, backend }: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+function sliceInPlace({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo {
   const wasm = backend as BackendWasm;
   const x = inputs.x as tf.TensorInfo;
   if (x.dtype === 'string') throw new Error('Slice: string tensors are not supported on the wasm backend');
-  const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs!.begin as number[], attrs!.size as number[]);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as tf.Tensor,
+    attrs!.begin as number[],
+    attrs!.size as number[],
+  );
   const out = wasm.makeOutput(size, x.dtype);
   if (size.some((s) => s === 0)) return out;
   const src = wasm.typedArrayFromHeap(x);

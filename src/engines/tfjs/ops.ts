@@ -30,7 +30,9 @@ export function batchMatMul(a: T, b: T): T {
   return tf.tidy(() => {
     const a3 = a.reshape([count, m, k]);
     const b3 = b.reshape([count, k, n]);
-    const out = Array.from({ length: count }, (_, i) => tf.matMul(tf.slice(a3, [i, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b3, [i, 0, 0], [1, k, n]).reshape([k, n])));
+    const out = Array.from({ length: count }, (_, i) =>
+      tf.matMul(tf.slice(a3, [i, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b3, [i, 0, 0], [1, k, n]).reshape([k, n])),
+    );
     return (count === 1 ? out[0] : tf.stack(out)).reshape([...batch, m, n]); // (…, m, n)
   });
 }
@@ -135,7 +137,9 @@ export class TfjsOps implements Ops {
       const filter = tf.transpose(t(w), [2, 3, 0, 1]) as tf.Tensor4D; // (kh, kw, in, 1)
       y = tf.depthwiseConv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
     } else {
-      throw new Error(`conv2d: groups=${groups} with ${inC}→${out} channels is not supported (only dense and depthwise)`);
+      throw new Error(
+        `conv2d: groups=${groups} with ${inC}→${out} channels is not supported (only dense and depthwise)`,
+      );
     }
     if (b) y = tf.add(y, t(b));
     return h(tf.transpose(y, [0, 3, 1, 2]));
