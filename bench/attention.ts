@@ -1,6 +1,7 @@
 import type { Tensor } from '../src/ops/ops.js';
 import { Linear } from '../src/nn/layers.js';
-import { Module, ParamTable, type Ctx } from '../src/nn/module.js';
+import type { Ctx } from '../src/ops/ctx.js';
+import { Module, ParamTable } from '../src/nn/module.js';
 import { linearAttention, mergeHeads, splitHeads } from '../src/attention/focused.js';
 import { FocusedSrAttention, SrAttention } from '../src/attention/pvt.js';
 

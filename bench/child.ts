@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { loadOnnx, runExported } from '../src/api/export.js';
 import { initWeights } from '../src/nn/init.js';
-import { makeCtx } from '../src/nn/module.js';
+import { makeCtx } from '../src/ops/ctx.js';
 import type { Tensor } from '../src/ops/ops.js';
 import { buildNamed } from '../src/models/build.js';
 import { Graph } from '../src/engines/onnx/graph.js';

@@ -8,7 +8,8 @@ export { initTfjs } from './engines/tfjs/backend.js';
 export { runTfjs } from './engines/tfjs/run.js';
 export { MetaOps } from './engines/meta/ops.js';
 
-export { ParamTable, Module, makeCtx, type Ctx, type ParamSpec } from './nn/module.js';
+export { ParamTable, Module, type ParamSpec } from './nn/module.js';
+export { makeCtx, type Ctx } from './ops/ctx.js';
 export { initWeights } from './nn/init.js';
 export { bindStateDict } from './nn/state.js';
 

@@ -15,7 +15,7 @@ import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { batchGrads, GradientWorkers } from '../../src/train/workers.js';
 
 const [name = 'flatten_deit_fmnist', batchArg = '64', stepsArg = '5', backend = 'wasm', microArg, threadsArg = '1'] =

@@ -1,7 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
-import type { Ctx } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
 import { runTfjs } from '../engines/tfjs/run.js';
 import { runOnnx } from '../engines/onnx/run.js';
 

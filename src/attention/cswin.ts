@@ -1,6 +1,7 @@
 import type { Tensor } from '../ops/ops.js';
 import { Conv2d } from '../nn/layers.js';
-import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from '../nn/module.js';
 import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface CswinBranchOptions {

@@ -1,6 +1,7 @@
 import type { Tensor } from '../ops/ops.js';
 import { Linear } from '../nn/layers.js';
-import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from '../nn/module.js';
 import { FocusedParams, mergeHeads, splitHeads } from './focused.js';
 
 /**

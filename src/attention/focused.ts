@@ -1,6 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import type { Ops, Tensor } from '../ops/ops.js';
-import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from '../nn/module.js';
 
 /** Hyper-parameters shared by every focused linear attention. */
 export interface FocusedOptions {

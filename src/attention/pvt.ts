@@ -1,7 +1,8 @@
 import type { Tensor } from '../ops/ops.js';
 import { adaptiveAvgPoolTokens, imageToTokens, tokensToImage } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear } from '../nn/layers.js';
-import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from '../nn/module.js';
 import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface SrAttentionOptions {

@@ -1,7 +1,8 @@
 import type { Tensor } from '../ops/ops.js';
 import type { TensorData } from '../core/tensor.js';
 import { Linear } from '../nn/layers.js';
-import { Module, type Ctx, type ParamTable } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from '../nn/module.js';
 import { FocusedParams, type FocusedOptions, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 /**

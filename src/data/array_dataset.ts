@@ -1,4 +1,4 @@
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../core/rng.js';
 import { cropFlipInto } from './augment.js';
 import type { Batch, Dataset } from './dataset.js';
 

@@ -1,4 +1,4 @@
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../core/rng.js';
 
 /**
  * Random crop with zero padding, then a horizontal flip with probability ½, on one single-channel

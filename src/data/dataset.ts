@@ -1,4 +1,4 @@
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../core/rng.js';
 
 /** A batch ready for a model: images (B, C, S, S) normalised, and class labels. */
 export interface Batch {

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { FlattenError } from '../core/errors.js';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../core/rng.js';
 import { randomResizedCropBox } from './augment.js';
 import type { Batch, Dataset } from './dataset.js';
 

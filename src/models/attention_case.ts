@@ -1,6 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
-import { ParamTable, type Ctx } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { ParamTable } from '../nn/module.js';
 import { FocusedWindowAttention } from '../attention/swin.js';
 import { FocusedSrAttention } from '../attention/pvt.js';
 import { FocusedCswinBranch } from '../attention/cswin.js';

@@ -1,7 +1,8 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
 import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
-import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, ParamTable } from '../nn/module.js';
 import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
 import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';

@@ -1,5 +1,6 @@
 import type { Tensor } from '../ops/ops.js';
-import { Module, ParamTable, type Ctx } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, ParamTable } from '../nn/module.js';
 import { Linear } from '../nn/layers.js';
 
 export type Family = 'swin' | 'pvt' | 'pvt_v2' | 'cswin' | 'deit';

@@ -1,17 +1,6 @@
 import { float32, sizeOf, type TensorData } from '../core/tensor.js';
+import { mulberry32 } from '../core/rng.js';
 import type { ParamSpec, ParamTable } from './module.js';
-
-/** Mulberry32: a small, fast, seedable PRNG, so random weights are identical on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal via Box–Muller. */
 export function gaussian(rand: () => number): () => number {

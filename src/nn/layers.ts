@@ -1,5 +1,6 @@
 import type { Tensor } from '../ops/ops.js';
-import { Module, type Ctx, type ParamTable } from './module.js';
+import type { Ctx } from '../ops/ctx.js';
+import { Module, type ParamTable } from './module.js';
 
 /** torch.nn.Linear: `weight` (out, in), optional `bias` (out). */
 export class Linear extends Module {

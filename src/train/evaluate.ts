@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FlattenError } from '../core/errors.js';
 import type { Dataset } from '../data/dataset.js';
-import type { Ctx } from '../nn/module.js';
+import type { Ctx } from '../ops/ctx.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
 import { smoothedCrossEntropy, topkHits } from './loss.js';

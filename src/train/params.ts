@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
-import { makeCtx, type Ctx, type ParamTable } from '../nn/module.js';
+import { makeCtx, type Ctx } from '../ops/ctx.js';
+import { type ParamTable } from '../nn/module.js';
 import { TrainTfjsOps } from '../engines/tfjs/grad_ops.js';
 import type { TrainParam } from './optim.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 /**
  * A model's weights as live tfjs state: a Variable per trainable parameter and a constant per buffer,

@@ -21,7 +21,7 @@ import { AdamW, clipGlobalNorm } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
 import { ProgressBar } from './progress.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 import { cosineLr } from './schedule.js';
 import {
   loadCheckpoint,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matrixRank } from '../../src/analysis/linalg.js';
-import { mulberry32 } from '../../src/nn/init.js';
+import { mulberry32 } from '../../src/core/rng.js';
 
 describe('numerical rank', () => {
   it('finds σ_max and the rank of small exact matrices, both orientations', () => {

@@ -5,7 +5,7 @@ import { TfjsOps } from '../../src/engines/tfjs/ops.js';
 import { focus, focusedFeatureMap, linearAttention } from '../../src/attention/focused.js';
 import type { Tensor } from '../../src/ops/ops.js';
 import { numericalRank } from '../../src/analysis/linalg.js';
-import { mulberry32 } from '../../src/nn/init.js';
+import { mulberry32 } from '../../src/core/rng.js';
 
 const ops = new TfjsOps();
 const data = (x: Tensor) => (x as unknown as tf.Tensor).dataSync() as Float32Array;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/models/build.js';
 import { runCase } from '../../src/api/forward.js';
 import { float32 } from '../../src/core/tensor.js';
-import { mulberry32 } from '../../src/nn/init.js';
+import { mulberry32 } from '../../src/core/rng.js';
 
 const keys = (kw: Record<string, unknown>, family: 'swin' | 'pvt_v2' | 'cswin' = 'swin') => [
   ...buildModel({ family, kwargs: kw }).table.specs.keys(),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/rng.js';
 import * as F from '../../src/engines/onnx/fold.js';
 import {
   canonical,
@@ -14,16 +15,6 @@ function realize(src: F.Dense, l: Layout): F.Dense {
   const c = canonical(l);
   const t = F.transpose({ shape: c.dims, data: src.data }, c.perm);
   return { shape: l.shape, data: t.data };
-}
-
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A random factorization of n into up to `parts` factors (1s included). */
@@ -42,7 +33,7 @@ function factorize(n: number, parts: number, rand: () => number): number[] {
 
 describe('layout algebra', () => {
   it('any chain of reshapes and transposes composes into one layout with the same values', () => {
-    const rand = mulberry(7);
+    const rand = mulberry32(7);
     for (let trial = 0; trial < 300; trial++) {
       const n = [24, 36, 48, 60, 96, 120][trial % 6];
       const shape = factorize(n, 2 + Math.floor(rand() * 3), rand);

@@ -10,7 +10,7 @@ import type { Tensor } from '../../src/ops/ops.js';
 import { smoothedCrossEntropy } from '../../src/train/loss.js';
 import { AdamW, clipGlobalNorm } from '../../src/train/optim.js';
 import { LiveWeights } from '../../src/train/params.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { cosineLr } from '../../src/train/schedule.js';
 import { lossAndGrads } from '../../src/train/step.js';
 import { train } from '../../src/train/trainer.js';

@@ -1,6 +1,6 @@
 import type { TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import type { Ctx } from '../../nn/module.js';
+import type { Ctx } from '../../ops/ctx.js';
 import { OnnxSession } from './session.js';
 import { traceOnnx } from './trace.js';
 

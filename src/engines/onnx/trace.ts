@@ -1,6 +1,6 @@
 import { toFloat32, type TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import { makeCtx, type Ctx } from '../../nn/module.js';
+import { makeCtx, type Ctx } from '../../ops/ctx.js';
 import { Graph, type Value } from './graph.js';
 import { OnnxOps } from './ops.js';
 import { encodeModel, type ModelProto } from './proto.js';

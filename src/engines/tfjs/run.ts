@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import { makeCtx, type Ctx } from '../../nn/module.js';
+import { makeCtx, type Ctx } from '../../ops/ctx.js';
 import { initTfjs } from './backend.js';
 import { TfjsOps } from './ops.js';
 

@@ -47,3 +47,9 @@ export class Rng {
     return p;
   }
 }
+
+/** The same generator as a plain function, for code that only needs uniform draws (random weights, test data). */
+export function mulberry32(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
+}
