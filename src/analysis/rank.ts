@@ -1,6 +1,7 @@
 import { scoreMatrix } from './attention_maps.js';
 import type { FocusedCapture } from './capture.js';
 import { matrixRank, RANK_TOLERANCE_RULE } from './linalg.js';
+import { barChartSvg, pngFromSvg } from './render.js';
 
 export interface RankRow {
   block: string;
@@ -73,4 +74,19 @@ function distinctRows(x: Float32Array, rows: number, c: number, head: number, d:
   const seen = new Set<string>();
   for (let t = 0; t < rows; t++) seen.add(Array.from(x.subarray(t * c + head * d, t * c + (head + 1) * d)).join(','));
   return seen.size;
+}
+
+/** The paper's rank picture: one bar per block and head for linear (no DWC), with DWC and softmax, as a PNG. */
+export async function rankChartPng(title: string, rows: RankRow[]): Promise<Uint8Array> {
+  const svg = barChartSvg(
+    title,
+    rows.map((r) => `${r.block.replace(/\.attn$/, '')}#${r.head}`),
+    [
+      { label: 'linear, no DWC', colour: '#999999', values: rows.map((r) => r.rank_linear) },
+      { label: 'with DWC (M_eq)', colour: '#2255cc', values: rows.map((r) => r.rank_equivalent) },
+      { label: 'softmax', colour: '#dd8800', values: rows.map((r) => r.rank_softmax) },
+    ],
+    'rank',
+  );
+  return new Uint8Array(await pngFromSvg(svg));
 }

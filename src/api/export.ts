@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
-import { readFileBytes } from '../io/files.js';
+import { readFileBytes, writeFileAtomic } from '../io/files.js';
+import { readJsonFile } from '../io/json.js';
 import { buildModel, buildNamed, type ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
 import { registryEntry } from '../models/registry.js';
 import { OPSET } from '../engines/onnx/graph.js';
-import { nodeOpTypes } from '../engines/onnx/inspect.js';
-import { OnnxSession, type SessionOptions } from '../engines/onnx/session.js';
+import { nodeOpTypes, opHistogram } from '../engines/onnx/inspect.js';
+import { GRAPH_OPTIMIZATION_LEVEL, OnnxSession, type SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
@@ -131,4 +132,47 @@ export async function runExported(
   const out = await session.run({ [MODEL_INPUT]: images }, opts);
   if (!out.logits) throw new FlattenError('BAD_FILE', `${session.source}: has no output named 'logits'`);
   return { logits: out.logits, features: out.features };
+}
+
+export interface ExportFileSpec extends Omit<ExportSpec, 'config'> {
+  /** A golden-format model `config.json` to build instead of the registry entry. */
+  config?: string;
+  output: string;
+  /** Load the result in onnxruntime and count the nodes it keeps after its own optimisation (default true). */
+  check?: boolean;
+}
+
+export interface ExportSummary {
+  output: string;
+  bytes: number;
+  model: VisionModel;
+  opset: number;
+  /** Node count per op type as written, and after onnxruntime's optimisation when checked. */
+  written: Record<string, number>;
+  optimized?: Record<string, number>;
+  optimizationLevel: string;
+  initializers: number;
+}
+
+/** `flatten export`: write the model's `.onnx` file and say what is in it. */
+export async function exportOnnxFile(spec: ExportFileSpec): Promise<ExportSummary> {
+  let config: ModelSpec | undefined;
+  if (spec.config) {
+    config = readJsonFile<ModelSpec>(spec.config);
+    if (typeof config !== 'object' || config === null || Array.isArray(config))
+      throw new FlattenError('BAD_CONFIG', `${spec.config}: expected a JSON object`);
+  }
+  const r = exportOnnx({ ...spec, config });
+  writeFileAtomic(spec.output, r.bytes);
+  const optimized = spec.check === false ? undefined : opHistogram(await ortOptimizedOps(r.bytes, { threads: 1 }));
+  return {
+    output: spec.output,
+    bytes: r.bytes.length,
+    model: r.model,
+    opset: OPSET,
+    written: opHistogram(r.proto.nodes.map((n) => n.op)),
+    optimized,
+    optimizationLevel: GRAPH_OPTIMIZATION_LEVEL,
+    initializers: r.proto.initializers.length,
+  };
 }

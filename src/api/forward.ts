@@ -5,6 +5,8 @@ import { buildModel } from '../models/build.js';
 import type { Family, VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
 import { loadWeights } from '../nn/checkpoint.js';
+import { readJsonFile } from '../io/json.js';
+import { readNpyFile, writeNpyFile } from '../io/npy.js';
 
 /** A golden-format case description (`config.json`). */
 export interface CaseConfig {
@@ -73,4 +75,31 @@ export async function runCase(
     return { logits, features };
   });
   return { output: r.logits, features: r.features };
+}
+
+export interface ForwardFilesOptions extends ForwardOptions {
+  /** A golden-format `config.json`: {kind, family, constructor, kwargs}. */
+  config: string;
+  /** `.pth` or `.safetensors`; random weights when omitted. */
+  checkpoint?: string;
+  /** `.npy` input: images (B, C, H, W) or tokens (B, N, C). */
+  input: string;
+  /** Where the output (logits for models) goes, as `.npy`. */
+  output: string;
+  /** Models only: where the pooled features fed to the head go. */
+  features?: string;
+}
+
+/** `flatten forward`: one case from files to files; returns what was written, with shapes. */
+export async function forwardFiles(o: ForwardFilesOptions): Promise<{ path: string; shape: number[] }[]> {
+  const config = readJsonFile<CaseConfig>(o.config);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
+  const r = await runCase(config, o.checkpoint, readNpyFile(o.input), { engine: o.engine, strict: o.strict });
+  if (o.features && !r.features)
+    throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
+  const written = [{ path: o.output, data: r.output }];
+  if (o.features && r.features) written.push({ path: o.features, data: r.features });
+  for (const w of written) writeNpyFile(w.path, w.data);
+  return written.map((w) => ({ path: w.path, shape: w.data.shape }));
 }

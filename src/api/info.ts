@@ -2,6 +2,8 @@ import { sizeOf } from '../core/tensor.js';
 import { MetaOps } from '../engines/meta/ops.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
+import { buildNamed } from '../models/build.js';
+import { registryEntry, resolutionOverrides } from '../models/registry.js';
 
 export interface StageInfo {
   name: string;
@@ -21,7 +23,14 @@ export interface ModelInfo {
  * Parameter count and MACs of a model on one image, per stage, from a shape-only walk of its forward.
  * MACs before the first stage (stem) and after the last (head) get their own rows.
  */
-export function modelInfo(model: VisionModel): ModelInfo {
+export function modelInfo(model: VisionModel): ModelInfo;
+/** The same for a registry model, optionally at another input side `resolution`. */
+export function modelInfo(name: string, opts?: { resolution?: number }): ModelInfo;
+export function modelInfo(modelOrName: VisionModel | string, opts: { resolution?: number } = {}): ModelInfo {
+  const model =
+    typeof modelOrName === 'string'
+      ? buildNamed(modelOrName, opts.resolution ? resolutionOverrides(registryEntry(modelOrName), opts.resolution) : {})
+      : modelOrName;
   const ops = new MetaOps();
   const names = ['stem', ...model.stageNames, 'head'];
   const macs = new Array<number>(names.length).fill(0);

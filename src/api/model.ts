@@ -61,11 +61,24 @@ export function loadModelFromConfig(configPath: string, opts: LoadModelOptions =
   };
 }
 
+/** A model named by registry name or by a golden-format config file (exactly one), with optional weights. */
+export interface ModelArg {
+  model?: string;
+  config?: string;
+  checkpoint?: string;
+}
+
 /** `--model <name>` or `--config <config.json>`, exactly one. */
-export function loadModelArg(o: { model?: string; config?: string; checkpoint?: string }): LoadedModel {
+export function loadModelArg(o: ModelArg): LoadedModel {
   if (!o.model === !o.config)
     throw new FlattenError('BAD_ARGUMENT', 'give exactly one of --model <name> and --config <config.json>');
   return o.model
     ? loadModel(o.model, { checkpoint: o.checkpoint })
     : loadModelFromConfig(o.config!, { checkpoint: o.checkpoint });
+}
+
+/** Says in one line, every time, that what follows comes from random weights. */
+export function warnIfRandom(m: LoadedModel, warn: ((line: string) => void) | undefined): void {
+  if (m.source === 'random')
+    warn?.(`${m.name} has no weights here; results come from a RANDOMLY INITIALISED model (pass --checkpoint)`);
 }

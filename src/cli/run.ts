@@ -22,6 +22,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/** One warning line on stderr (e.g. that a model runs on random weights). */
+export function warn(line: string): void {
+  console.error(`flatten: warning: ${line}`);
+}
+
 /** `--engine`: checked while the options are parsed, so that a typo is reported before any file is read. */
 export function parseEngineOption(v: string): string {
   engineRunner(v);

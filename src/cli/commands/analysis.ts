@@ -1,18 +1,8 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { prepareFor } from '../../api/classify.js';
-import { loadModelArg } from '../../api/model.js';
-import { toBatch } from '../../io/image.js';
-import { writeFileAtomic } from '../../io/files.js';
-import { captureFocused } from '../../analysis/capture.js';
-import { attentionHtml, attentionStudy, prepareOutDir } from '../../analysis/report.js';
-import { blockRanks, DEFAULT_MAX_TOKENS, RANK_TOLERANCE_RULE, type RankRow } from '../../analysis/rank.js';
-import { barChartSvg, pngFromSvg, toRgb } from '../../analysis/render.js';
+import { attentionMaps, DEFAULT_MAX_TOKENS, rankReport } from '../../api/analysis.js';
 import { FlattenError } from '../../core/errors.js';
-import { action, parseIntOption } from '../run.js';
+import { action, parseIntOption, warn } from '../run.js';
 import { formatTable } from '../table.js';
-
-const text = (s: string) => new TextEncoder().encode(s);
 
 function parseQueries(v: string): number[] {
   return v.split(',').map((s) => {
@@ -21,16 +11,6 @@ function parseQueries(v: string): number[] {
       throw new FlattenError('BAD_ARGUMENT', `--queries takes token indices like 0,24,48; got '${s}'`);
     return n;
   });
-}
-
-async function modelAndImage(o: { model?: string; config?: string; checkpoint?: string; image: string }) {
-  const m = loadModelArg(o);
-  if (m.source === 'random')
-    console.error(
-      `flatten: warning: ${m.name} has no weights here; using a RANDOMLY INITIALISED model (pass --checkpoint)`,
-    );
-  const [img] = await prepareFor(m, [o.image]);
-  return { m, img, input: toBatch([img], m.preprocess) };
 }
 
 /** `flatten attention` and `flatten rank`: the paper's two pictures, on the user's model and image. */
@@ -56,15 +36,7 @@ export function registerAnalysis(program: Command): void {
           head: number;
           out: string;
         }) => {
-          prepareOutDir(o.out);
-          const { m, img, input } = await modelAndImage(o);
-          const rgb = toRgb(img.pixels, img.size, img.channels);
-          const { blocks } = await attentionStudy(m.model, m.weights, input, rgb, {
-            queries: o.queries,
-            head: o.head,
-            out: o.out,
-          });
-          writeFileAtomic(join(o.out, 'index.html'), text(attentionHtml(`${m.name} on ${o.image}`, blocks)));
+          const { blocks, index } = await attentionMaps({ ...o, warn });
           console.log(
             formatTable(
               ['block', 'tokens', 'H focused', 'H +DWC', 'H linear', 'H softmax'],
@@ -77,7 +49,7 @@ export function registerAnalysis(program: Command): void {
               ]),
             ),
           );
-          console.log(`wrote ${join(o.out, 'index.html')}`);
+          console.log(`wrote ${index}`);
         },
       ),
     );
@@ -108,26 +80,8 @@ export function registerAnalysis(program: Command): void {
           out?: string;
           json?: boolean;
         }) => {
-          if (o.out) prepareOutDir(o.out);
-          const { m, input } = await modelAndImage(o);
-          const { blocks } = await captureFocused(m.model, m.weights, input);
-          if (!blocks.length) throw new FlattenError('BAD_CONFIG', `${m.name} has no focused linear attention blocks`);
-          const rows: RankRow[] = blocks.flatMap((b) => blockRanks(b, o.maxTokens));
-          const report = { model: m.name, weights: m.source, tolerance: RANK_TOLERANCE_RULE, blocks: rows };
-          if (o.out) {
-            writeFileAtomic(join(o.out, 'rank.json'), text(JSON.stringify(report, null, 2)));
-            const svg = barChartSvg(
-              `${m.name}: numerical rank per block/head`,
-              rows.map((r) => `${r.block}#${r.head}`),
-              [
-                { label: 'linear, no DWC', colour: '#999999', values: rows.map((r) => r.rank_linear) },
-                { label: 'with DWC (M_eq)', colour: '#2255cc', values: rows.map((r) => r.rank_equivalent) },
-                { label: 'softmax', colour: '#dd8800', values: rows.map((r) => r.rank_softmax) },
-              ],
-              'rank',
-            );
-            writeFileAtomic(join(o.out, 'rank.png'), new Uint8Array(await pngFromSvg(svg)));
-          }
+          const report = await rankReport({ ...o, warn });
+          const rows = report.blocks;
           if (o.json) {
             console.log(JSON.stringify(report, null, 2));
             return;
@@ -148,7 +102,7 @@ export function registerAnalysis(program: Command): void {
               ]),
             ),
           );
-          console.log(`tolerance: ${RANK_TOLERANCE_RULE}`);
+          console.log(`tolerance: ${report.tolerance}`);
         },
       ),
     );

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { classify } from '../../api/classify.js';
-import { loadModelArg } from '../../api/model.js';
-import { action, parseEngineOption, parseIntOption } from '../run.js';
+import { loadModelArg, warnIfRandom } from '../../api/model.js';
+import { action, parseEngineOption, parseIntOption, warn } from '../run.js';
 
 /** `flatten classify <image…>`: top-k labels with the registry's eval preprocessing, one batch. */
 export function registerClassify(program: Command): void {
@@ -22,10 +22,7 @@ export function registerClassify(program: Command): void {
           o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean },
         ) => {
           const m = loadModelArg(o);
-          if (m.source === 'random')
-            console.error(
-              `flatten: warning: ${m.name} has no weights here; predictions come from a RANDOMLY INITIALISED model (pass --checkpoint)`,
-            );
+          warnIfRandom(m, warn);
           const preds = await classify(m, images, o.topK, o.engine);
           if (o.json) {
             console.log(JSON.stringify({ model: m.name, weights: m.source, predictions: preds }, null, 2));

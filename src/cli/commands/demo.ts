@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEMO_MODEL, runDemo } from '../../api/demo.js';
+import { DEMO_MODEL, runDemo } from '../../apps/demo/demo.js';
 import { action } from '../run.js';
 
 /** `flatten demo`: the main job on the embedded model, no downloads, no user files. */

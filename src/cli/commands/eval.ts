@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { DATASETS } from '../../data/open.js';
-import { evalCheckpoint, type EvalCheckpointOptions } from '../../train/eval_checkpoint.js';
+import { DATASETS, evalCheckpoint, type EvalCheckpointOptions } from '../../api/train.js';
 import { action, parseIntOption } from '../run.js';
 
 interface EvalCliOpts extends Omit<EvalCheckpointOptions, 'log'> {

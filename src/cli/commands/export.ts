@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import { exportOnnx, ortOptimizedOps } from '../../api/export.js';
-import { FlattenError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../io/files.js';
-import { readJsonFile } from '../../io/json.js';
-import type { ModelSpec } from '../../models/build.js';
-import { OPSET } from '../../engines/onnx/graph.js';
-import { opHistogram } from '../../engines/onnx/inspect.js';
-import { GRAPH_OPTIMIZATION_LEVEL } from '../../engines/onnx/session.js';
+import { exportOnnxFile, MODEL_INPUT } from '../../api/export.js';
 import { action, parseIntOption } from '../run.js';
 
 interface ExportOpts {
@@ -18,10 +11,11 @@ interface ExportOpts {
   check: boolean;
 }
 
-const histogram = (ops: string[]) =>
-  Object.entries(opHistogram(ops))
+const histogram = (h: Record<string, number>) =>
+  Object.entries(h)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+const count = (h: Record<string, number>) => Object.values(h).reduce((a, b) => a + b, 0);
 
 /** `flatten export`: one model as a self-contained `.onnx` file for onnxruntime (node or web). */
 export function registerExport(program: Command): void {
@@ -44,23 +38,18 @@ export function registerExport(program: Command): void {
     .option('--no-check', 'skip loading the result in onnxruntime (which also counts its optimized nodes)')
     .action(
       action(async (name: string, o: ExportOpts) => {
-        const config = o.config ? readJsonFile<ModelSpec>(o.config) : undefined;
-        if (o.config && (typeof config !== 'object' || config === null))
-          throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
-        const r = exportOnnx({ name, config, checkpoint: o.checkpoint, resolution: o.resolution, strict: o.strict });
-        writeFileAtomic(o.output, r.bytes);
-        const res = r.model.imgSize;
+        const r = await exportOnnxFile({ name, ...o });
+        const { imgSize: res, inChans } = r.model;
         console.log(
-          `wrote ${o.output} (${(r.bytes.length / 2 ** 20).toFixed(1)} MiB): ${name} at ${res}×${res}, input 'input' (batch, ${r.model.inChans}, ${res}, ${res}), outputs 'logits' and 'features', opset ${OPSET}`,
+          `wrote ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): ${name} at ${res}×${res}, input '${MODEL_INPUT}' ` +
+            `(batch, ${inChans}, ${res}, ${res}), outputs 'logits' and 'features', opset ${r.opset}`,
         );
-        const ops = r.proto.nodes.map((n) => n.op);
-        console.log(`graph: ${ops.length} nodes, ${r.proto.initializers.length} initializers: ${histogram(ops)}`);
-        if (o.check) {
-          const opt = await ortOptimizedOps(r.bytes, { threads: 1 });
+        console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
+        if (r.optimized)
           console.log(
-            `onnxruntime-node, graph optimization level '${GRAPH_OPTIMIZATION_LEVEL}': ${opt.length} nodes: ${histogram(opt)}`,
+            `onnxruntime-node, graph optimization level '${r.optimizationLevel}': ${count(r.optimized)} nodes: ` +
+              histogram(r.optimized),
           );
-        }
       }),
     );
 }

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { runCase, type CaseConfig } from '../../api/forward.js';
-import { readJsonFile } from '../../io/json.js';
-import { readNpyFile, writeNpyFile } from '../../io/npy.js';
-import { FlattenError } from '../../core/errors.js';
+import { forwardFiles } from '../../api/forward.js';
 import { action, parseEngineOption } from '../run.js';
 
 interface ForwardOpts {
@@ -29,15 +26,8 @@ export function registerForward(program: Command): void {
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .action(
       action(async (o: ForwardOpts) => {
-        const config = readJsonFile<CaseConfig>(o.config);
-        if (typeof config !== 'object' || config === null)
-          throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
-        const input = readNpyFile(o.input);
-        const r = await runCase(config, o.checkpoint, input, { engine: o.engine, strict: o.strict });
-        if (o.features && !r.features)
-          throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
-        writeNpyFile(o.output, r.output);
-        if (o.features && r.features) writeNpyFile(o.features, r.features);
+        const written = await forwardFiles(o);
+        console.log(`wrote ${written.map((w) => `${w.path} (${w.shape.join('×')})`).join(' and ')} on ${o.engine}`);
       }),
     );
 }

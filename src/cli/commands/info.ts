@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { modelInfo } from '../../api/info.js';
-import { buildNamed } from '../../models/build.js';
-import { registryEntry, resolutionOverrides } from '../../models/registry.js';
 import { action, parseIntOption } from '../run.js';
 import { formatTable } from '../table.js';
 
@@ -15,8 +13,7 @@ export function registerInfo(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action((name: string, o: { resolution?: number; json?: boolean }) => {
-        const model = buildNamed(name, o.resolution ? resolutionOverrides(registryEntry(name), o.resolution) : {});
-        const info = modelInfo(model);
+        const info = modelInfo(name, { resolution: o.resolution });
         if (o.json) {
           console.log(JSON.stringify({ name, ...info }, null, 2));
           return;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { buildNamed } from '../../models/build.js';
-import { REGISTRY } from '../../models/registry.js';
+import { describeModels } from '../../api/registry.js';
 import { action } from '../run.js';
 import { formatTable } from '../table.js';
 
@@ -12,14 +11,7 @@ export function registerList(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action((o: { json?: boolean }) => {
-        const rows = REGISTRY.map((e) => ({
-          name: e.name,
-          family: e.family,
-          resolution: e.preprocess.imgSize,
-          parameters: buildNamed(e.name).table.parameterCount(),
-          released: e.released,
-          description: e.description,
-        }));
+        const rows = describeModels();
         if (o.json) {
           console.log(JSON.stringify(rows, null, 2));
           return;

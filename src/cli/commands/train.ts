@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { FlattenError } from '../../core/errors.js';
-import { DATASETS } from '../../data/open.js';
-import { ProgressBar } from '../../train/progress.js';
-import { train, TRAIN_DEFAULTS, type TrainOptions } from '../../train/trainer.js';
+import { DATASETS, ProgressBar, train, TRAIN_DEFAULTS, type TrainOptions } from '../../api/train.js';
 import { action, parseIntOption } from '../run.js';
 
 interface TrainCliOpts {

@@ -1,10 +1,10 @@
-import { float32, type TensorData } from '../core/tensor.js';
-import type { Tensor } from '../ops/ops.js';
-import { focusedFeatureMap, linearAttention, splitHeads } from '../attention/focused.js';
-import type { Ctx } from '../ops/ctx.js';
-import { mulberry32 } from '../core/rng.js';
-import { OnnxSession } from '../engines/onnx/session.js';
-import { traceOnnx } from '../engines/onnx/trace.js';
+import { float32, type TensorData } from '../../core/tensor.js';
+import type { Tensor } from '../../ops/ops.js';
+import { focusedFeatureMap, linearAttention, splitHeads } from '../../attention/focused.js';
+import type { Ctx } from '../../ops/ctx.js';
+import { mulberry32 } from '../../core/rng.js';
+import { OnnxSession } from '../../engines/onnx/session.js';
+import { traceOnnx } from '../../engines/onnx/trace.js';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../src/api/demo.js';
+import { runDemo } from '../../src/apps/demo/demo.js';
 
 describe('flatten demo (the README main job)', () => {
   it('evaluates, classifies and analyses the embedded model into one report', async () => {
