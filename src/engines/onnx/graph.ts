@@ -78,6 +78,15 @@ export class Graph {
     return this.value({ shape: [...shape], data, hint, weight });
   }
 
+  /**
+   * A constant computed at trace time from `inputs` (a folded op), named after the first named input plus
+   * the op, so that the file says where it came from.
+   */
+  folded(inputs: Value[], op: string, r: { shape: number[]; data: Float32Array }): Value {
+    const base = inputs.find((i) => i.hint && !i.hint.startsWith('scalar('))?.hint;
+    return this.constant(r.shape, r.data, base && `${base}/${op}`);
+  }
+
   /** One shared initializer per distinct scalar. */
   scalar(v: number): Value {
     const f = Math.fround(v);
