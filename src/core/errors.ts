@@ -8,14 +8,18 @@ export type ErrorCode =
   | 'BAD_KEYS' // missing / unexpected / mis-shaped checkpoint keys
   | 'BAD_SHAPE' // input tensor shape does not fit the model
   | 'BAD_CONFIG' // unknown model name, bad option or config
-  | 'BAD_ARGUMENT'; // CLI usage
+  | 'BAD_ARGUMENT' // CLI usage
+  | 'TOO_LARGE'; // a file asks a reader for more memory, items or nesting than it allows
+
+/** Longest message kept: a hostile file can put megabytes into a key or a repr, and a message is one line. */
+export const MAX_MESSAGE = 1000;
 
 export class FlattenError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
   ) {
-    super(message);
+    super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message);
     this.name = 'FlattenError';
   }
 }

@@ -9,6 +9,7 @@
  */
 import { FlattenError } from '../core/errors.js';
 import { stridesOf, type DType, type TensorData, type TypedData } from '../core/tensor.js';
+import type { ReadBudget } from './budget.js';
 
 export type ElementKind = 'f64' | 'f32' | 'f16' | 'bf16' | 'i64' | 'i32' | 'i16' | 'i8' | 'u16' | 'u8' | 'bool';
 
@@ -105,23 +106,43 @@ export interface ElementSource {
   littleEndian: boolean;
 }
 
-/** C-order (row-major) strides, in elements. */
+/** A strided view of a source, in elements, like torch's `storage[offset].as_strided(shape, strides)`. */
+export interface Layout {
+  shape: number[];
+  strides: number[];
+  offset: number;
+}
+
+export interface GatherOptions {
+  /** Labels error messages: the file and the field (`model.pth: storage 3`). */
+  what: string;
+  budget: ReadBudget;
+}
+
+/** No tensor may have more elements than this (4 GiB of float32), whatever its file claims. */
+export const MAX_ELEMENTS = 2 ** 30;
+/** numpy's limit on dimensions (NPY_MAXDIMS), applied to every reader. */
+export const MAX_RANK = 64;
+/**
+ * A view may repeat storage elements (stride 0, overlapping strides: what `expand` saves), but only up to
+ * this many elements beyond what the storage holds; past it a few stored bytes would buy gigabytes.
+ */
+export const REPEAT_ALLOWANCE = 2 ** 20;
 
 function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
 
-/**
- * Build a row-major tensor from a strided view of `src` (offset and strides in elements), like
- * torch's `storage[offset].as_strided(shape, strides)`. `what` labels error messages.
- */
-export function gatherStrided(
-  src: ElementSource,
-  shape: number[],
-  strides: number[],
-  offset: number,
-  what: string,
-): TensorData {
+/** Element count of a shape, or Infinity once it passes MAX_ELEMENTS (so the product never loses precision). */
+function elementCount(shape: number[]): number {
+  if (shape.includes(0)) return 0;
+  let n = 1;
+  for (const d of shape) if ((n *= d) > MAX_ELEMENTS) return Infinity;
+  return n;
+}
+
+/** Throws unless the layout is well-formed, in range and affordable; returns its element count. */
+function checkLayout(src: ElementSource, { shape, strides, offset }: Layout, what: string): number {
   if (
     !shape.every(isNonNegInt) ||
     !strides.every(isNonNegInt) ||
@@ -133,12 +154,16 @@ export function gatherStrided(
       `${what}: invalid tensor layout (shape [${shape}], stride [${strides}], offset ${offset})`,
     );
   }
-  const size = ELEMENT_SIZE[src.kind];
-  const available = Math.floor(src.bytes.length / size);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const dtype = outputDType(src.kind);
-  const out = allocate(dtype, n);
-  if (n === 0) return { dtype, shape, data: out };
+  if (shape.length > MAX_RANK)
+    throw new FlattenError('BAD_FILE', `${what}: ${shape.length} dimensions, more than ${MAX_RANK}`);
+  const n = elementCount(shape);
+  if (n > MAX_ELEMENTS)
+    throw new FlattenError(
+      'TOO_LARGE',
+      `${what}: shape [${shape}] has more than ${MAX_ELEMENTS} elements, the most a tensor may have`,
+    );
+  if (n === 0) return 0;
+  const available = Math.floor(src.bytes.length / ELEMENT_SIZE[src.kind]);
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * strides[i];
   if (last >= available) {
@@ -147,11 +172,27 @@ export function gatherStrided(
       `${what}: tensor data out of range (needs element ${last}, only ${available} stored)`,
     );
   }
+  if (n > available + REPEAT_ALLOWANCE) {
+    throw new FlattenError(
+      'TOO_LARGE',
+      `${what}: shape [${shape}] with stride [${strides}] repeats ${available} stored elements into ${n}, more than ${REPEAT_ALLOWANCE} beyond what is stored`,
+    );
+  }
+  return n;
+}
+
+/** Build a row-major tensor from a strided view of `src`; refuses layouts that are malformed, out of range or too large. */
+export function gatherStrided(src: ElementSource, layout: Layout, opts: GatherOptions): TensorData {
+  const n = checkLayout(src, layout, opts.what);
+  const { shape, strides, offset } = layout;
+  const dtype = outputDType(src.kind);
+  const size = ELEMENT_SIZE[src.kind];
+  opts.budget.charge(n * BYTES_PER_OUTPUT[dtype], opts.what);
 
   const c = stridesOf(shape);
   const contiguous = shape.every((d, i) => d === 1 || strides[i] === c[i]);
   // Fast path: a contiguous block whose byte layout already matches a typed array on this host.
-  if (contiguous && src.littleEndian === HOST_LITTLE_ENDIAN) {
+  if (n > 0 && contiguous && src.littleEndian === HOST_LITTLE_ENDIAN && FAST_KINDS.has(src.kind)) {
     // Copy into a fresh buffer: aligned for the typed array, and not aliasing the file bytes.
     // (Not `.slice()`: on a Node Buffer that returns a view.)
     const block = new Uint8Array(n * size);
@@ -159,8 +200,10 @@ export function gatherStrided(
     if (src.kind === 'f32') return { dtype, shape, data: new Float32Array(block.buffer) };
     if (src.kind === 'i64') return { dtype, shape, data: new BigInt64Array(block.buffer) };
     if (src.kind === 'i32') return { dtype, shape, data: new Int32Array(block.buffer) };
-    if (src.kind === 'u8') return { dtype, shape, data: block };
+    return { dtype, shape, data: block };
   }
+  const out = allocate(dtype, n);
+  if (n === 0) return { dtype, shape, data: out };
 
   const view = new DataView(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength);
   const read = READERS[src.kind];
@@ -188,6 +231,10 @@ export function gatherStrided(
   }
   return { dtype, shape, data: out };
 }
+
+/** Kinds whose bytes are already the output typed array's bytes (u8 keeps its values; bool needs 0/1). */
+const FAST_KINDS = new Set<ElementKind>(['f32', 'i64', 'i32', 'u8']);
+const BYTES_PER_OUTPUT: Record<DType, number> = { float32: 4, int32: 4, int64: 8, uint8: 1, bool: 1 };
 
 /** Raw little-endian bytes of a tensor, as .npy and .safetensors store them (bool as 0/1). */
 export function encodeLittleEndian(t: TensorData, what: string): Uint8Array {

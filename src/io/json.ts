@@ -1,12 +1,9 @@
-import { FlattenError } from '../core/errors.js';
 import { readFileBytes } from './files.js';
+import { parseJson } from './json_text.js';
 
-/** Read a JSON file, naming the file in any error. */
+export { parseJson, type JsonSource } from './json_text.js';
+
+/** Read a JSON file, naming the file in any error (and refusing duplicate keys, see json_text.ts). */
 export function readJsonFile<T = unknown>(path: string): T {
-  const text = new TextDecoder().decode(readFileBytes(path));
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw new FlattenError('BAD_FILE', `${path}: not valid JSON (${(e as Error).message})`);
-  }
+  return parseJson<T>(new TextDecoder().decode(readFileBytes(path)), { file: path });
 }

@@ -2,7 +2,7 @@
  * NumPy .npy files (format versions 1.0, 2.0 and 3.0, see numpy/lib/format.py docs):
  *   "\x93NUMPY" major minor, header length (u16 in v1, u32 in v2/v3), a Python dict literal
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces and '\n',
- *   then the raw array data.
+ *   then the raw array data. The header rules are numpy's own (npy_header.ts).
  * Reads go through elements.ts (float64 narrowed to float32, int64 kept exact). Writes use v1,
  * with the header padded so the data starts on a 64-byte boundary, as numpy does.
  */
@@ -10,7 +10,9 @@ import { FlattenError } from '../core/errors.js';
 import type { DType, TensorData } from '../core/tensor.js';
 import { stridesOf } from '../core/tensor.js';
 import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, HOST_LITTLE_ENDIAN, type ElementKind } from './elements.js';
+import { budgetFor, type ReadOptions } from './budget.js';
 import { readFileBytes, writeFileAtomic } from './files.js';
+import { MAX_HEADER_BYTES, parseNpyHeader } from './npy_header.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ALIGN = 64;
@@ -31,100 +33,36 @@ const KINDS: Record<string, ElementKind> = {
 
 const DESCR: Record<DType, string> = { float32: '<f4', int32: '<i4', int64: '<i8', uint8: '|u1', bool: '|b1' };
 
-type PyLiteral = string | number | boolean | null | PyLiteral[] | { [k: string]: PyLiteral };
-
-/** Parser for the small subset of Python literals that .npy headers use. */
-function parseLiteral(text: string, fail: (why: string) => FlattenError): PyLiteral {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && /\s/.test(text[i])) i++;
-  };
-  const value = (): PyLiteral => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      const obj: { [k: string]: PyLiteral } = {};
-      for (;;) {
-        ws();
-        if (text[i] === '}') {
-          i++;
-          return obj;
-        }
-        const k = value();
-        if (typeof k !== 'string') throw fail('dict key is not a string');
-        ws();
-        if (text[i++] !== ':') throw fail("expected ':'");
-        obj[k] = value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] !== '}') throw fail("expected ',' or '}'");
-      }
-    }
-    if (c === '(' || c === '[') {
-      const close = c === '(' ? ')' : ']';
-      i++;
-      const items: PyLiteral[] = [];
-      for (;;) {
-        ws();
-        if (text[i] === close) {
-          i++;
-          return items;
-        }
-        items.push(value());
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] !== close) throw fail(`expected ',' or '${close}'`);
-      }
-    }
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) throw fail('unterminated string');
-      const s = text.slice(i + 1, end);
-      i = end + 1;
-      return s;
-    }
-    const m = /^(True|False|None|-?\d+L?)/.exec(text.slice(i));
-    if (!m) throw fail(`unexpected '${text.slice(i, i + 10)}'`);
-    i += m[0].length;
-    return m[0] === 'True' ? true : m[0] === 'False' ? false : m[0] === 'None' ? null : Number(m[0].replace('L', ''));
-  };
-  const v = value();
-  ws();
-  if (i !== text.length) throw fail('trailing characters after the header dict');
-  return v;
-}
-
-export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
+/**
+ * Read an .npy file by numpy's rules (npy_header.ts). Bytes after the data are ignored, as numpy's
+ * reader ignores them.
+ */
+export function readNpy(bytes: Uint8Array, name = 'array.npy', opts: ReadOptions = {}): TensorData {
   const fail = (why: string) => new FlattenError('BAD_FILE', `${name}: ${why}`);
   if (bytes.length < 10 || !MAGIC.every((b, i) => bytes[i] === b)) {
     const head = Array.from(bytes.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw fail(`not a .npy file (magic ${head || 'missing'}, expected 93 4e 55 4d 50 59)`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const major = bytes[6];
-  if (major < 1 || major > 3) throw fail(`unsupported .npy format version ${major}.${bytes[7]}`);
+  const [major, minor] = [bytes[6], bytes[7]];
+  if (major < 1 || major > 3 || minor !== 0)
+    throw fail(`unsupported .npy format version ${major}.${minor} (numpy writes 1.0, 2.0 and 3.0)`);
   const lenSize = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lenSize) throw fail('truncated .npy header');
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (headerLen > MAX_HEADER_BYTES)
+    throw fail(`.npy header of ${headerLen} bytes is longer than numpy's limit of ${MAX_HEADER_BYTES}`);
   const dataStart = 8 + lenSize + headerLen;
   if (dataStart > bytes.length)
     throw fail(`truncated .npy header (needs ${dataStart} bytes, file has ${bytes.length})`);
   // v1/v2 headers are latin1, v3 allows utf-8.
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenSize, dataStart));
-  const header = parseLiteral(text.trim(), (why) => fail(`bad .npy header: ${why}`));
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('bad .npy header: not a dict');
-  const { descr, fortran_order: fortran, shape } = header;
-  if (typeof descr !== 'string')
-    throw fail(`unsupported dtype ${JSON.stringify(descr)} (structured arrays are not supported)`);
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-    throw fail(`bad .npy header: shape ${JSON.stringify(shape)}`);
-  }
+  const { descr, fortranOrder, shape: dims } = parseNpyHeader(text, fail);
   const order = descr[0];
-  const kind = KINDS[descr.slice(1)];
+  const code = descr.slice(1);
+  const kind = Object.hasOwn(KINDS, code) ? KINDS[code] : undefined;
   if (!'<>|='.includes(order) || !kind)
     throw fail(`unsupported dtype '${descr}' (supported: f2, f4, f8, i1, i2, i4, i8, u1, u2, b1)`);
-  const dims = shape as number[];
   const n = dims.reduce((a, b) => a * b, 1);
   const size = ELEMENT_SIZE[kind];
   if (dataStart + n * size > bytes.length) {
@@ -134,7 +72,7 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
   }
   // Fortran order: element (i, j, ...) sits at i + j*d0 + ...; gathering with those strides yields C order.
   let strides = stridesOf(dims);
-  if (fortran === true) {
+  if (fortranOrder) {
     strides = [];
     let acc = 1;
     for (const d of dims) {
@@ -145,10 +83,8 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): TensorData {
   const littleEndian = order === '<' || order === '|' || (order === '=' && HOST_LITTLE_ENDIAN);
   return gatherStrided(
     { bytes: bytes.subarray(dataStart, dataStart + n * size), kind, littleEndian },
-    dims,
-    strides,
-    0,
-    name,
+    { shape: dims, strides, offset: 0 },
+    { what: name, budget: budgetFor(opts, bytes.length) },
   );
 }
 
@@ -176,8 +112,8 @@ export function writeNpy(t: TensorData): Uint8Array {
   return out;
 }
 
-export function readNpyFile(path: string): TensorData {
-  return readNpy(readFileBytes(path), path);
+export function readNpyFile(path: string, opts: ReadOptions = {}): TensorData {
+  return readNpy(readFileBytes(path), path, opts);
 }
 
 /** Atomic: the file appears complete or not at all. */

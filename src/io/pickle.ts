@@ -19,12 +19,20 @@
  * NEWOBJ (cls.__new__) follows the same rule except that the opcode itself says the target is a
  * class, so only the module deny-list applies. Unknown opcodes are BAD_FILE naming byte and offset.
  *
+ * Size is bounded as well as safety (`PICKLE_LIMITS`): a few bytes of DUP + TUPLE2 double an object
+ * each time, so every container records its expanded size (items counted as often as they are
+ * reachable) and nesting depth when it is built or grown, and the memo, the stack and those two
+ * measures have fixed ceilings (TOO_LARGE). Byte strings and container slots are charged to the read
+ * budget (budget.ts). Reprs in messages and dict keys are cut to a stated length, so no message can
+ * grow with the file.
+ *
  * Value mapping: dict/OrderedDict -> Map<string, unknown> (keys stringified Python-style, so int keys
  * such as optimizer state ids become '0', '1', ...), list and tuple -> array, set/frozenset -> Set,
  * int -> number (bigint beyond 2^53), float -> number, str -> string, bytes -> Uint8Array,
  * None -> null, bool -> boolean.
  */
 import { FlattenError } from '../core/errors.js';
+import { ReadBudget, budgetFor } from './budget.js';
 
 /** A reference to a Python global (`module.name`) that was looked up but never imported. */
 export class PyGlobal {
@@ -66,7 +74,30 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Extra allow-listed callables by qualified name, e.g. 'torch._utils._rebuild_tensor_v2'. */
   reducers?: Record<string, Reducer>;
+  /** Allocation counter and limit shared with the caller (see budget.ts). */
+  budget?: ReadBudget;
 }
+
+/**
+ * Ceilings no checkpoint comes near (a Swin-B training checkpoint: ~2,000 memo entries, stack < 1,100,
+ * depth 6, ~50,000 items) and that keep a hostile pickle's cost small.
+ */
+export const PICKLE_LIMITS = {
+  /** Items on the stack, counting those set aside under MARKs. */
+  stack: 2 ** 22,
+  memo: 2 ** 22,
+  /** Expanded size of one object: an item reachable twice counts twice. */
+  items: 2 ** 24,
+  /** Containers inside containers. */
+  depth: 200,
+  /** Bytes of one LONG1/LONG4 integer, and characters of a text INT/LONG/FLOAT. */
+  number: 1024,
+} as const;
+
+/** Longest repr kept in an error message; a longer one is cut with '…'. */
+const REPR_CHARS = 200;
+/** Longest non-string dict key (its repr); longer ones are refused rather than cut, so keys never collide. */
+const KEY_CHARS = 1000;
 
 /**
  * Modules whose globals are never treated as inert classes: they hold process, file, import,
@@ -163,22 +194,43 @@ export function looksLikeClass(g: PyGlobal): boolean {
   return !isDeniedModule(g.module) && g.name.split('.').every((part) => /^[A-Z][A-Za-z0-9_]*$/.test(part));
 }
 
-/** Python-like repr, used to turn dict keys (ints, tuples, ...) into strings. */
-export function pyRepr(v: unknown): string {
-  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+function scalarRepr(v: unknown, room: number): string {
+  if (typeof v === 'string') return `'${v.slice(0, room).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (v === null || v === undefined) return 'None';
   if (v === true) return 'True';
   if (v === false) return 'False';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (Array.isArray(v)) return v.length === 1 ? `(${pyRepr(v[0])},)` : `(${v.map(pyRepr).join(', ')})`;
   if (v instanceof PyGlobal) return v.qualified;
   if (v instanceof PyObject) return `<${v.__class__}>`;
-  return String(v);
+  // Containers that cannot be dict keys in Python: their size is enough for a message.
+  if (v instanceof Map) return `{<${v.size} items>}`;
+  if (v instanceof Set) return `set(<${v.size} items>)`;
+  if (v instanceof Uint8Array) return `b<${v.length} bytes>`;
+  return `<${typeof v}>`;
 }
 
-/** Dict keys as strings: strings stay as they are, everything else uses its Python repr. */
-export function pyKey(k: unknown): string {
-  return typeof k === 'string' ? k : pyRepr(k);
+/**
+ * Python-like repr of at most `max` characters (cut with '…'): tuples are walked only until the text
+ * is long enough, so shared or cyclic structures cost no more than the text they produce.
+ */
+export function pyRepr(v: unknown, max = REPR_CHARS): string {
+  let out = '';
+  const put = (t: string) => {
+    out += t.slice(0, max + 1 - out.length);
+  };
+  const full = () => out.length > max;
+  const walk = (x: unknown): void => {
+    if (full()) return;
+    if (!Array.isArray(x)) return put(scalarRepr(x, max + 1 - out.length));
+    put('(');
+    for (let i = 0; i < x.length && !full(); i++) {
+      if (i) put(', ');
+      walk(x[i]);
+    }
+    put(x.length === 1 ? ',)' : ')');
+  };
+  walk(v);
+  return full() ? `${out.slice(0, max - 1)}…` : out;
 }
 
 function toIterable(name: string, v: unknown, what: string): Iterable<unknown> {
@@ -186,6 +238,15 @@ function toIterable(name: string, v: unknown, what: string): Iterable<unknown> {
   if (Array.isArray(v) || v instanceof Set) return v;
   if (v instanceof Map) return v.keys();
   throw new FlattenError('BAD_FILE', `${name}: ${what} expects an iterable argument`);
+}
+
+/** Dict keys as strings: strings stay as they are, everything else uses its Python repr. */
+export function pyKey(k: unknown, name: string): string {
+  if (typeof k === 'string') return k;
+  const key = pyRepr(k, KEY_CHARS);
+  if (key.length >= KEY_CHARS)
+    throw new FlattenError('TOO_LARGE', `${name}: a dict key's repr is longer than ${KEY_CHARS} characters`);
+  return key;
 }
 
 function dictFrom(name: string, args: unknown[], what: string): Map<string, unknown> {
@@ -198,7 +259,7 @@ function dictFrom(name: string, args: unknown[], what: string): Map<string, unkn
   for (const pair of toIterable(name, src, what)) {
     if (!Array.isArray(pair) || pair.length !== 2)
       throw new FlattenError('BAD_FILE', `${name}: ${what} expects (key, value) pairs`);
-    out.set(pyKey(pair[0]), pair[1]);
+    out.set(pyKey(pair[0], name), pair[1]);
   }
   return out;
 }
@@ -212,7 +273,7 @@ function numpyScalar(name: string, args: unknown[]): unknown {
   const little = !(Array.isArray(state) && state[1] === '>');
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const need: Record<string, number> = { f8: 8, f4: 4, i8: 8, i4: 4, i2: 2, i1: 1, u8: 8, u4: 4, u2: 2, u1: 1, b1: 1 };
-  if (need[code] === undefined) return new PyObject('numpy.generic', args);
+  if (!Object.hasOwn(need, code)) return new PyObject('numpy.generic', args);
   if (raw.length < need[code])
     throw new FlattenError('BAD_FILE', `${name}: numpy scalar of dtype ${code} is truncated`);
   const int = (b: bigint) =>
@@ -376,26 +437,51 @@ function decodeLong(b: Uint8Array): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-function parseIntText(s: string): number | bigint {
+/** A protocol 0 INT/LONG literal, or undefined when the text is not one. */
+function parseIntText(s: string): number | bigint | undefined {
+  if (!/^[+-]?\d+L?$/.test(s)) return undefined;
   const b = BigInt(s.replace(/L$/, ''));
   return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+}
+
+/** A protocol 0 FLOAT literal as Python's repr writes it (including inf and nan), or undefined. */
+function parseFloatText(s: string): number | undefined {
+  const t = s.trim().toLowerCase();
+  if (/^[+-]?inf(inity)?$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  if (/^[+-]?nan$/.test(t)) return NaN;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t) ? Number(t) : undefined;
 }
 
 /** Decode the quoted, backslash-escaped literal of protocol 0 STRING/UNICODE opcodes. */
 function unescapePy(s: string): string {
   return s.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_m, e: string) => {
-    if (e.length > 1) return String.fromCodePoint(parseInt(e.slice(1), 16));
+    // Beyond U+10FFFF is no character (Python refuses it too); U+FFFD keeps the string readable.
+    if (e.length > 1) {
+      const cp = parseInt(e.slice(1), 16);
+      return String.fromCodePoint(cp > 0x10ffff ? 0xfffd : cp);
+    }
     return ({ n: '\n', r: '\r', t: '\t', '0': '\0' } as Record<string, string>)[e] ?? e;
   });
 }
+
+/** Expanded size and nesting depth of a container (see the file comment). */
+interface Measure {
+  items: number;
+  depth: number;
+}
+const LEAF: Measure = { items: 1, depth: 0 };
 
 class Unpickler {
   private pos = 0;
   private stack: unknown[] = [];
   private readonly metastack: unknown[][] = [];
+  /** Items and frames set aside by MARK, so the stack limit covers them too. */
+  private marked = 0;
   private readonly memo = new Map<number, unknown>();
+  private readonly measures = new WeakMap<object, Measure>();
   private readonly view: DataView;
   private readonly reducers: Record<string, Reducer>;
+  private readonly budget: ReadBudget;
   private opStart = 0;
 
   constructor(
@@ -404,10 +490,71 @@ class Unpickler {
   ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.reducers = { ...safeReducers(opts.name), ...opts.reducers };
+    this.budget = budgetFor(opts, data.length);
   }
 
   private bad(problem: string): FlattenError {
     return new FlattenError('BAD_FILE', `${this.opts.name}: corrupt pickle: ${problem} (at offset ${this.opStart})`);
+  }
+
+  private tooLarge(problem: string): FlattenError {
+    return new FlattenError('TOO_LARGE', `${this.opts.name}: pickle ${problem} (at offset ${this.opStart})`);
+  }
+
+  private measure(v: unknown): Measure {
+    return (typeof v === 'object' && v !== null && this.measures.get(v)) || LEAF;
+  }
+
+  /** Record that `container` was built from, or grew by, `items`; refuse it past the size and depth limits. */
+  private track<T>(container: T, items: readonly unknown[]): T {
+    if (typeof container !== 'object' || container === null) return container;
+    const m = this.measures.get(container) ?? { items: 1, depth: 1 };
+    for (const it of items) {
+      const c = this.measure(it);
+      m.items += c.items;
+      m.depth = Math.max(m.depth, c.depth + 1);
+    }
+    if (m.items > PICKLE_LIMITS.items)
+      throw this.tooLarge(
+        `object expands to more than ${PICKLE_LIMITS.items} items (a structure that repeats itself, e.g. DUP + TUPLE2)`,
+      );
+    if (m.depth > PICKLE_LIMITS.depth) throw this.tooLarge(`nests containers more than ${PICKLE_LIMITS.depth} deep`);
+    this.measures.set(container, m);
+    this.budget.charge(8 * items.length, `${this.opts.name}: pickle container`);
+    return container;
+  }
+
+  /** Bytes of a string or bytes value, charged to the budget (a JS string takes two bytes a character). */
+  private chunk(n: number, bytesPerByte: number): Uint8Array {
+    const b = this.take(n);
+    this.budget.charge(b.length * bytesPerByte, `${this.opts.name}: pickle string`);
+    return b;
+  }
+  private text(n: number): string {
+    return utf8.decode(this.chunk(n, 2));
+  }
+  private bytes(n: number): Uint8Array {
+    return copyBytes(this.chunk(n, 1));
+  }
+
+  /** A text number (INT, LONG, FLOAT, PUT/GET index) of bounded length, parsed by `parse`. */
+  private numberLine<T>(what: string, parse: (s: string) => T | undefined): T {
+    const t = this.line();
+    const v = t.length <= PICKLE_LIMITS.number ? parse(t) : undefined;
+    if (v === undefined)
+      throw this.bad(`${what} is not a number literal of at most ${PICKLE_LIMITS.number} characters`);
+    return v;
+  }
+  private memoIndexLine(): number {
+    return this.numberLine('memo index', (t) => (/^\d+$/.test(t) ? Number(t) : undefined));
+  }
+  private long(n: number): number | bigint {
+    if (n > PICKLE_LIMITS.number) throw this.tooLarge(`integer of ${n} bytes is longer than ${PICKLE_LIMITS.number}`);
+    return decodeLong(this.take(n));
+  }
+  private putMemo(i: number): void {
+    this.memo.set(i, this.top());
+    if (this.memo.size > PICKLE_LIMITS.memo) throw this.tooLarge(`memo holds more than ${PICKLE_LIMITS.memo} entries`);
   }
 
   private take(n: number): Uint8Array {
@@ -464,6 +611,7 @@ class Unpickler {
     const items = this.stack;
     const prev = this.metastack.pop();
     if (!prev) throw this.bad('MARK expected');
+    this.marked -= prev.length + 1;
     this.stack = prev;
     return items;
   }
@@ -513,7 +661,8 @@ class Unpickler {
     if (target instanceof Map) map = target as Map<string, unknown>;
     else if (target instanceof PyObject) map = target.items ??= new Map();
     else throw this.bad('SETITEM(S) on something that is not a dict');
-    for (let i = 0; i < kv.length; i += 2) map.set(pyKey(kv[i]), kv[i + 1]);
+    for (let i = 0; i < kv.length; i += 2) map.set(pyKey(kv[i], this.opts.name), kv[i + 1]);
+    this.track(target, kv);
   }
 
   private appendItems(target: unknown, items: unknown[]): void {
@@ -522,6 +671,7 @@ class Unpickler {
     else if (target instanceof Set) for (const it of items) target.add(it);
     else if (target instanceof PyObject) for (const it of items) (target.list ??= []).push(it);
     else throw this.bad('APPEND(S)/ADDITEMS on something that is not a list or set');
+    this.track(target, items);
   }
 
   private persistent(pid: unknown): unknown {
@@ -533,6 +683,8 @@ class Unpickler {
     const d = this.data;
     for (;;) {
       this.opStart = this.pos;
+      if (this.stack.length + this.marked > PICKLE_LIMITS.stack)
+        throw this.tooLarge(`stack holds more than ${PICKLE_LIMITS.stack} items`);
       if (this.pos >= d.length) throw this.bad('pickle ends without STOP (file truncated?)');
       const op = d[this.pos++];
       const s = this.stack;
@@ -549,6 +701,7 @@ class Unpickler {
           return this.pop();
         case OP.MARK:
           this.metastack.push(this.stack);
+          this.marked += this.stack.length + 1;
           this.stack = [];
           break;
         case OP.POP:
@@ -580,21 +733,21 @@ class Unpickler {
           s.push(this.u16());
           break;
         case OP.LONG1:
-          s.push(decodeLong(this.take(this.u8())));
+          s.push(this.long(this.u8()));
           break;
         case OP.LONG4:
-          s.push(decodeLong(this.take(this.i32())));
+          s.push(this.long(this.i32()));
           break;
         case OP.INT: {
-          const t = this.line();
-          s.push(t === '01' ? true : t === '00' ? false : parseIntText(t));
+          // protocol 0 writes True and False as INT 01 and 00
+          s.push(this.numberLine('INT', (t) => (t === '01' ? true : t === '00' ? false : parseIntText(t))));
           break;
         }
         case OP.LONG:
-          s.push(parseIntText(this.line()));
+          s.push(this.numberLine('LONG', parseIntText));
           break;
         case OP.FLOAT:
-          s.push(parseFloat(this.line()));
+          s.push(this.numberLine('FLOAT', parseFloatText));
           break;
         case OP.BINFLOAT: {
           const p = this.pos;
@@ -604,37 +757,37 @@ class Unpickler {
         }
 
         case OP.BINUNICODE:
-          s.push(utf8.decode(this.take(this.u32())));
+          s.push(this.text(this.u32()));
           break;
         case OP.SHORT_BINUNICODE:
-          s.push(utf8.decode(this.take(this.u8())));
+          s.push(this.text(this.u8()));
           break;
         case OP.BINUNICODE8:
-          s.push(utf8.decode(this.take(this.u64())));
+          s.push(this.text(this.u64()));
           break;
         case OP.UNICODE:
           s.push(unescapePy(this.line()));
           break;
         case OP.BINSTRING:
-          s.push(latin1.decode(this.take(this.i32())));
+          s.push(latin1.decode(this.chunk(this.i32(), 2)));
           break;
         case OP.SHORT_BINSTRING:
-          s.push(latin1.decode(this.take(this.u8())));
+          s.push(latin1.decode(this.chunk(this.u8(), 2)));
           break;
         case OP.STRING:
           s.push(unescapePy(this.line().trim().slice(1, -1)));
           break;
         case OP.BINBYTES:
-          s.push(copyBytes(this.take(this.u32())));
+          s.push(this.bytes(this.u32()));
           break;
         case OP.SHORT_BINBYTES:
-          s.push(copyBytes(this.take(this.u8())));
+          s.push(this.bytes(this.u8()));
           break;
         case OP.BINBYTES8:
-          s.push(copyBytes(this.take(this.u64())));
+          s.push(this.bytes(this.u64()));
           break;
         case OP.BYTEARRAY8:
-          s.push(copyBytes(this.take(this.u64())));
+          s.push(this.bytes(this.u64()));
           break;
         case OP.NEXT_BUFFER:
         case OP.READONLY_BUFFER:
@@ -652,32 +805,19 @@ class Unpickler {
         case OP.EMPTY_SET:
           s.push(new Set());
           break;
-        case OP.TUPLE: {
-          const items = this.popMark();
-          this.stack.push(items);
-          break;
-        }
-        case OP.TUPLE1: {
-          const a = this.pop();
-          s.push([a]);
-          break;
-        }
-        case OP.TUPLE2: {
-          const b = this.pop();
-          const a = this.pop();
-          s.push([a, b]);
-          break;
-        }
-        case OP.TUPLE3: {
-          const c = this.pop();
-          const b = this.pop();
-          const a = this.pop();
-          s.push([a, b, c]);
-          break;
-        }
+        case OP.TUPLE:
         case OP.LIST: {
           const items = this.popMark();
-          this.stack.push(items);
+          this.stack.push(this.track(items, items));
+          break;
+        }
+        case OP.TUPLE1:
+        case OP.TUPLE2:
+        case OP.TUPLE3: {
+          const n = op - OP.TUPLE1 + 1;
+          if (s.length < n) throw this.bad('stack underflow');
+          const items = s.splice(s.length - n, n);
+          s.push(this.track(items, items));
           break;
         }
         case OP.DICT: {
@@ -689,7 +829,7 @@ class Unpickler {
         }
         case OP.FROZENSET: {
           const items = this.popMark();
-          this.stack.push(new Set(items));
+          this.stack.push(this.track(new Set(items), items));
           break;
         }
         case OP.APPEND: {
@@ -716,16 +856,16 @@ class Unpickler {
         }
 
         case OP.BINPUT:
-          this.memo.set(this.u8(), this.top());
+          this.putMemo(this.u8());
           break;
         case OP.LONG_BINPUT:
-          this.memo.set(this.u32(), this.top());
+          this.putMemo(this.u32());
           break;
         case OP.PUT:
-          this.memo.set(Number(this.line()), this.top());
+          this.putMemo(this.memoIndexLine());
           break;
         case OP.MEMOIZE:
-          this.memo.set(this.memo.size, this.top());
+          this.putMemo(this.memo.size);
           break;
         case OP.BINGET:
           s.push(this.getMemo(this.u8()));
@@ -734,7 +874,7 @@ class Unpickler {
           s.push(this.getMemo(this.u32()));
           break;
         case OP.GET:
-          s.push(this.getMemo(Number(this.line())));
+          s.push(this.getMemo(this.memoIndexLine()));
           break;
 
         case OP.GLOBAL: {
@@ -760,14 +900,14 @@ class Unpickler {
         case OP.REDUCE: {
           const args = this.pop();
           const fn = this.pop();
-          s.push(this.reduce(fn, args));
+          s.push(this.track(this.reduce(fn, args), [args]));
           break;
         }
         case OP.NEWOBJ: {
           const args = this.pop();
           const cls = this.pop();
           if (!Array.isArray(args)) throw this.bad('NEWOBJ arguments are not a tuple');
-          s.push(this.construct(cls, args));
+          s.push(this.track(this.construct(cls, args), [args]));
           break;
         }
         case OP.NEWOBJ_EX: {
@@ -775,18 +915,18 @@ class Unpickler {
           const args = this.pop();
           const cls = this.pop();
           if (!Array.isArray(args) || !(kwargs instanceof Map)) throw this.bad('NEWOBJ_EX needs a tuple and a dict');
-          s.push(this.construct(cls, args, kwargs as Map<string, unknown>));
+          s.push(this.track(this.construct(cls, args, kwargs as Map<string, unknown>), [args, kwargs]));
           break;
         }
         case OP.INST: {
           const cls = new PyGlobal(this.line(), this.line());
           const args = this.popMark();
-          this.stack.push(this.construct(cls, args));
+          this.stack.push(this.track(this.construct(cls, args), args));
           break;
         }
         case OP.OBJ: {
           const [cls, ...args] = this.popMark();
-          this.stack.push(this.construct(cls, args));
+          this.stack.push(this.track(this.construct(cls, args), args));
           break;
         }
         case OP.BUILD: {
@@ -794,7 +934,10 @@ class Unpickler {
           const target = this.top();
           // Only inert objects keep their state. Other targets ignore it: e.g. torch attaches
           // `_metadata` (module versions) to every state_dict, which we do not need.
-          if (target instanceof PyObject) target.state = state;
+          if (target instanceof PyObject) {
+            target.state = state;
+            this.track(target, [state]);
+          }
           break;
         }
         case OP.BINPERSID:
@@ -814,12 +957,10 @@ class Unpickler {
   }
 }
 
-/** Interpret a pickle without executing anything; see the file comment for the safety rules. */
+/**
+ * Interpret a pickle without executing anything; see the file comment for the safety and size rules.
+ * Every failure is a FlattenError of our own; anything else escaping is a bug (the fuzzer looks for them).
+ */
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
-  try {
-    return new Unpickler(data, options).run();
-  } catch (err) {
-    if (err instanceof FlattenError) throw err;
-    throw new FlattenError('BAD_FILE', `${options.name}: corrupt pickle (${(err as Error).message})`);
-  }
+  return new Unpickler(data, options).run();
 }

@@ -8,7 +8,8 @@
  */
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
-import { gatherStrided, type ElementKind } from './elements.js';
+import { budgetFor, type ReadOptions } from './budget.js';
+import { ELEMENT_SIZE, gatherStrided, type ElementKind } from './elements.js';
 import { readFileBytes } from './files.js';
 import { PyGlobal, PyObject, pyRepr, unpickle, type Reducer } from './pickle.js';
 import { looksLikeZip, readZip, type ZipArchive } from './zip.js';
@@ -67,13 +68,21 @@ function describeMagic(bytes: Uint8Array): string {
   return `magic ${head}, expected 50 4b 03 04`;
 }
 
+/**
+ * The one data.pkl of the archive. torch writes exactly one; with two (under different folders: the zip
+ * reader already refuses two of one name) which is the checkpoint would be our guess, so refuse.
+ */
 function findPickle(zip: ZipArchive, name: string): string {
   const candidates = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (candidates.length === 0) {
     throw new FlattenError('BAD_FILE', `${name}: zip has no data.pkl entry, so it is not a torch.save checkpoint`);
   }
-  // The top-level one (fewest slashes) is the checkpoint's; torch writes exactly one.
-  candidates.sort((a, b) => a.split('/').length - b.split('/').length);
+  if (candidates.length > 1) {
+    throw new FlattenError(
+      'BAD_FILE',
+      `${name}: zip has ${candidates.length} data.pkl entries (${candidates.slice(0, 3).join(', ')}); a torch.save checkpoint has one`,
+    );
+  }
   return candidates[0];
 }
 
@@ -81,11 +90,12 @@ function findPickle(zip: ZipArchive, name: string): string {
  * Unpickle a torch.save zip. Dicts become Map<string, unknown>, tensors TensorData (see elements.ts
  * for dtype widening), unknown classes inert PyObject; refuses anything that would run code.
  */
-export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
+export function readPth(bytes: Uint8Array, name = 'checkpoint', opts: ReadOptions = {}): unknown {
   if (!looksLikeZip(bytes)) {
     throw new FlattenError('BAD_FILE', `${name}: not a PyTorch zip checkpoint (${describeMagic(bytes)})`);
   }
-  const zip = readZip(bytes, name);
+  const budget = budgetFor(opts, bytes.length);
+  const zip = readZip(bytes, name, { budget });
   const pkl = findPickle(zip, name);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
 
@@ -108,7 +118,7 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
     if (!(type instanceof PyGlobal) || typeof key !== 'string' || !isInt(numel)) {
       throw new FlattenError('BAD_FILE', `${name}: malformed storage id ${pyRepr(pid)}`);
     }
-    const kind = STORAGE_KINDS[type.name];
+    const kind = Object.hasOwn(STORAGE_KINDS, type.name) ? STORAGE_KINDS[type.name] : undefined;
     if (!type.module.startsWith('torch') || !kind) {
       throw new FlattenError('BAD_FILE', `${name}: unsupported storage type ${type.qualified}`);
     }
@@ -118,6 +128,13 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
     if (!zip.has(entry))
       throw new FlattenError('BAD_FILE', `${name}: storage ${key} is missing (no zip entry ${entry})`);
     const data = zip.read(entry);
+    // torch writes exactly numel elements; any other size means the id and the entry disagree.
+    if (data.length !== numel * ELEMENT_SIZE[kind]) {
+      throw new FlattenError(
+        'BAD_FILE',
+        `${name}: storage ${key} is declared as ${numel} elements of ${type.name} but its entry has ${data.length} bytes`,
+      );
+    }
     const storage = { kind, bytes: data, key };
     storages.set(key, storage);
     return storage;
@@ -134,10 +151,8 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
     const st = storage as Storage;
     return gatherStrided(
       { bytes: st.bytes, kind: st.kind, littleEndian },
-      shape,
-      strides,
-      offset,
-      `${name}: storage ${st.key}`,
+      { shape, strides, offset },
+      { what: `${name}: storage ${st.key}`, budget },
     );
   };
   // Parameters are saved as (tensor, requires_grad, hooks[, state]); the tensor is all we keep.
@@ -164,12 +179,12 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint'): unknown {
     },
   };
 
-  return unpickle(zip.read(pkl), { name, persistentLoad, reducers });
+  return unpickle(zip.read(pkl), { name, persistentLoad, reducers, budget });
 }
 
 /** readPth on a file; errors name the file by the path given. */
-export function readPthFile(path: string): unknown {
-  return readPth(readFileBytes(path), path);
+export function readPthFile(path: string, opts: ReadOptions = {}): unknown {
+  return readPth(readFileBytes(path), path, opts);
 }
 
 /** Keys under which training scripts store the weights, in order of preference. */

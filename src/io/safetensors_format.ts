@@ -3,13 +3,17 @@
  *   u64 little-endian N, then N bytes of JSON header
  *   {"__metadata__": {str: str}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}
  *   then the data section; offsets are relative to its start, data is little-endian, C order.
- * The format cannot run code, so reading only needs careful bounds checks.
+ * The format cannot run code, so reading only needs careful bounds checks. As the reference reader does,
+ * we refuse a data section with holes between tensors or bytes after the last one (bytes nobody reads
+ * are where a second payload would hide), and a header naming one tensor twice (which one is meant?).
  * Pure byte-level code with no node: imports, so browser bundles can use it (safetensors.ts adds files).
  */
 import { FlattenError } from '../core/errors.js';
 import type { DType, StateDict, TensorData } from '../core/tensor.js';
 import { stridesOf } from '../core/tensor.js';
-import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, type ElementKind } from './elements.js';
+import { budgetFor, type ReadOptions } from './budget.js';
+import { ELEMENT_SIZE, encodeLittleEndian, gatherStrided, MAX_RANK, type ElementKind } from './elements.js';
+import { parseJson } from './json_text.js';
 
 const READ_KINDS: Record<string, ElementKind> = {
   F64: 'f64',
@@ -38,7 +42,7 @@ function isIndex(x: unknown): x is number {
 }
 
 /** Tensors come back in data order (the order of their bytes), which is the writer's order. */
-export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): Safetensors {
+export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors', opts: ReadOptions = {}): Safetensors {
   const fail = (why: string) => new FlattenError('BAD_FILE', `${name}: ${why}`);
   if (bytes.length < 8) throw fail(`truncated safetensors file (${bytes.length} bytes, header length needs 8)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -47,12 +51,14 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
   const headerLen = Number(n);
   if (8 + headerLen > bytes.length)
     throw fail(`truncated safetensors header (needs ${8 + headerLen} bytes, file has ${bytes.length})`);
-  let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
-  } catch (err) {
-    throw fail(`safetensors header is not valid JSON (${(err as Error).message})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    throw fail('safetensors header is not valid UTF-8');
   }
+  // {name: {dtype, shape: [...], data_offsets: [...]}} is three levels; allow a little room for extensions.
+  const header = parseJson(text, { file: name, field: 'safetensors header', maxDepth: 8 });
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     throw fail('safetensors header is not a JSON object');
   const data = bytes.subarray(8 + headerLen);
@@ -69,9 +75,9 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = (info ?? {}) as Record<string, unknown>;
-    const kind = typeof dtype === 'string' ? READ_KINDS[dtype] : undefined;
+    const kind = typeof dtype === 'string' && Object.hasOwn(READ_KINDS, dtype) ? READ_KINDS[dtype] : undefined;
     if (!kind) throw fail(`tensor '${key}' has unsupported dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isIndex))
+    if (!Array.isArray(shape) || !shape.every(isIndex) || shape.length > MAX_RANK)
       throw fail(`tensor '${key}' has a bad shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) {
       throw fail(`tensor '${key}' has bad data_offsets ${JSON.stringify(offsets)}`);
@@ -88,15 +94,23 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors'): 
     }
     entries.push({ key, kind, shape: shape as number[], begin, end });
   }
-  entries.sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end)
-      throw fail(`tensors '${entries[i - 1].key}' and '${entries[i].key}' overlap`);
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // The tensors must tile the data section exactly: no overlap, no hole, nothing after the last.
+  let covered = 0;
+  for (const e of entries) {
+    if (e.begin < covered)
+      throw fail(`tensor '${e.key}' overlaps the tensor before it (data bytes ${e.begin}..${e.end})`);
+    if (e.begin > covered) throw fail(`data bytes ${covered}..${e.begin} before tensor '${e.key}' belong to no tensor`);
+    covered = e.end;
   }
+  if (covered !== data.length)
+    throw fail(`data bytes ${covered}..${data.length} after the last tensor belong to no tensor`);
+  const budget = budgetFor(opts, bytes.length);
   const tensors: StateDict = new Map();
   for (const e of entries) {
     const src = { bytes: data.subarray(e.begin, e.end), kind: e.kind, littleEndian: true };
-    tensors.set(e.key, gatherStrided(src, e.shape, stridesOf(e.shape), 0, `${name}: tensor '${e.key}'`));
+    const layout = { shape: e.shape, strides: stridesOf(e.shape), offset: 0 };
+    tensors.set(e.key, gatherStrided(src, layout, { what: `${name}: tensor '${e.key}'`, budget }));
   }
   return { tensors, metadata };
 }

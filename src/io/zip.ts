@@ -9,6 +9,7 @@
  */
 import { inflateSync } from 'fflate';
 import { FlattenError } from '../core/errors.js';
+import { budgetFor, type ReadBudget, type ReadOptions } from './budget.js';
 import { crc32 } from './crc32.js';
 
 const SIG_LOCAL = 0x04034b50;
@@ -17,6 +18,9 @@ const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
 const EOCD_SIZE = 22;
+/** Deflate cannot expand data more than about 1032 to 1; a larger declared size is a lie. */
+const MAX_DEFLATE_RATIO = 1032;
+const utf8 = new TextDecoder('utf-8');
 
 export interface ZipEntry {
   name: string;
@@ -29,34 +33,36 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
-function u64(view: DataView, offset: number): number {
-  const v = view.getBigUint64(offset, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('64-bit zip field too large');
-  return Number(v);
-}
-
 export class ZipArchive {
   /** Entries in central-directory order, by name. */
   readonly entries = new Map<string, ZipEntry>();
   private readonly view: DataView;
+  private readonly budget: ReadBudget;
 
   /** `fileName` only labels error messages. */
   constructor(
     private readonly bytes: Uint8Array,
     readonly fileName: string,
+    opts: ReadOptions = {},
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    try {
-      this.readCentralDirectory();
-    } catch (err) {
-      if (err instanceof FlattenError) throw err;
-      // DataView reads past the end throw RangeError: that is a truncated or mangled file.
-      throw this.fail(`corrupt zip structure (${(err as Error).message})`);
-    }
+    this.budget = budgetFor(opts, bytes.length);
+    this.readCentralDirectory();
   }
 
   private fail(problem: string): FlattenError {
     return new FlattenError('BAD_FILE', `${this.fileName}: ${problem}`);
+  }
+
+  /** Every read below is checked first: a field that points outside its record is a damaged file, named. */
+  private within(start: number, length: number, end: number, what: string): void {
+    if (start < 0 || start + length > end) throw this.fail(`${what} runs past its end (truncated or corrupt zip)`);
+  }
+
+  private u64(offset: number, what: string): number {
+    const v = this.view.getBigUint64(offset, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.fail(`${what} is too large (${v})`);
+    return Number(v);
   }
 
   /** Scan backwards for the end-of-central-directory record (it may be followed by a comment). */
@@ -81,58 +87,67 @@ export class ZipArchive {
     // torch writes it even for small files, so prefer it whenever present.
     const loc = eocd - 20;
     if (loc >= 0 && v.getUint32(loc, true) === SIG_ZIP64_LOCATOR) {
-      const rec = u64(v, loc + 8);
+      const rec = this.u64(loc + 8, 'ZIP64 end record offset');
       if (rec + 56 > loc || v.getUint32(rec, true) !== SIG_ZIP64_EOCD) {
         throw this.fail('bad ZIP64 end-of-central-directory record (file truncated or corrupt)');
       }
-      count = u64(v, rec + 32);
-      cdSize = u64(v, rec + 40);
-      cdOffset = u64(v, rec + 48);
+      count = this.u64(rec + 32, 'ZIP64 entry count');
+      cdSize = this.u64(rec + 40, 'ZIP64 central directory size');
+      cdOffset = this.u64(rec + 48, 'ZIP64 central directory offset');
     }
     if (cdOffset + cdSize > this.bytes.length) {
       throw this.fail(
         `zip central directory lies outside the file (offset ${cdOffset}, size ${cdSize}, file ${this.bytes.length} bytes): truncated or corrupt`,
       );
     }
-    const decoder = new TextDecoder('utf-8');
+    const cdEnd = cdOffset + cdSize;
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cdOffset + cdSize || v.getUint32(p, true) !== SIG_CENTRAL) {
+      if (p + 46 > cdEnd || v.getUint32(p, true) !== SIG_CENTRAL) {
         throw this.fail(`zip central directory entry ${i} is damaged (offset ${p})`);
       }
-      const flags = v.getUint16(p + 8, true);
-      const method = v.getUint16(p + 10, true);
-      const crc = v.getUint32(p + 16, true);
-      let compressedSize = v.getUint32(p + 20, true);
-      let size = v.getUint32(p + 24, true);
       const nameLen = v.getUint16(p + 28, true);
       const extraLen = v.getUint16(p + 30, true);
       const commentLen = v.getUint16(p + 32, true);
-      let localHeaderOffset = v.getUint32(p + 42, true);
-      const name = decoder.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
-      // ZIP64 extended information (header id 1) holds, in this order, only the fields that are 0xFFFFFFFF.
-      let e = p + 46 + nameLen;
-      const extraEnd = e + extraLen;
-      while (e + 4 <= extraEnd) {
-        const id = v.getUint16(e, true);
-        const sz = v.getUint16(e + 2, true);
-        if (id === 1) {
-          let q = e + 4;
-          if (size === 0xffffffff) {
-            size = u64(v, q);
-            q += 8;
-          }
-          if (compressedSize === 0xffffffff) {
-            compressedSize = u64(v, q);
-            q += 8;
-          }
-          if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(v, q);
-        }
-        e += 4 + sz;
+      this.within(p, 46 + nameLen + extraLen + commentLen, cdEnd, `zip central directory entry ${i}`);
+      const name = utf8.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
+      // Two entries of one name would let a file show one reader one data.pkl and another reader another.
+      if (this.entries.has(name)) throw this.fail(`zip has two entries named ${name}; refusing an ambiguous archive`);
+      const entry: ZipEntry = {
+        name,
+        method: v.getUint16(p + 10, true),
+        crc32: v.getUint32(p + 16, true),
+        compressedSize: v.getUint32(p + 20, true),
+        size: v.getUint32(p + 24, true),
+        localHeaderOffset: v.getUint32(p + 42, true),
+      };
+      this.readZip64Extra(entry, p + 46 + nameLen, extraLen);
+      if (v.getUint16(p + 8, true) & 1) throw this.fail(`zip entry ${name} is encrypted, which is not supported`);
+      this.entries.set(name, entry);
+      p += 46 + nameLen + extraLen + commentLen;
+    }
+  }
+
+  /** ZIP64 extended information (header id 1) holds, in this order, only the fields that are 0xFFFFFFFF. */
+  private readZip64Extra(entry: ZipEntry, start: number, length: number): void {
+    const v = this.view;
+    const end = start + length;
+    for (let e = start; e + 4 <= end;) {
+      const id = v.getUint16(e, true);
+      const blockEnd = e + 4 + v.getUint16(e + 2, true);
+      this.within(e, blockEnd - e, end, `zip entry ${entry.name}: extra field`);
+      if (id === 1) {
+        let q = e + 4;
+        const field = (what: string): number => {
+          this.within(q, 8, blockEnd, `zip entry ${entry.name}: ZIP64 ${what}`);
+          q += 8;
+          return this.u64(q - 8, `zip entry ${entry.name}: ZIP64 ${what}`);
+        };
+        if (entry.size === 0xffffffff) entry.size = field('size');
+        if (entry.compressedSize === 0xffffffff) entry.compressedSize = field('compressed size');
+        if (entry.localHeaderOffset === 0xffffffff) entry.localHeaderOffset = field('local header offset');
       }
-      if (flags & 1) throw this.fail(`zip entry ${name} is encrypted, which is not supported`);
-      this.entries.set(name, { name, method, crc32: crc, compressedSize, size, localHeaderOffset });
-      p = extraEnd + commentLen;
+      e = blockEnd;
     }
   }
 
@@ -163,10 +178,15 @@ export class ZipArchive {
     if (entry.method === 0) {
       data = raw;
     } else if (entry.method === 8) {
+      if (entry.size > raw.length * MAX_DEFLATE_RATIO + 64)
+        throw this.fail(
+          `zip entry ${name} claims ${entry.size} bytes from ${raw.length} compressed, more than deflate can give`,
+        );
+      this.budget.charge(entry.size, `${this.fileName}: zip entry ${name}`);
       try {
         data = inflateSync(raw, { out: new Uint8Array(entry.size) });
-      } catch (err) {
-        throw this.fail(`zip entry ${name} cannot be inflated (${(err as Error).message})`);
+      } catch {
+        throw this.fail(`zip entry ${name} cannot be inflated (corrupt deflate stream)`);
       }
     } else {
       throw this.fail(`zip entry ${name} uses unsupported compression method ${entry.method}`);
@@ -189,6 +209,6 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
   );
 }
 
-export function readZip(bytes: Uint8Array, fileName: string): ZipArchive {
-  return new ZipArchive(bytes, fileName);
+export function readZip(bytes: Uint8Array, fileName: string, opts: ReadOptions = {}): ZipArchive {
+  return new ZipArchive(bytes, fileName, opts);
 }
