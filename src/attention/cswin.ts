@@ -1,4 +1,5 @@
 import type { Tensor } from '../ops/ops.js';
+import { fromWindows, imageToTokens, tokensToImage, toWindows } from '../ops/compose.js';
 import { Conv2d } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, type ParamTable } from '../nn/module.js';
@@ -20,23 +21,6 @@ export function cswinWindow(o: CswinBranchOptions): [number, number] {
   return o.idx === 0 ? [o.resolution, o.split] : [o.split, o.resolution];
 }
 
-/** Tokens (B, H·W, C) → windows (B·nWin, Hsp·Wsp, C), row-major over the window grid. */
-function toWindows(ctx: Ctx, x: Tensor, r: number, [hs, ws]: [number, number]): Tensor {
-  const { ops } = ctx;
-  const [b, , c] = ops.shape(x);
-  const y = ops.reshape(x, [b, r / hs, hs, r / ws, ws, c]);
-  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [(b * r * r) / (hs * ws), hs * ws, c]);
-}
-
-/** Inverse of toWindows. */
-function fromWindows(ctx: Ctx, x: Tensor, r: number, [hs, ws]: [number, number]): Tensor {
-  const { ops } = ctx;
-  const [bw, , c] = ops.shape(x);
-  const b = (bw * hs * ws) / (r * r);
-  const y = ops.reshape(x, [b, r / hs, r / ws, hs, ws, c]);
-  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [b, r * r, c]);
-}
-
 /** LePE: the 3×3 depthwise `get_v` on each window's image (zero padding at the window border). */
 class Lepe extends Module {
   readonly conv: Conv2d;
@@ -47,9 +31,7 @@ class Lepe extends Module {
   /** windows (B', Hsp·Wsp, C) → (B', Hsp·Wsp, C) */
   forward(ctx: Ctx, v: Tensor, [hs, ws]: [number, number]): Tensor {
     const { ops } = ctx;
-    const [bw, n, c] = ops.shape(v);
-    const img = ops.transpose(ops.reshape(v, [bw, hs, ws, c]), [0, 3, 1, 2]);
-    return ops.transpose(ops.reshape(this.conv.forward(ctx, img), [bw, c, n]), [0, 2, 1]);
+    return imageToTokens(ops, this.conv.forward(ctx, tokensToImage(ops, v, hs, ws))); // (B', C, Hsp, Wsp) inside
   }
 }
 
@@ -95,8 +77,9 @@ export class LepeCswinBranch extends Module {
     const { heads, resolution: r } = this.opts;
     const win = cswinWindow(this.opts);
     const d = this.opts.dim / heads;
-    const [qw, kw, vw] = [q, k, v].map((x) => toWindows(ctx, x, r, win));
+    const [qw, kw, vw] = [q, k, v].map((x) => toWindows(ops, x, [r, r], win)); // (B·nWin, Hsp·Wsp, C_b)
     const attn = ops.softmax(
+      // (B·nWin, heads, Hsp·Wsp, Hsp·Wsp)
       ops.matmul(
         ops.mul(splitHeads(ops, qw, heads), ops.scalar(softmaxScale(this.opts.qkScale, d))),
         splitHeads(ops, kw, heads),
@@ -104,6 +87,6 @@ export class LepeCswinBranch extends Module {
       ),
     );
     const o = ops.add(mergeHeads(ops, ops.matmul(attn, splitHeads(ops, vw, heads))), this.lepe.forward(ctx, vw, win));
-    return fromWindows(ctx, o, r, win);
+    return fromWindows(ops, o, [r, r], win); // (B, R², C_b)
   }
 }

@@ -55,7 +55,8 @@ export function relativePositionIndex(w: number): TensorData {
 export class WindowAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
-  readonly table_: string;
+  /** Path of `relative_position_bias_table` ((2w − 1)², heads). */
+  readonly biasTable: string;
   private readonly index: Int32Array;
   constructor(
     table: ParamTable,
@@ -64,7 +65,7 @@ export class WindowAttention extends Module {
   ) {
     super(table, prefix);
     const w = opts.window;
-    this.table_ = this.param(
+    this.biasTable = this.param(
       'relative_position_bias_table',
       [(2 * w - 1) ** 2, opts.heads],
       { kind: 'truncNormal', std: 0.02 },
@@ -89,7 +90,7 @@ export class WindowAttention extends Module {
     const v = splitHeads(ops, ops.slice(qkv, [0, 0, 2 * c], [bw, n, c]), h);
     // q is scaled before the product, as in the official code
     let attn = ops.matmul(ops.mul(q, ops.scalar(softmaxScale(this.opts.qkScale, d))), k, true); // (B·nW, h, N, N)
-    const bias = ops.transpose(ops.reshape(ops.gather(ctx.p(this.table_), this.index, 0), [n, n, h]), [2, 0, 1]); // (h, N, N)
+    const bias = ops.transpose(ops.reshape(ops.gather(ctx.p(this.biasTable), this.index, 0), [n, n, h]), [2, 0, 1]); // (h, N, N)
     attn = ops.add(attn, bias);
     if (mask) {
       const nW = ops.shape(mask)[0];

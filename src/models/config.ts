@@ -28,6 +28,7 @@ export function resolveKwargs<T extends object>(
         'BAD_CONFIG',
         `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`,
       );
+    checkRange(family, k, v);
     out[k] = v;
   }
   return out as T;
@@ -35,6 +36,64 @@ export function resolveKwargs<T extends object>(
 
 function kindOf(v: unknown): string {
   return Array.isArray(v) ? 'array' : typeof v;
+}
+
+interface Range {
+  min: number;
+  max: number;
+  int?: boolean;
+}
+
+/**
+ * Sane ranges of the numeric kwargs, wide enough for every released config (and a good margin), and
+ * checked before anything is built: kwargs arrive from files (`flatten.kwargs` metadata, a resumed
+ * `state.json`), and `depth: 1e8` would otherwise build a hundred million blocks. Arrays (per-stage
+ * values) are checked element by element and hold at most MAX_STAGES of them.
+ */
+export const KWARG_RANGES: Record<string, Range> = {
+  img_size: { min: 1, max: 4096, int: true },
+  patch_size: { min: 1, max: 1024, int: true },
+  in_chans: { min: 1, max: 64, int: true },
+  num_classes: { min: 0, max: 100_000, int: true },
+  embed_dim: { min: 1, max: 4096, int: true },
+  embed_dims: { min: 1, max: 4096, int: true },
+  dim: { min: 1, max: 4096, int: true },
+  dim_out: { min: 0, max: 4096, int: true },
+  depth: { min: 0, max: 64, int: true },
+  depths: { min: 0, max: 64, int: true },
+  num_heads: { min: 1, max: 256, int: true },
+  window_size: { min: 1, max: 1024, int: true },
+  split_size: { min: 1, max: 1024, int: true },
+  sr_ratio: { min: 1, max: 1024, int: true },
+  sr_ratios: { min: 1, max: 1024, int: true },
+  num_stages: { min: 1, max: 4, int: true },
+  num_patches: { min: 1, max: 1 << 20, int: true },
+  resolution: { min: 1, max: 4096, int: true },
+  idx: { min: -1, max: 1, int: true },
+  kernel_size: { min: 1, max: 63, int: true },
+  mlp_ratio: { min: 0, max: 64 },
+  mlp_ratios: { min: 0, max: 64 },
+  focusing_factor: { min: 0, max: 64 },
+  drop_path_rate: { min: 0, max: 1 },
+  norm_eps: { min: 0, max: 1 },
+  qk_scale: { min: -1e6, max: 1e6 },
+};
+const MAX_STAGES = 16;
+/** Longest string kwarg (attn_type 'LLSS2', la_split_size '1-2-7-7'). */
+const MAX_TEXT = 64;
+
+function checkRange(family: string, key: string, v: unknown): void {
+  const bad = (why: string) =>
+    new FlattenError('BAD_CONFIG', `${family}: '${key}' ${why}, got ${JSON.stringify(v)?.slice(0, 100)}`);
+  if (typeof v === 'string' && v.length > MAX_TEXT) throw bad(`must be at most ${MAX_TEXT} characters`);
+  if (Array.isArray(v) && v.length > MAX_STAGES) throw bad(`must have at most ${MAX_STAGES} entries`);
+  const r = Object.hasOwn(KWARG_RANGES, key) ? KWARG_RANGES[key] : undefined;
+  if (!r) return;
+  for (const x of Array.isArray(v) ? v : [v]) {
+    if (x === null && key === 'qk_scale') continue;
+    const ok = typeof x === 'number' && x >= r.min && x <= r.max && (!r.int || Number.isInteger(x));
+    if (!ok) throw bad(`must be ${r.int ? 'an integer' : 'a number'} from ${r.min} to ${r.max}`);
+  }
 }
 
 /** Keyword arguments that every official constructor accepts and that are identities at eval. */

@@ -50,6 +50,20 @@ export const CSWIN_DEFAULTS: CswinConfig = {
   qk_scale: null,
 };
 
+interface CswinBlockOptions {
+  dim: number;
+  heads: number;
+  /** Side of the stage's (square) token map. */
+  res: number;
+  /** 'L': focused linear attention, 'S': LePE softmax attention. */
+  type: 'L' | 'S';
+  /** Strip width (la_split_size for 'L' blocks, split_size for 'S'). */
+  split: number;
+  /** The last stage attends over the whole map in one branch, whatever its split. */
+  lastStage: boolean;
+  dropRate: number;
+}
+
 class CswinBlock extends Module {
   readonly qkv: Linear;
   readonly norm1: LayerNorm;
@@ -57,19 +71,11 @@ class CswinBlock extends Module {
   readonly branches: (FocusedCswinBranch | LepeCswinBranch)[];
   readonly mlp: Mlp;
   readonly norm2: LayerNorm;
-  constructor(
-    table: ParamTable,
-    prefix: string,
-    dim: number,
-    res: number,
-    heads: number,
-    type: 'L' | 'S',
-    split: number,
-    lastStage: boolean,
-    cfg: CswinConfig,
-    readonly dropRate: number,
-  ) {
+  readonly dropRate: number;
+  constructor(table: ParamTable, prefix: string, opts: CswinBlockOptions, cfg: CswinConfig) {
     super(table, prefix);
+    const { dim, heads, res, type, split, lastStage } = opts;
+    this.dropRate = opts.dropRate;
     this.qkv = new Linear(table, this.sub('qkv'), dim, 3 * dim, cfg.qkv_bias);
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     this.proj = new Linear(table, this.sub('proj'), dim, dim);
@@ -108,7 +114,7 @@ class CswinBlock extends Module {
       const part = (j: number) => ops.slice(qkv, [0, 0, j * c + i * cb], [b, n, cb]);
       return br.forward(ctx, part(0), part(1), part(2));
     });
-    const y = outs.length === 1 ? outs[0] : ops.concat(outs, 2);
+    const y = outs.length === 1 ? outs[0] : ops.concat(outs, 2); // (B, N, C)
     x = ops.add(x, dropPath(ctx, this.proj.forward(ctx, y), this.dropRate));
     return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), this.dropRate));
   }
@@ -153,18 +159,8 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
             };
       const blocks = blockTypes(cfg.attn_type, i, cfg.depth[i]).map((type, j) => {
         const split = type === 'L' ? laSplit[i] : cfg.split_size[i];
-        return new CswinBlock(
-          t,
-          `stage${i + 1}.${j}`,
-          dim,
-          res,
-          cfg.num_heads[i],
-          type,
-          split,
-          i === 3,
-          cfg,
-          rates[blockIndex++],
-        );
+        const opts = { dim, heads: cfg.num_heads[i], res, type, split, lastStage: i === 3 };
+        return new CswinBlock(t, `stage${i + 1}.${j}`, { ...opts, dropRate: rates[blockIndex++] }, cfg);
       });
       this.stages.push({ merge, blocks, res });
     }

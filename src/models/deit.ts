@@ -1,5 +1,6 @@
 import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
+import { imageToTokens } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
@@ -47,14 +48,12 @@ class DeitBlock extends Module {
   readonly attn: DeitAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp;
-  constructor(
-    table: ParamTable,
-    prefix: string,
-    side: number,
-    cfg: DeitConfig,
-    readonly dropRate: number,
-  ) {
+  readonly dropRate: number;
+  /** `side`: the patch grid's side; the token count is side² + 1 (cls). */
+  constructor(table: ParamTable, prefix: string, opts: { side: number; dropRate: number }, cfg: DeitConfig) {
     super(table, prefix);
+    const { side } = opts;
+    this.dropRate = opts.dropRate;
     const dim = cfg.embed_dim;
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     this.attn = new DeitAttention(table, this.sub('attn'), {
@@ -69,6 +68,7 @@ class DeitBlock extends Module {
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
     this.mlp = new Mlp(table, this.sub('mlp'), dim, Math.floor(dim * cfg.mlp_ratio));
   }
+  /** x (B, 1 + N, C) → (B, 1 + N, C) */
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
     x = ops.add(x, dropPath(ctx, this.attn.forward(ctx, this.norm1.forward(ctx, x)), this.dropRate));
@@ -111,16 +111,18 @@ export class FLattenDeit extends ImageClassifier<DeitConfig> {
       stride: cfg.patch_size,
     });
     const rates = dropPathRates(cfg.drop_path_rate, [cfg.depth]);
-    this.blocks = Array.from({ length: cfg.depth }, (_, j) => new DeitBlock(t, `blocks.${j}`, side, cfg, rates[j]));
+    this.blocks = Array.from(
+      { length: cfg.depth },
+      (_, j) => new DeitBlock(t, `blocks.${j}`, { side, dropRate: rates[j] }, cfg),
+    );
     this.norm = new LayerNorm(t, 'norm', dim, cfg.norm_eps);
     this.head = classifierHead(t, dim, cfg.num_classes);
   }
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;
-    const img = this.patchEmbed.forward(ctx, x); // (B, C, s, s)
-    const [b, c, hh, ww] = ops.shape(img);
-    const patches = ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]);
+    const patches = imageToTokens(ops, this.patchEmbed.forward(ctx, x)); // (B, C, s, s) → (B, N, C)
+    const [b, , c] = ops.shape(patches);
     const cls = ops.broadcastTo(ctx.p(this.clsToken), [b, 1, c]);
     let y = ops.add(ops.concat([cls, patches], 1), ctx.p(this.posEmbed)); // (B, 1+N, C)
     ctx.stage?.(0);

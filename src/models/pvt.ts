@@ -61,21 +61,19 @@ class ConvMlp extends Module {
   readonly fc1: Linear;
   readonly dw: Conv2d;
   readonly fc2: Linear;
-  constructor(
-    table: ParamTable,
-    prefix: string,
-    dim: number,
-    hidden: number,
-    readonly linear: boolean,
-  ) {
+  readonly linear: boolean;
+  constructor(table: ParamTable, prefix: string, opts: { dim: number; hidden: number; linear: boolean }) {
     super(table, prefix);
+    const { dim, hidden } = opts;
+    this.linear = opts.linear;
     this.fc1 = new Linear(table, this.sub('fc1'), dim, hidden);
     this.dw = new Conv2d(table, this.sub('dwconv.dwconv'), hidden, hidden, { kernel: 3, padding: 1, groups: hidden });
     this.fc2 = new Linear(table, this.sub('fc2'), hidden, dim);
   }
+  /** x (B, H·W, C) → (B, H·W, C), through a 3×3 depthwise conv on the (B, hidden, H, W) map. */
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
-    const hidden = this.fc1.forward(ctx, x);
+    const hidden = this.fc1.forward(ctx, x); // (B, H·W, hidden)
     const y = imageToTokens(
       ops,
       this.dw.forward(ctx, tokensToImage(ops, this.linear ? ops.relu(hidden) : hidden, h, w)),
@@ -84,23 +82,29 @@ class ConvMlp extends Module {
   }
 }
 
+interface PvtBlockOptions {
+  /** PVTv2 (conv MLP, optional linear mode) rather than PVT v1. */
+  v2: boolean;
+  /** 'L': focused linear attention, 'S': spatial-reduction softmax attention. */
+  type: 'L' | 'S';
+  /** Stage index (0-based), which picks the per-stage config entries. */
+  stage: number;
+  dim: number;
+  /** Tokens the focused block's positional_encoding is sized for. */
+  numPatches: number;
+  dropRate: number;
+}
+
 class PvtBlock extends Module {
   readonly norm1: LayerNorm;
   readonly attn: FocusedSrAttention | SrAttention;
   readonly norm2: LayerNorm;
   readonly mlp: Mlp | ConvMlp;
-  constructor(
-    table: ParamTable,
-    prefix: string,
-    v2: boolean,
-    type: 'L' | 'S',
-    stage: number,
-    dim: number,
-    numPatches: number,
-    cfg: PvtConfig,
-    readonly dropRate: number,
-  ) {
+  readonly dropRate: number;
+  constructor(table: ParamTable, prefix: string, opts: PvtBlockOptions, cfg: PvtConfig) {
     super(table, prefix);
+    const { v2, type, stage, dim, numPatches } = opts;
+    this.dropRate = opts.dropRate;
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const base = {
       dim,
@@ -129,9 +133,10 @@ class PvtBlock extends Module {
     this.norm2 = new LayerNorm(table, this.sub('norm2'), dim, cfg.norm_eps);
     const hidden = Math.floor(dim * cfg.mlp_ratios[stage]);
     this.mlp = v2
-      ? new ConvMlp(table, this.sub('mlp'), dim, hidden, cfg.linear)
+      ? new ConvMlp(table, this.sub('mlp'), { dim, hidden, linear: cfg.linear })
       : new Mlp(table, this.sub('mlp'), dim, hidden);
   }
+  /** x (B, H·W, C) → (B, H·W, C) */
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
     x = ops.add(x, dropPath(ctx, this.attn.forward(ctx, this.norm1.forward(ctx, x), h, w), this.dropRate));
@@ -205,9 +210,10 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
         : { kernel: i === 0 ? cfg.patch_size : 2, stride: i === 0 ? cfg.patch_size : 2 };
       const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
       const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
-      const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map(
-        (type, j) => new PvtBlock(t, `block${i + 1}.${j}`, v2, type, i, c, nominal[i] ** 2, cfg, rates[blockIndex++]),
-      );
+      const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map((type, j) => {
+        const opts = { v2, type, stage: i, dim: c, numPatches: nominal[i] ** 2, dropRate: rates[blockIndex++] };
+        return new PvtBlock(t, `block${i + 1}.${j}`, opts, cfg);
+      });
       const norm = v2 ? new LayerNorm(t, `norm${i + 1}`, c, cfg.norm_eps) : undefined;
       this.stages.push({ embed, embedNorm, pos: posPaths[i], posSide: nominal[i], blocks, norm, res: resolutions[i] });
     }
@@ -240,9 +246,8 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     const { ops } = ctx;
     const pos = ctx.p(s.pos!);
     if (s.posSide === s.res) return pos;
-    const c = ops.shape(pos)[2];
     let img = tokensToImage(ops, pos, s.posSide, s.posSide); // (1, C, n, n)
-    img = ops.interpolateLinear(ops.interpolateLinear(img, 2, s.res), 3, s.res);
-    return ops.reshape(ops.transpose(ops.reshape(img, [1, c, s.res * s.res]), [0, 2, 1]), [1, s.res * s.res, c]);
+    img = ops.interpolateLinear(ops.interpolateLinear(img, 2, s.res), 3, s.res); // (1, C, res, res)
+    return imageToTokens(ops, img); // (1, res², C)
   }
 }

@@ -1,7 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import { float32 } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
-import { roll } from '../ops/compose.js';
+import { fromWindows, imageToTokens, roll, toWindows } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
@@ -78,6 +78,19 @@ export function swinShiftMask(h: number, w: number, win: number, shift: number) 
   return float32([nWh * nWw, n, n], data);
 }
 
+interface SwinBlockOptions {
+  dim: number;
+  heads: number;
+  /** Side of the stage's (square) token map. */
+  res: number;
+  /** 'L': focused linear attention, 'S': softmax window attention. */
+  type: 'L' | 'S';
+  window: number;
+  /** Cyclic shift of the map before partitioning (0 for regular windows). */
+  shift: number;
+  dropRate: number;
+}
+
 class SwinBlock extends Module {
   readonly norm1: LayerNorm;
   readonly norm2: LayerNorm;
@@ -87,16 +100,11 @@ class SwinBlock extends Module {
   constructor(
     table: ParamTable,
     prefix: string,
-    readonly dim: number,
-    readonly res: number,
-    readonly type: 'L' | 'S',
-    readonly window: number,
-    readonly shift: number,
-    heads: number,
+    readonly opts: SwinBlockOptions,
     cfg: SwinConfig,
-    readonly dropRate: number,
   ) {
     super(table, prefix);
+    const { dim, heads, res, type, window, shift } = opts;
     if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const common = { dim, heads, window, qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale };
@@ -116,13 +124,11 @@ class SwinBlock extends Module {
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
     const [b, , c] = ops.shape(x);
-    const { res, window: w, shift: s } = this;
-    let y = ops.reshape(this.norm1.forward(ctx, x), [b, res, res, c]);
+    const { res, window: w, shift: s, dropRate } = this.opts;
+    let y = ops.reshape(this.norm1.forward(ctx, x), [b, res, res, c]); // (B, H, W, C)
     if (s > 0) y = roll(ops, roll(ops, y, -s, 1), -s, 2);
-    // partition into windows, row-major over the window grid: (B·nW, w², C)
-    const g = res / w;
     ctx.capture?.(this.attn.prefix, {}, { mapSize: res, shift: s });
-    y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, w, g, w, c]), [0, 1, 3, 2, 4, 5]), [b * g * g, w * w, c]);
+    y = toWindows(ops, y, [res, res], [w, w]); // (B·nW, w², C)
     y =
       this.attn instanceof WindowAttention
         ? this.attn.forward(
@@ -131,10 +137,10 @@ class SwinBlock extends Module {
             this.maskPath ? ops.constant(this.table.specs.get(this.maskPath)!.buffer!) : undefined,
           )
         : this.attn.forward(ctx, y);
-    y = ops.reshape(ops.transpose(ops.reshape(y, [b, g, g, w, w, c]), [0, 1, 3, 2, 4, 5]), [b, res, res, c]);
+    y = ops.reshape(fromWindows(ops, y, [res, res], [w, w]), [b, res, res, c]);
     if (s > 0) y = roll(ops, roll(ops, y, s, 1), s, 2);
-    x = ops.add(x, dropPath(ctx, ops.reshape(y, [b, res * res, c]), this.dropRate));
-    return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), this.dropRate));
+    x = ops.add(x, dropPath(ctx, ops.reshape(y, [b, res * res, c]), dropRate)); // (B, H·W, C)
+    return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), dropRate));
   }
 }
 
@@ -145,21 +151,20 @@ class PatchMerging extends Module {
   constructor(
     table: ParamTable,
     prefix: string,
-    readonly dim: number,
-    readonly res: number,
-    eps: number,
+    readonly opts: { dim: number; res: number; eps: number },
   ) {
     super(table, prefix);
+    const { dim, eps } = opts;
     this.reduction = new Linear(table, this.sub('reduction'), 4 * dim, 2 * dim, false);
     this.norm = new LayerNorm(table, this.sub('norm'), 4 * dim, eps);
   }
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
     const [b, , c] = ops.shape(x);
-    const r = this.res / 2;
+    const r = this.opts.res / 2;
     // (B, r, rowParity, r, colParity, C) → channel block index colParity·2 + rowParity
     const y = ops.reshape(ops.transpose(ops.reshape(x, [b, r, 2, r, 2, c]), [0, 1, 3, 4, 2, 5]), [b, r * r, 4 * c]);
-    return this.reduction.forward(ctx, this.norm.forward(ctx, y));
+    return this.reduction.forward(ctx, this.norm.forward(ctx, y)); // (B, r², 2C)
   }
 }
 
@@ -214,23 +219,13 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
             'BAD_CONFIG',
             `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows, e.g. 224 or 384`,
           );
-        return new SwinBlock(
-          t,
-          `layers.${i}.blocks.${j}`,
-          dim,
-          res,
-          type,
-          win,
-          shift,
-          cfg.num_heads[i],
-          cfg,
-          rates[blockIndex++],
-        );
+        const opts = { dim, heads: cfg.num_heads[i], res, type, window: win, shift, dropRate: rates[blockIndex++] };
+        return new SwinBlock(t, `layers.${i}.blocks.${j}`, opts, cfg);
       });
       const last = i === cfg.depths.length - 1;
       this.stages.push({
         blocks,
-        down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, dim, res, cfg.norm_eps),
+        down: last ? undefined : new PatchMerging(t, `layers.${i}.downsample`, { dim, res, eps: cfg.norm_eps }),
       });
     });
     const cLast = c0 * 2 ** (cfg.depths.length - 1);
@@ -242,9 +237,7 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;
     ctx.stage?.(-1);
-    const img = this.patchEmbed.forward(ctx, x); // (B, C, H/4, W/4)
-    const [b, c, hh, ww] = ops.shape(img);
-    let y = ops.transpose(ops.reshape(img, [b, c, hh * ww]), [0, 2, 1]); // (B, N, C)
+    let y = imageToTokens(ops, this.patchEmbed.forward(ctx, x)); // (B, C, H/4, W/4) → (B, N, C)
     if (this.patchNorm) y = this.patchNorm.forward(ctx, y);
     if (this.ape) y = ops.add(y, ctx.p(this.ape));
     this.stages.forEach((s, i) => {

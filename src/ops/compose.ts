@@ -31,6 +31,25 @@ export function imageToTokens(ops: Ops, x: Tensor): Tensor {
   return ops.transpose(ops.reshape(x, [b, c, h * w]), [0, 2, 1]);
 }
 
+/**
+ * Window partition: a (B, H, W, C) map, or its tokens (B, H·W, C), → windows (B·nW, wh·ww, C), row-major over
+ * the window grid (Swin's `window_partition`, CSwin's `img2windows`).
+ */
+export function toWindows(ops: Ops, x: Tensor, [h, w]: [number, number], [wh, ww]: [number, number]): Tensor {
+  const shape = ops.shape(x);
+  const [b, c] = [shape[0], shape[shape.length - 1]];
+  const y = ops.reshape(x, [b, h / wh, wh, w / ww, ww, c]);
+  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [(b * h * w) / (wh * ww), wh * ww, c]);
+}
+
+/** Inverse of toWindows: windows (B·nW, wh·ww, C) → tokens (B, H·W, C). */
+export function fromWindows(ops: Ops, x: Tensor, [h, w]: [number, number], [wh, ww]: [number, number]): Tensor {
+  const [bw, , c] = ops.shape(x);
+  const b = (bw * wh * ww) / (h * w);
+  const y = ops.reshape(x, [b, h / wh, w / ww, wh, ww, c]);
+  return ops.reshape(ops.transpose(y, [0, 1, 3, 2, 4, 5]), [b, h * w, c]);
+}
+
 /** Mean over the token axis of (B, N, C) → (B, C). */
 export function meanTokens(ops: Ops, x: Tensor): Tensor {
   return ops.mean(x, [1], false);
