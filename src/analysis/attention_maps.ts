@@ -23,7 +23,7 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * The N×N matrix of the head-shared DWC for channel 0 of its kernel (SPEC §5 uses the same channel):
+ * The N×N matrix of the head-shared DWC for channel 0 of its kernel (the official visualize.py uses the same channel):
  * M[i, j] = K[r, c] when key j sits at offset (r − m, c − m) from query i on the H×W map. Unlike
  * visualize.py's banded approximation, borders are respected exactly (zero padding, no row wrap).
  * A leading cls token (DeiT) gets an empty row and column.

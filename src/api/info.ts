@@ -13,7 +13,7 @@ export interface StageInfo {
 
 export interface ModelInfo {
   parameters: number;
-  /** Multiply-accumulates for one image (SPEC §3 convention). */
+  /** Multiply-accumulates for one image (every conv, linear and matmul; norms, activations and softmax are free). */
   macs: number;
   resolution: number;
   stages: StageInfo[];

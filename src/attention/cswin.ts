@@ -36,7 +36,7 @@ class Lepe extends Module {
 }
 
 /**
- * CSwin focused linear branch (SPEC §1.6): O = 𝓕(Q,K,V) + 𝓓(V) + LePE(V) over one full-map window.
+ * CSwin focused linear branch: O = 𝓕(Q,K,V) + 𝓓(V) + LePE(V) over one full-map window.
  * No proj inside; the block applies it.
  */
 export class FocusedCswinBranch extends Module {
@@ -61,7 +61,7 @@ export class FocusedCswinBranch extends Module {
   }
 }
 
-/** CSwin LePE softmax branch (SPEC §1.7): per window, softmax((q·d^-½) kᵀ) v + LePE(v). */
+/** CSwin LePE softmax branch: per window, softmax((q·d^-½) kᵀ) v + LePE(v). */
 export class LepeCswinBranch extends Module {
   readonly lepe: Lepe;
   constructor(

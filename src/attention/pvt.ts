@@ -69,7 +69,7 @@ abstract class SpatialReduction extends Module {
 }
 
 /**
- * PVT / PVTv2 focused linear attention (SPEC §1.4): O = 𝓕(Q, K, V) + 𝓓(V′; H, W), where V′ is V
+ * PVT / PVTv2 focused linear attention: O = 𝓕(Q, K, V) + 𝓓(V′; H, W), where V′ is V
  * resampled back to N tokens along the flattened token axis when keys were reduced.
  */
 export class FocusedSrAttention extends SpatialReduction {
@@ -93,7 +93,7 @@ export class FocusedSrAttention extends SpatialReduction {
   }
 }
 
-/** PVT spatial-reduction softmax attention (SPEC §1.7): softmax(q kᵀ · d^-½) v, scale after the product. */
+/** PVT spatial-reduction softmax attention: softmax(q kᵀ · d^-½) v, scale after the product. */
 export class SrAttention extends SpatialReduction {
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;

@@ -6,7 +6,7 @@ import { Module, type ParamTable } from '../nn/module.js';
 import { FocusedParams, type FocusedOptions, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 /**
- * Swin focused linear attention over windows (SPEC §1.3): x (B·nW, w², C) → (B·nW, w², C).
+ * Swin focused linear attention over windows: x (B·nW, w², C) → (B·nW, w², C).
  * The shift mask is ignored on purpose, exactly as the official module does.
  */
 export class FocusedWindowAttention extends Module {
@@ -51,7 +51,7 @@ export function relativePositionIndex(w: number): TensorData {
   return { dtype: 'int64', shape: [n, n], data };
 }
 
-/** Swin W-MSA / SW-MSA with relative position bias (SPEC §1.7). */
+/** Swin W-MSA / SW-MSA with relative position bias. */
 export class WindowAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;

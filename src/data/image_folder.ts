@@ -39,7 +39,7 @@ function listDir(dir: string, what: string): string[] {
  * `root/<split>/<class>/*.{jpg,png,webp}` decoded with sharp, labels = sorted class-folder index (as
  * torchvision's ImageFolder). Opening decodes every file once: corrupt ones are skipped and reported,
  * and more than 1% corrupt is an error. Training: random resized crop + horizontal flip; eval: square
- * resize to ⌊256/224·S⌋ then center crop S (SPEC §5). RGB or grayscale, normalised by mean/std.
+ * resize to ⌊256/224·S⌋ then center crop S (the official evaluation transform). RGB or grayscale, normalised by mean/std.
  */
 export class ImageFolder implements Dataset {
   readonly inChans: number;

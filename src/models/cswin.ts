@@ -83,7 +83,7 @@ class CswinBlock extends Module {
     if (type === 'L' && !single) {
       throw new FlattenError(
         'BAD_CONFIG',
-        `cswin: a focused linear stage needs la_split_size equal to its resolution ${res} (got ${split}); the official strip version fails (SPEC §1.6)`,
+        `cswin: a focused linear stage needs la_split_size equal to its resolution ${res} (got ${split}); the official strip version of focused attention does not run`,
       );
     }
     if (!single && res % split !== 0)
@@ -120,7 +120,7 @@ class CswinBlock extends Module {
   }
 }
 
-/** FLatten-CSwin (SPEC §2.4). */
+/** FLatten-CSwin: a conv stem, four stages of cross-shaped window blocks joined by strided conv merges. */
 export class FLattenCswin extends ImageClassifier<CswinConfig> {
   readonly family = 'cswin' as const;
   readonly stem: Conv2d;

@@ -2,7 +2,7 @@ import type { Family } from './model.js';
 
 /**
  * Official constructors and named factories: what each one fixes before the caller's kwargs apply.
- * Factories pass LayerNorm eps 1e-6 to PVT/PVTv2 blocks; the bare classes use 1e-5 (SPEC §2.2).
+ * Factories pass LayerNorm eps 1e-6 to PVT/PVTv2 blocks; the bare classes use 1e-5 (as in the official code).
  */
 export interface Constructor {
   family: Family;

@@ -29,7 +29,7 @@ export interface PvtConfig {
   /** eps of norm1/norm2/final norms: 1e-5 for the bare class, 1e-6 from the named factories. */
   norm_eps: number;
   qk_scale: number | null;
-  /** PVTv2 only: pooled keys/values and a ReLU in the MLP (SPEC §1.5). */
+  /** PVTv2 only: pooled keys/values and a ReLU in the MLP. */
   linear: boolean;
 }
 
@@ -164,7 +164,7 @@ interface Stage {
 }
 
 /**
- * FLatten-PVT (v1, SPEC §2.2) and FLatten-PVTv2 (§2.3): the same pyramid with different patch embeds,
+ * FLatten-PVT (v1) and FLatten-PVTv2: the same pyramid with different patch embeds,
  * position handling (v1 adds pos_embed, v2 has a conv in the MLP) and heads (v2 norms every stage).
  */
 export class FLattenPvt extends ImageClassifier<PvtConfig> {
@@ -218,7 +218,7 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
       this.stages.push({ embed, embedNorm, pos: posPaths[i], posSide: nominal[i], blocks, norm, res: resolutions[i] });
     }
     const cLast = cfg.embed_dims[n - 1];
-    // v1 keeps a final norm in its state_dict that its forward never calls (SPEC §2.2)
+    // v1 keeps a final norm in its state_dict that its forward never calls (the official class registers it too)
     if (!v2) new LayerNorm(t, 'norm', cLast, cfg.norm_eps);
     this.head = classifierHead(t, cLast, cfg.num_classes);
     this.stageNames = this.stages.map((_, i) => `stage${i + 1}`);

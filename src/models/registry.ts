@@ -1,7 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import type { Family } from './model.js';
 
-/** Eval preprocessing of a named model (SPEC §5). */
+/** Eval preprocessing of a named model (the official evaluation transform). */
 export interface Preprocess {
   imgSize: number;
   /** Resize to the square ⌊256/224·img⌋ then center-crop (true), or resize straight to img (false). */
@@ -25,7 +25,7 @@ export interface RegistryEntry {
   weights?: string;
 }
 
-/** ImageNet eval statistics and interpolation (SPEC §5). */
+/** ImageNet eval statistics and interpolation (the official evaluation transform). */
 export const IMAGENET_EVAL = {
   mean: [0.485, 0.456, 0.406] as [number, number, number],
   std: [0.229, 0.224, 0.225] as [number, number, number],

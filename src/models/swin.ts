@@ -54,7 +54,7 @@ export const SWIN_DEFAULTS: SwinConfig = {
 
 /**
  * Shift mask (nW, w², w²): 0 where two tokens of a window come from the same region of the
- * un-shifted map, −100 elsewhere (SPEC §1.7).
+ * un-shifted map, −100 elsewhere, as the official `attn_mask`.
  */
 export function swinShiftMask(h: number, w: number, win: number, shift: number) {
   const region = (x: number, len: number) => (x < len - win ? 0 : x < len - shift ? 1 : 2);
@@ -207,7 +207,7 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
       const res = res0 / 2 ** i;
       const types = blockTypes(cfg.attn_type, i, depth, cfg.depths.length);
       const blocks = types.map((type, j) => {
-        // per-block window and shift, then the clamp to the feature map (SPEC §2.1 step 4)
+        // per-block window and shift, then the clamp to the feature map as the official SwinTransformerBlock does
         let win = type === 'L' ? cfg.window_size : cfg.window_size <= 56 ? 7 : 12;
         let shift = j % 2 === 0 ? 0 : Math.floor(win / 2);
         if (res <= win) {
@@ -236,7 +236,6 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
 
   forward(ctx: Ctx, x: Tensor): ModelOutput {
     const { ops } = ctx;
-    ctx.stage?.(-1);
     let y = imageToTokens(ops, this.patchEmbed.forward(ctx, x)); // (B, C, H/4, W/4) → (B, N, C)
     if (this.patchNorm) y = this.patchNorm.forward(ctx, y);
     if (this.ape) y = ops.add(y, ctx.p(this.ape));

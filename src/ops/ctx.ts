@@ -13,11 +13,17 @@ export interface Ctx {
    */
   dropPath?(x: Tensor, rate: number): Tensor;
   /**
-   * Analysis hook: focused blocks report their q, k, φ(q), φ(k) and DWC geometry under their path prefix.
-   * Engines ignore it; the analysis tools set it to read what the model really computes.
+   * Analysis hook, the same in every family: each focused attention module reports under its own path
+   * (e.g. `layers.0.blocks.1.attn`) its q, k, φ(q), φ(k) with `{ heads }`, and its DWC's window grid as
+   * `{ hw: [h, w] }`. Swin blocks add `{ mapSize, shift }` for the attention path, since a window's place in
+   * the map is known only to the block. Softmax blocks report nothing. Engines ignore the hook; the
+   * analysis tools set it to read what the model really computes.
    */
   capture?(prefix: string, tensors: Record<string, Tensor>, info?: Record<string, unknown>): void;
-  /** Called by models as each stage begins, so that a counting engine can attribute cost per stage. */
+  /**
+   * Called by every model with i = 0, 1, … as stage i begins and with the stage count once the last stage
+   * ends (before the head), so that a counting engine can attribute cost to stem, stages and head.
+   */
   stage?(index: number): void;
 }
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
   await sharp(png).ensureAlpha(0.5).png().toFile(rgba);
 });
 
-describe('image preprocessing (SPEC §5)', () => {
+describe('image preprocessing (the official evaluation transform)', () => {
   it('resizes to the square ⌊256/224·S⌋ then center-crops S, for every input kind', async () => {
     const pre = { imgSize: 224, crop: true, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
     for (const f of [png, webp, grey16, rgba]) {

@@ -238,7 +238,7 @@ describe('a training step runs on every family (wasm backend)', () => {
       );
       expect(Number.isFinite(value.dataSync()[0])).toBe(true);
       const byPath = new Map(live.params.map((p) => [p.path, grads[p.variable.name]]));
-      // PVT v1 keeps a final norm that its forward never uses (SPEC §2.2): the only parameters without a gradient
+      // PVT v1 keeps a final norm that its forward never uses (as the official class does): the only parameters without a gradient
       const missing = [...byPath].filter(([, g]) => !g).map(([p]) => p);
       expect(missing).toEqual(name === 'pvt' ? ['norm.weight', 'norm.bias'] : []);
       for (const [path, g] of byPath) if (g) expect(g.dataSync().every(Number.isFinite), path).toBe(true);

@@ -3,7 +3,7 @@ import { modelInfo } from '../../api/info.js';
 import { action, parseIntOption } from '../run.js';
 import { formatTable } from '../table.js';
 
-/** `flatten info <name>`: parameters, MACs (SPEC §3 convention) and a per-stage table. */
+/** `flatten info <name>`: parameters, MACs (conv, linear and matmul) and a per-stage table. */
 export function registerInfo(program: Command): void {
   program
     .command('info')
