@@ -1,8 +1,9 @@
 import sharp from 'sharp';
 import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
+import { ReadBudget } from './budget.js';
 
-/** How a model wants its images (SPEC §5): size, square resize + center crop or plain resize, channel stats. */
+/** How a model wants its images: size, square resize + center crop or plain resize, channel stats. */
 export interface ImagePreprocess {
   imgSize: number;
   crop: boolean;
@@ -20,6 +21,17 @@ export interface PreparedImage {
 /** Images above this many pixels are refused before decoding (sharp shrinks JPEGs on load below it). */
 const MAX_PIXELS = 200_000_000;
 
+export interface ImageReadOptions {
+  /** Names an image given as bytes in messages (default 'image'). */
+  name?: string;
+  /**
+   * Charged with the decoded size (width × height × 4 bytes, what sharp holds at most) before decoding, and
+   * with the output pixels. By default the limit is what MAX_PIXELS allows: an image's file size says little
+   * about its pixels, so the file-size default of the other readers does not fit here.
+   */
+  budget?: ReadBudget;
+}
+
 /**
  * Decode any JPEG/PNG/WebP/GIF/TIFF (grayscale, alpha and 16-bit included) and apply the official eval
  * geometry: resize to the square S = ⌊256/224·img⌋ (aspect not kept) then center-crop img, or resize
@@ -29,14 +41,19 @@ export async function prepareImage(
   file: string | Uint8Array,
   pre: ImagePreprocess,
   channels: 1 | 3,
+  opts: ImageReadOptions = {},
 ): Promise<PreparedImage> {
-  const name = typeof file === 'string' ? file : 'image';
+  const name = typeof file === 'string' ? file : (opts.name ?? 'image');
   const size = pre.imgSize;
   const s = pre.crop ? Math.floor((256 / 224) * size) : size;
   const off = Math.round((s - size) / 2);
+  const budget = opts.budget ?? new ReadBudget(4 * MAX_PIXELS + 4 * size * size);
   try {
     const meta = await sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS }).metadata();
-    if (!meta.width || !meta.height) throw new Error('no image dimensions');
+    if (!meta.width || !meta.height)
+      throw new FlattenError('BAD_FILE', `${name}: not a readable image (no dimensions)`);
+    budget.charge(4 * meta.width * meta.height, `${name}: decoding ${meta.width}×${meta.height} pixels`);
+    budget.charge(size * size * channels, `${name}: pixels`);
     let img = sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS, sequentialRead: true })
       .flatten({ background: '#ffffff' })
       .resize(s, s, { fit: 'fill', kernel: 'cubic' });
@@ -44,9 +61,11 @@ export async function prepareImage(
     if (pre.crop) img = img.extract({ left: off, top: off, width: size, height: size });
     img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
     const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels, expected ${channels}`);
+    if (info.channels !== channels)
+      throw new FlattenError('BAD_FILE', `${name}: decoded ${info.channels} channels, expected ${channels}`);
     return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size, channels };
   } catch (e) {
+    if (e instanceof FlattenError) throw e;
     const msg = (e as Error).message ?? String(e);
     if (/pixel limit/i.test(msg))
       throw new FlattenError('BAD_FILE', `${name}: image is larger than ${MAX_PIXELS / 1e6} megapixels`);

@@ -13,6 +13,8 @@ export interface JsonSource {
   field?: string;
   /** Deepest nesting of objects and arrays allowed (default 64). */
   maxDepth?: number;
+  /** The text must hold a JSON object (kwargs, configs): anything else is refused here, by name. */
+  object?: boolean;
 }
 
 function where(src: JsonSource): string {
@@ -65,5 +67,10 @@ export function parseJson<T = unknown>(text: string, src: JsonSource): T {
     );
   }
   checkStructure(text, src);
+  if (src.object && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw new FlattenError(
+      'BAD_FILE',
+      `${where(src)}: must be a JSON object, got ${JSON.stringify(value)?.slice(0, 80)}`,
+    );
   return value as T;
 }

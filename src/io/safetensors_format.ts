@@ -58,9 +58,7 @@ export function readSafetensors(bytes: Uint8Array, name = 'model.safetensors', o
     throw fail('safetensors header is not valid UTF-8');
   }
   // {name: {dtype, shape: [...], data_offsets: [...]}} is three levels; allow a little room for extensions.
-  const header = parseJson(text, { file: name, field: 'safetensors header', maxDepth: 8 });
-  if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw fail('safetensors header is not a JSON object');
+  const header = parseJson(text, { file: name, field: 'safetensors header', maxDepth: 8, object: true });
   const data = bytes.subarray(8 + headerLen);
 
   const metadata: Record<string, string> = {};

@@ -1,6 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
 import { initTfjs } from '../engines/tfjs/backend.js';
+import { parseJson } from '../io/json_text.js';
 import { readSafetensorsFile } from '../io/safetensors.js';
 import { readStateDict } from '../nn/checkpoint.js';
 import { buildNamed } from '../models/build.js';
@@ -33,7 +34,11 @@ export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResu
     const st = readSafetensorsFile(o.checkpoint);
     sd = st.tensors;
     if (st.metadata['flatten.model'] === o.model && st.metadata['flatten.kwargs'])
-      kwargs = JSON.parse(st.metadata['flatten.kwargs']) as Record<string, unknown>;
+      kwargs = parseJson(st.metadata['flatten.kwargs'], {
+        file: o.checkpoint,
+        field: "metadata 'flatten.kwargs'",
+        object: true,
+      });
   } else {
     sd = readStateDict(o.checkpoint);
   }

@@ -3,52 +3,9 @@
  * Used on our own exports and on the graph ORT writes after optimizing, to count nodes.
  */
 
-interface Field {
-  field: number;
-  /** varint value, or the byte range of a length-delimited field */
-  value?: number;
-  start?: number;
-  end?: number;
-}
+import { protoFields } from './model_check.js';
 
-function* fields(b: Uint8Array, start: number, end: number): Generator<Field> {
-  let p = start;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (p >= end) throw new Error('truncated protobuf');
-      const byte = b[p++];
-      v += (byte & 0x7f) * mul;
-      if (byte < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  while (p < end) {
-    const tag = varint();
-    const field = Math.floor(tag / 8);
-    switch (tag & 7) {
-      case 0:
-        yield { field, value: varint() };
-        break;
-      case 1:
-        p += 8;
-        break;
-      case 2: {
-        const len = varint();
-        if (p + len > end) throw new Error('truncated protobuf');
-        yield { field, start: p, end: p + len };
-        p += len;
-        break;
-      }
-      case 5:
-        p += 4;
-        break;
-      default:
-        throw new Error(`unsupported protobuf wire type ${tag & 7}`);
-    }
-  }
-}
+const fields = (b: Uint8Array, start: number, end: number) => protoFields(b, start, end, 'ONNX graph');
 
 const utf8 = new TextDecoder();
 

@@ -1,7 +1,9 @@
 import * as ort from 'onnxruntime-node';
 import { FlattenError } from '../../core/errors.js';
-import { shapeStr, type TensorData } from '../../core/tensor.js';
+import { shapeStr, sizeOf, type TensorData } from '../../core/tensor.js';
 import { defaultThreads } from '../../core/threads.js';
+import { readFileBytes } from '../../io/files.js';
+import { checkOnnxModel } from './model_check.js';
 
 /** ORT's highest level: constant folding, the fusions (Gelu, LayerNorm, MatMul+Add, FusedMatMul) and NCHWc layouts. */
 export const GRAPH_OPTIMIZATION_LEVEL = 'all' as const;
@@ -43,6 +45,8 @@ export class OnnxSession {
       logSeverityLevel: 3,
       ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
     };
+    // Our checks first (model_check.ts); for a path, ORT still reads the file itself.
+    checkOnnxModel(typeof model === 'string' ? readFileBytes(model) : model, source);
     let s: ort.InferenceSession;
     try {
       s =
@@ -64,6 +68,12 @@ export class OnnxSession {
     if (ok) {
       if (x.dtype !== 'float32')
         throw new FlattenError('BAD_SHAPE', `${this.source}: input '${i.name}' must be float32, got ${x.dtype}`);
+      // ORT would answer a mismatch with an error of its own (or read past the buffer): say it here.
+      if (!x.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || x.data.length !== sizeOf(x.shape))
+        throw new FlattenError(
+          'BAD_SHAPE',
+          `${this.source}: input '${i.name}' has shape ${shapeStr(x.shape)} (${sizeOf(x.shape)} values) but its data holds ${x.data.length}`,
+        );
       return;
     }
     // images: name the resolution, which is fixed per export
