@@ -29,6 +29,8 @@ const KEYS = ['descr', 'fortran_order', 'shape'];
 /** A cursor over the header text; `fail` names the file. */
 class Literal {
   private i = 0;
+  /** The key whose value is being read, for messages. */
+  private key = '';
   constructor(
     private readonly text: string,
     private readonly fail: (why: string) => FlattenError,
@@ -47,7 +49,8 @@ class Literal {
   }
   private bad(why: string): FlattenError {
     const near = JSON.stringify(this.text.slice(this.i, this.i + 12));
-    return this.fail(`bad .npy header: ${why} at character ${this.i} (near ${near})`);
+    const inKey = this.key ? ` in the value of '${this.key}'` : '';
+    return this.fail(`bad .npy header: ${why}${inKey} at character ${this.i} (near ${near})`);
   }
 
   private scalar(): Scalar {
@@ -97,7 +100,9 @@ class Literal {
       if (typeof key !== 'string') throw this.bad('dict key is not a string');
       if (out.has(key)) throw this.bad(`key '${key}' appears twice`);
       this.expect(':');
+      this.key = key;
       out.set(key, this.value());
+      this.key = '';
       if (this.peek() === ',') this.i++;
       else if (this.peek() !== '}') throw this.bad("expected ',' or '}'");
     }
