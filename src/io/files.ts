@@ -3,7 +3,22 @@
  * that names the path, and writes are atomic so a crash never leaves a half-written output.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  appendFileSync,
+  constants,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 
@@ -23,14 +38,53 @@ export function readFileBytes(path: string): Uint8Array {
   }
 }
 
+function kindOf(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'a device';
+}
+
 /**
- * Write to a temporary file in the same directory, then rename over the target: rename within one
- * file system is atomic, so readers see either the old file or the complete new one.
+ * Whether `path` exists, refusing anything there that is not a regular file: a rename over a symlink,
+ * FIFO or device node would silently replace it (`--output /dev/full` once became a regular file), and
+ * reading a FIFO blocks forever. lstat, so a symlink is refused rather than followed.
+ */
+export function regularFileExists(path: string): boolean {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new FlattenError('BAD_FILE', `${path}: cannot inspect (${reason(err)})`);
+  }
+  if (!st.isFile())
+    throw new FlattenError('BAD_FILE', `refusing to replace ${path}: not a regular file (${kindOf(st)})`);
+  return true;
+}
+
+/** The temporary files of writeFileAtomic are `.<name>.<pid>.<hex>.tmp` beside the target. */
+const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Write to a temporary file in the same directory, flush it, then rename over the target: rename within
+ * one file system is atomic, so readers see either the old file or the complete new one. The target must
+ * be absent or a regular file (see regularFileExists).
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  regularFileExists(path);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, bytes);
+    // 'wx': never write through something already at the temporary name (a planted symlink)
+    const fd = openSync(tmp, 'wx');
+    try {
+      for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at);
+      // on disk before the rename, so a power cut cannot leave the new name on empty data
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (err) {
     try {
@@ -39,5 +93,57 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
       // the temp file may never have been created; nothing to clean up
     }
     throw new FlattenError('BAD_FILE', `${path}: cannot write file (${reason(err)})`);
+  }
+}
+
+/** Renames a file over `to` (atomic), which must be absent or a regular file. */
+export function renameFile(from: string, to: string): void {
+  regularFileExists(to);
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    throw new FlattenError('BAD_FILE', `${to}: cannot rename ${from} to it (${reason(err)})`);
+  }
+}
+
+/** Deletes the temporary files that a killed writeFileAtomic left beside `names` in `dir`. */
+export function removeLeftoverTemps(dir: string, names: readonly string[]): void {
+  for (const entry of readdirSync(dir)) {
+    const target = TEMP_NAME.exec(entry)?.[1];
+    if (target !== undefined && names.includes(target)) unlinkSync(join(dir, entry));
+  }
+}
+
+/** Appends to a regular file (created if absent), naming the path on failure. */
+export function appendFileText(path: string, text: string): void {
+  regularFileExists(path);
+  try {
+    appendFileSync(path, text);
+  } catch (err) {
+    throw new FlattenError('BAD_FILE', `${path}: cannot append (${reason(err)})`);
+  }
+}
+
+/**
+ * Creates folder `path` (and its parents) for output, or checks an existing one. `what` names the option
+ * in the message, e.g. "--out": a path that is a file, or a parent that is, is named as such rather than
+ * surfacing as a bare EEXIST/ENOTDIR from mkdir.
+ */
+export function ensureOutputDir(path: string, what: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? `${code === 'EEXIST' ? 'it' : 'a parent'} exists and is not a folder`
+        : `cannot create the folder (${reason(err)})`;
+    throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: ${why}`);
+  }
+  // checked now, not at the first checkpoint after an epoch of work (root passes any such check)
+  try {
+    accessSync(path, constants.W_OK);
+  } catch (err) {
+    throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: the folder is not writable (${reason(err)})`);
   }
 }

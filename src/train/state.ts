@@ -1,25 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import type { StateDict } from '../core/tensor.js';
-import { writeFileAtomic } from '../io/files.js';
+import { readFileBytes, regularFileExists, removeLeftoverTemps, renameFile, writeFileAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
-import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { AdamW } from './optim.js';
+import { checkTrainState } from './state_check.js';
 
 /** Where a run keeps its files. */
 export const RUN_FILES = {
   weights: 'last.safetensors',
   best: 'best.safetensors',
   state: 'state.json',
+  /** The state of a save in progress, complete before the weights it describes replace last.safetensors. */
+  nextState: 'state.next.json',
   metrics: 'metrics.jsonl',
 };
 
 /** Everything besides the weights that resuming needs. The RNG is fully given by (seed, epoch, step). */
 export interface TrainState {
   format: 'flatten-train-state';
-  version: 1;
+  /** 2 adds weightsSha256; a version 1 state is still read, paired with its weights by global step. */
+  version: 1 | 2;
   model: string;
   /** Registry kwargs overrides the model was built with (num_classes, attn_type, …). */
   kwargs: Record<string, unknown>;
@@ -34,13 +38,12 @@ export interface TrainState {
   partial: { lossSum: number; correct: number; seen: number; seconds: number };
   best: { top1: number; epoch: number } | null;
   optimizer: { step: number; m: Record<string, string>; v: Record<string, string> };
+  /** Digest of the last.safetensors bytes this state belongs to. */
+  weightsSha256?: string;
 }
 
 const b64 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-function fromB64(s: string): Float32Array {
-  const buf = Buffer.from(s, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-}
+const fromB64 = (s: string) => Buffer.from(s, 'base64');
 
 export async function optimizerState(opt: AdamW): Promise<TrainState['optimizer']> {
   const m: Record<string, string> = {};
@@ -57,26 +60,38 @@ export function restoreOptimizer(opt: AdamW, saved: TrainState['optimizer'], sou
     ['v', opt.v],
   ] as const) {
     for (const [k, t] of moments) {
-      const s = saved[name][k];
-      const values = s === undefined ? undefined : fromB64(s);
-      if (!values || values.length !== t.size)
+      const s = Object.hasOwn(saved[name], k) ? saved[name][k] : undefined;
+      const bytes = s === undefined ? undefined : fromB64(s);
+      // the byte count is checked first: a Float32Array over a length that is not a multiple of 4 throws
+      if (!bytes || bytes.byteLength !== 4 * t.size)
         throw new FlattenError(
           'BAD_KEYS',
-          `${source}: optimizer moment ${name} for '${k}' is ${values ? `of size ${values.length}, expected ${t.size}` : 'missing'}`,
+          `${source}: optimizer moment ${name} for '${k}' is ${bytes ? `${bytes.byteLength} bytes, expected ${4 * t.size}` : 'missing'}`,
         );
-      t.assign(tf.tensor(values, t.shape));
+      t.assign(
+        tf.tensor(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), t.shape),
+      );
     }
   }
   opt.step = saved.step;
 }
 
 /**
- * Writes weights, then the state naming their global step; each file is atomic (temp + rename).
- * The step stored in the weights' metadata lets a resume detect a crash between the two writes.
+ * One checkpoint is last.safetensors plus the state holding its digest, and replacing last.safetensors
+ * is the one step that switches from the old checkpoint to the new:
+ *   1. the new state is written to state.next.json (atomic: temp + rename);
+ *   2. the new weights replace last.safetensors (atomic): the commit;
+ *   3. state.next.json is renamed to state.json.
+ * A kill before 2 leaves the old weights with their state.json; a kill between 2 and 3 leaves the new
+ * weights with their state in state.next.json. loadCheckpoint takes the state that matches the weights.
  */
-export function saveCheckpoint(dir: string, weights: StateDict, state: TrainState): void {
-  writeSafetensorsFile(join(dir, RUN_FILES.weights), weights, weightsMetadata(state));
-  writeFileAtomic(join(dir, RUN_FILES.state), new TextEncoder().encode(JSON.stringify(state)));
+export function saveCheckpoint(dir: string, weights: StateDict, state: Omit<TrainState, 'weightsSha256'>): void {
+  const bytes = writeSafetensors(weights, weightsMetadata(state));
+  const next = join(dir, RUN_FILES.nextState);
+  const full: TrainState = { ...state, weightsSha256: sha256(bytes) };
+  writeFileAtomic(next, new TextEncoder().encode(JSON.stringify(full)));
+  writeFileAtomic(join(dir, RUN_FILES.weights), bytes);
+  renameFile(next, join(dir, RUN_FILES.state));
 }
 
 export function weightsMetadata(state: Pick<TrainState, 'model' | 'kwargs' | 'globalStep'>): Record<string, string> {
@@ -88,23 +103,66 @@ export function weightsMetadata(state: Pick<TrainState, 'model' | 'kwargs' | 'gl
   };
 }
 
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The checkpoint in run folder `dir` (see saveCheckpoint). A save killed after its commit is finished
+ * here (its state.next.json becomes state.json): the next save would otherwise overwrite state.next.json
+ * while state.json still describes older weights, leaving no state for last.safetensors.
+ */
 export function loadCheckpoint(dir: string): { state: TrainState; weights: StateDict } {
-  const statePath = join(dir, RUN_FILES.state);
   const weightsPath = join(dir, RUN_FILES.weights);
-  if (!existsSync(statePath) || !existsSync(weightsPath))
+  const [current, next] = [RUN_FILES.state, RUN_FILES.nextState].map((f) => join(dir, f));
+  const statePaths = [current, next].filter(regularFileExists);
+  if (!regularFileExists(weightsPath) || statePaths.length === 0)
     throw new FlattenError(
       'BAD_FILE',
       `--resume: no checkpoint in ${dir} (needs ${RUN_FILES.state} and ${RUN_FILES.weights})`,
     );
-  const state = readJsonFile<TrainState>(statePath);
-  if (state?.format !== 'flatten-train-state' || state.version !== 1)
-    throw new FlattenError('BAD_FILE', `${statePath}: not a flatten training state (format/version)`);
-  const { tensors, metadata } = readSafetensorsFile(weightsPath);
-  if (metadata['flatten.global_step'] !== String(state.globalStep)) {
-    throw new FlattenError(
-      'BAD_FILE',
-      `${weightsPath} is at step ${metadata['flatten.global_step']} but ${statePath} at step ${state.globalStep}; the run was interrupted between the two writes`,
-    );
+  const bytes = readFileBytes(weightsPath);
+  const { tensors, metadata } = readSafetensors(bytes, weightsPath);
+  const digest = sha256(bytes);
+  for (const statePath of statePaths) {
+    const state = checkTrainState(readJsonFile(statePath), statePath);
+    const matches =
+      state.weightsSha256 === undefined
+        ? metadata['flatten.global_step'] === String(state.globalStep)
+        : state.weightsSha256 === digest;
+    if (!matches) continue;
+    if (statePath === next) renameFile(next, current);
+    return { state, weights: tensors };
   }
-  return { state, weights: tensors };
+  throw new FlattenError(
+    'BAD_FILE',
+    `${weightsPath} belongs to no training state in ${dir} (${statePaths.map((p) => basename(p)).join(', ')} describe other weights); the files were changed or mixed by hand`,
+  );
+}
+
+/**
+ * Readies run folder `dir` for a run that starts at global step `step`: deletes the temporary files of
+ * a killed write, and the metrics lines of epochs past `step`. The metrics line of an epoch is appended
+ * before its checkpoint, so a kill between the two would otherwise list that epoch twice; a kill inside
+ * the append leaves a torn last line, dropped here too. A fresh run (step 0) keeps no old metrics.
+ */
+export function tidyRunDir(dir: string, step: number): void {
+  removeLeftoverTemps(dir, Object.values(RUN_FILES));
+  const path = join(dir, RUN_FILES.metrics);
+  if (!regularFileExists(path)) return;
+  const text = new TextDecoder().decode(readFileBytes(path));
+  const kept = text
+    .split('\n')
+    .filter((line) => metricsStep(line) <= step)
+    .map((line) => `${line}\n`)
+    .join('');
+  if (kept !== text) writeFileAtomic(path, new TextEncoder().encode(kept));
+}
+
+/** The global step a metrics line was written at; a line that is not one (torn, empty) counts as past any step. */
+function metricsStep(line: string): number {
+  try {
+    const step = (JSON.parse(line) as { step?: unknown })?.step;
+    return typeof step === 'number' ? step : Infinity;
+  } catch {
+    return Infinity;
+  }
 }

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
@@ -8,6 +7,7 @@ import { ArrayDataset } from '../data/array_dataset.js';
 import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
 import { defaultThreads } from '../core/threads.js';
 import { initTfjs, type TfjsBackend } from '../engines/tfjs/backend.js';
+import { appendFileText, ensureOutputDir } from '../io/files.js';
 import { writeSafetensorsFile } from '../io/safetensors.js';
 import { buildNamed } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
@@ -29,6 +29,7 @@ import {
   restoreOptimizer,
   RUN_FILES,
   saveCheckpoint,
+  tidyRunDir,
   weightsMetadata,
   type TrainState,
 } from './state.js';
@@ -133,19 +134,19 @@ let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 
 /**
- * Train (or resume, or fine-tune) a registry model on the tfjs engine. Writes `last.safetensors` +
- * `state.json` atomically after every epoch and when stopped, `best.safetensors` on a new best held-out
- * top-1, and one JSON line per epoch to `metrics.jsonl`. Data order, augmentation and drop path are
- * functions of (seed, epoch, step), so a resumed run continues exactly where it stopped.
+ * Train (or resume, or fine-tune) a registry model on the tfjs engine. Writes a checkpoint
+ * (`last.safetensors` + `state.json`, one atomic unit: see saveCheckpoint) after every epoch and when
+ * stopped, `best.safetensors` on a new best held-out top-1, and one JSON line per epoch to `metrics.jsonl`.
+ * Data order, augmentation and drop path are functions of (seed, epoch, step), so a resumed run continues
+ * exactly where it stopped, even after a hard kill.
  */
 export async function train(options: TrainOptions, resume: boolean, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => console.error(m));
-  mkdirSync(options.out, { recursive: true });
-  let state: TrainState | undefined;
-  let resumeWeights: StateDict | undefined;
+  ensureOutputDir(options.out, '--out');
+  const checkpoint = resume ? loadCheckpoint(options.out) : undefined;
+  const state = checkpoint?.state;
   let o = options;
-  if (resume) {
-    ({ state, weights: resumeWeights } = loadCheckpoint(options.out));
+  if (state) {
     if (state.model !== options.model)
       throw new FlattenError(
         'BAD_CONFIG',
@@ -178,13 +179,13 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   checkFit(model, trainSet, o.model);
 
   let weights: Map<string, TensorData>;
-  if (resumeWeights) weights = loadRunWeights(model, resumeWeights, join(o.out, RUN_FILES.weights));
+  if (checkpoint) weights = loadRunWeights(model, checkpoint.weights, join(o.out, RUN_FILES.weights));
   else if (o.pretrained) weights = loadPretrained(model.table, o.pretrained, o.seed);
   else weights = initWeights(model.table, o.seed);
 
   const live = new LiveWeights(model.table, weights);
   const opt = new AdamW(live.params, { lr: o.lr, weightDecay: o.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-  if (state) restoreOptimizer(opt, state.optimizer, join(o.out, RUN_FILES.state));
+  if (checkpoint) restoreOptimizer(opt, checkpoint.state.optimizer, join(o.out, RUN_FILES.state));
 
   const B = o.batchSize;
   const stepsPerEpoch = Math.floor(trainSet.size / B);
@@ -203,11 +204,12 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   const history: EpochMetrics[] = [];
   const { model: name } = o;
   const metricsPath = join(o.out, RUN_FILES.metrics);
+  tidyRunDir(o.out, globalStep);
 
   // (ep, st): the epoch in progress and its batches done, i.e. where a resume starts
   const snapshot = async (ep: number, st: number): Promise<TrainState> => ({
     format: 'flatten-train-state',
-    version: 1,
+    version: 2,
     model: name,
     kwargs,
     dataset: o.dataset,
@@ -307,7 +309,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         }
       }
       history.push(m);
-      appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
+      appendFileText(metricsPath, `${JSON.stringify(m)}\n`);
       hooks.progress?.log(
         `epoch ${m.epoch}/${o.epochs}: train loss ${m.train_loss.toFixed(4)} top-1 ${(100 * m.train_top1).toFixed(2)}%` +
           (m.test

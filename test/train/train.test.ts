@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../../src/engines/tfjs/backend.js';
@@ -176,6 +176,22 @@ describe('flatten train / eval on an image folder', () => {
     ).toBe(0);
   }, 60_000);
 
+  it('killed between the metrics line of an epoch and its checkpoint, the resumed run lists that epoch once', async () => {
+    const dir = out('metrics');
+    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    const metrics = join(dir, 'metrics.jsonl');
+    const [first] = readFileSync(metrics, 'utf8').trim().split('\n');
+    // what the killed run had appended: epoch 2's line, and a torn start of epoch 3's
+    const ahead = JSON.stringify({ ...JSON.parse(first), epoch: 2, step: 2 * JSON.parse(first).step });
+    writeFileSync(metrics, `${first}\n${ahead}\n{"epoch":3,"st`, { flag: 'w' });
+    await train(tinyOptions(folder, dir, { epochs: 3 }), true, quiet);
+    const epochs = readFileSync(metrics, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+  }, 60_000);
+
   it('gradient workers (--threads 3) train the same model as one thread', async () => {
     const one = out('t1');
     await train(tinyOptions(folder, one), false, quiet);
@@ -266,6 +282,18 @@ describe('bad input gets a clear message', () => {
     dirs.push(many);
     await expect(train(tinyOptions(many, out('c2')), false, quiet)).rejects.toThrow(
       /2 of 26 images .* are corrupt \(more than 1%\), stopping/,
+    );
+  }, 60_000);
+
+  it('a hand-edited optimizer moment of the wrong length is refused by file and key', async () => {
+    const dir = out('moment');
+    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    const path = join(dir, 'state.json');
+    const state = JSON.parse(readFileSync(path, 'utf8'));
+    state.optimizer.m['head.bias'] = 'AAAA'; // 3 bytes: not even a whole float32
+    writeFileSync(path, JSON.stringify(state));
+    await expect(train(tinyOptions(folder, dir, { epochs: 2 }), true, quiet)).rejects.toThrow(
+      `${path}: optimizer moment m for 'head.bias' is 3 bytes, expected 40`,
     );
   }, 60_000);
 
