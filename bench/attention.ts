@@ -2,7 +2,7 @@ import type { Tensor } from '../src/ops/ops.js';
 import { Linear } from '../src/nn/layers.js';
 import type { Ctx } from '../src/ops/ctx.js';
 import { Module, ParamTable } from '../src/nn/module.js';
-import { linearAttention, mergeHeads, splitHeads } from '../src/attention/focused.js';
+import { mergeHeads, splitHeads } from '../src/attention/focused.js';
 import { FocusedSrAttention, SrAttention } from '../src/attention/pvt.js';
 
 export type AttentionVariant = 'focused' | 'linear' | 'softmax';
@@ -30,7 +30,7 @@ class ReluLinearAttention extends Module {
     const v = ops.slice(kv, [0, 0, c], [b, n, c]);
     return this.proj.forward(
       ctx,
-      mergeHeads(ops, linearAttention(ops, phi(this.q.forward(ctx, x)), phi(k), splitHeads(ops, v, 1))),
+      mergeHeads(ops, ops.linearAttention(phi(this.q.forward(ctx, x)), phi(k), splitHeads(ops, v, 1))),
     );
   }
 }

@@ -14,20 +14,13 @@ export interface FocusedOptions {
 }
 
 /**
- * f_p applied row by row over the last axis (all C channels, heads not yet split), in two parts:
- * f_p(u) = u^p · (‖u‖ / ‖u^p‖), the direction u^p and one factor per row (…, 1) that keeps the norm.
- * Taking the factor on its own lets linear attention fold it into its row normalisation. (SPEC §1.1 step 4)
+ * f_p(u) = u^p / ‖u^p‖ · ‖u‖, row by row over the last axis (all C channels, heads not yet split): the norm
+ * is kept and only the direction sharpens. u (…, C) → (…, C).
  */
-export function focusParts(ops: Ops, u: Tensor, p: number): { up: Tensor; rowScale: Tensor } {
-  const up = ops.pow(u, p);
-  // the division happens on the per-row norms, so the full-size tensor takes one pass, not two
-  return { up, rowScale: ops.div(ops.l2norm(u), ops.l2norm(up)) };
-}
-
-/** f_p(u) = u^p / ‖u^p‖ · ‖u‖: the norm is kept and only the direction sharpens. */
 export function focus(ops: Ops, u: Tensor, p: number): Tensor {
-  const { up, rowScale } = focusParts(ops, u, p);
-  return ops.mul(up, rowScale);
+  const up = ops.pow(u, p);
+  // the division happens on the per-row norms (…, 1), so the full-size tensor takes one pass, not two
+  return ops.mul(up, ops.div(ops.l2norm(u), ops.l2norm(up)));
 }
 
 /** (B, N, C) → (B, h, N, d) */
@@ -59,27 +52,6 @@ function relaxed(ops: Ops, x: Tensor, scale: Tensor): Tensor {
  */
 export function focusedFeatureMap(ops: Ops, x: Tensor, scale: Tensor, p: number): Tensor {
   return focus(ops, relaxed(ops, x, scale), p);
-}
-
-/**
- * Row-normalised linear attention of already-mapped features, per head:
- * O = (Q·M)·z with M = KᵀV/n and z = 1/(Q·mean(K) + 1e-6). q (B,h,N,d), k and v (B,h,n,d) → (B,h,N,d).
- * Always the cheap order Q(KᵀV): O(N·d²). (SPEC §1.1 steps 6-8)
- *
- * With `qRowScale` s (B,1,N,1) or (B,h,N,1), the queries are s·q without forming s·q: s cancels between O's
- * numerator and denominator except against the 1e-6, so O = (q·M)·s/(s·(q·mean(K)) + 1e-6), exactly.
- */
-export function linearAttention(ops: Ops, q: Tensor, k: Tensor, v: Tensor, qRowScale?: Tensor): Tensor {
-  const n = ops.shape(k)[2];
-  const eps = ops.scalar(1e-6);
-  const kMean = ops.mean(k, [2], true); // (B, h, 1, d)
-  const qk = ops.matmul(q, kMean, true); // (B, h, N, 1)
-  const z = qRowScale
-    ? ops.div(qRowScale, ops.add(ops.mul(qk, qRowScale), eps))
-    : ops.div(ops.scalar(1), ops.add(qk, eps));
-  const kT = ops.transpose(k, [0, 1, 3, 2]); // (B, h, d, n)
-  const kv = ops.mul(ops.matmul(kT, v), ops.scalar(1 / n)); // (B, h, d, d)
-  return ops.mul(ops.matmul(q, kv), z);
 }
 
 /**
@@ -151,17 +123,12 @@ export class FocusedParams extends Module {
       );
     }
     const kp = ops.add(k, pe); // only K gets the position encoding
-    // φ(q) = qDir·qScale stays in two parts: attention folds qScale into its row normalisation
-    const { up: qDir, rowScale: qScale } = focusParts(ops, relaxed(ops, q, scale), p); // (B, N, C), (B, N, 1)
-    const kf = focusedFeatureMap(ops, kp, scale, p);
-    // φ(q) itself is formed only for an analysis that captures it
-    ctx.capture?.(this.prefix, { q, k: kp, qf: ops.mul(qDir, qScale), kf }, { heads });
-    const [b, nq] = ops.shape(q);
-    const qs = ops.reshape(qScale, [b, 1, nq, 1]); // one factor per token, shared by the heads
-    return mergeHeads(
-      ops,
-      linearAttention(ops, splitHeads(ops, qDir, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads), qs),
-    );
+    const qf = focusedFeatureMap(ops, q, scale, p); // (B, N, C)
+    const kf = focusedFeatureMap(ops, kp, scale, p); // (B, n, C)
+    ctx.capture?.(this.prefix, { q, k: kp, qf, kf }, { heads });
+    // per head: (B, h, N, d) from queries, (B, h, n, d) from keys and values
+    const o = ops.linearAttention(splitHeads(ops, qf, heads), splitHeads(ops, kf, heads), splitHeads(ops, v, heads));
+    return mergeHeads(ops, o);
   }
 
   /** 𝓓(V; H, W) with this block's kernel; v (B, H·W, C). */

@@ -53,6 +53,12 @@ export interface Ops {
   linear(x: Tensor, w: Tensor, b?: Tensor): Tensor;
   /** PyTorch Conv2d (cross-correlation, zero padding) on NCHW input with (out, in/groups, kh, kw) weights. */
   conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts?: Conv2dOptions): Tensor;
+  /**
+   * Row-normalised linear attention per head: (Q·KᵀV/n) / (Q·mean(K) + 1e-6), q (B, h, N, d), k and v
+   * (B, h, n, d) → (B, h, N, d). One op so that an engine may write it its own way; engines without one
+   * run the composite in ops/linear_attention.ts.
+   */
+  linearAttention(q: Tensor, k: Tensor, v: Tensor): Tensor;
   /** LayerNorm over the last axis with biased variance. */
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor;
   /** Softmax over the last axis. */

@@ -1,6 +1,6 @@
 import { float32, type TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import { focusedFeatureMap, linearAttention, splitHeads } from '../../attention/focused.js';
+import { focusedFeatureMap, splitHeads } from '../../attention/focused.js';
 import type { Ctx } from '../../ops/ctx.js';
 import { mulberry32 } from '../../core/rng.js';
 import { OnnxSession } from '../../engines/onnx/session.js';
@@ -42,8 +42,7 @@ function attentionGraph(kind: AttentionKind, n: number, c: number): Uint8Array {
       }
       const s = ctx.p('scale');
       return {
-        out: linearAttention(
-          ops,
+        out: ops.linearAttention(
           splitHeads(ops, focusedFeatureMap(ops, q, s, 3), 1),
           splitHeads(ops, focusedFeatureMap(ops, k, s, 3), 1),
           splitHeads(ops, v, 1),

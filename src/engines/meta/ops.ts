@@ -1,4 +1,5 @@
 import { broadcastShapes, type TensorData } from '../../core/tensor.js';
+import { linearAttention } from '../../ops/linear_attention.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 
 /** A tensor of the meta engine: a shape and nothing else. */
@@ -94,6 +95,9 @@ export class MetaOps implements Ops {
     const batch = broadcastShapes(sa.slice(0, -2), sb.slice(0, -2));
     this.macs += prod(batch) * mm * k * n;
     return of([...batch, mm, n]);
+  }
+  linearAttention(q: Tensor, k: Tensor, v: Tensor) {
+    return linearAttention(this, q, k, v);
   }
   linear(x: Tensor, w: Tensor) {
     const s = m(x).shape;

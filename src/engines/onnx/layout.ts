@@ -134,3 +134,23 @@ export function sameRows(a: Layout, ka: number, b: Layout, kb: number): boolean 
     eq(a.shape.slice(0, -1), b.shape.slice(0, -1))
   );
 }
+
+/**
+ * The layout of one value per row of `c` elements read like `l` (a row factor of a tensor, with that
+ * tensor's layout): the source's trailing axes that make up a row are gone, and the logical axes they
+ * formed are size 1. Undefined when the row is not trailing source axes or a logical axis mixes row and
+ * other axes.
+ */
+export function perRowLayout(l: Layout, c: number): Layout | undefined {
+  let n = l.dims.length;
+  let row = 1;
+  while (row < c && n > 0) row *= l.dims[--n];
+  if (row !== c) return undefined;
+  const shape: number[] = [];
+  for (const [i, [s, e]] of groups(l).entries()) {
+    const inRow = l.perm.slice(s, e).map((f) => f >= n);
+    if (inRow.some((r) => r !== inRow[0])) return undefined;
+    shape.push(inRow[0] ? 1 : l.shape[i]);
+  }
+  return { dims: l.dims.slice(0, n), perm: l.perm.filter((f) => f < n), shape };
+}

@@ -1,11 +1,12 @@
 import { toFloat32, type TensorData } from '../../core/tensor.js';
+import { linearAttention } from '../../ops/linear_attention.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
 import * as F from './fold.js';
 import { BATCH_MARK, type Graph, type Value } from './graph.js';
 import { canonical, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, type Layout } from './layout.js';
 import type { AttrValue } from './proto.js';
-import { gemmChannels, meanOfSource, scaleChannels, sliceGather, unscaled } from './rewrites.js';
+import { gemmChannels, meanOfSource, rowScaledAttention, scaleChannels, sliceGather, unscaled } from './rewrites.js';
 import { axisOf, dense, h, isConst, isView, last, layoutOf, phys, same, t, Views } from './views.js';
 
 const sameLayout = (a: Layout, b: Layout) => same(a.dims, b.dims) && same(a.perm, b.perm) && same(a.shape, b.shape);
@@ -275,6 +276,9 @@ export class OnnxOps implements Ops {
     return this.views.real(x);
   }
 
+  linearAttention(q: Tensor, k: Tensor, v: Tensor) {
+    return rowScaledAttention(this, this.views, q, k, v) ?? linearAttention(this, q, k, v);
+  }
   linear(x: Tensor, w: Tensor, b?: Tensor) {
     const X = h(x);
     const W = this.views.real(w);

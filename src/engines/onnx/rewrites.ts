@@ -4,10 +4,11 @@
  * replaced nodes stay in the graph unread and are dropped when it is serialized. Every rewrite returns
  * undefined where it does not apply, and its caller then writes the plain node.
  */
-import type { Tensor } from '../../ops/ops.js';
+import { keyValues } from '../../ops/linear_attention.js';
+import type { Ops, Tensor } from '../../ops/ops.js';
 import * as F from './fold.js';
 import type { Value } from './graph.js';
-import { groups, plainLayout, type Layout } from './layout.js';
+import { groups, perRowLayout, plainLayout, type Layout } from './layout.js';
 import {
   axisOf,
   dense,
@@ -15,6 +16,7 @@ import {
   isConst,
   isView,
   last,
+  layoutOf,
   phys,
   same,
   t,
@@ -203,4 +205,30 @@ export function sliceGather(views: Views, pieces: Value[], ax: number): Tensor |
     return views.view(y, plainLayout(shape));
   }
   return t(g.emit('Gather', [src, g.ints(idx)], shape, { axis: ax }));
+}
+
+/**
+ * Linear attention (see `Ops.linearAttention`) on queries that are rows times one factor per row, q = s·u:
+ * φ(q) = f_p(·), whose last step scales each token's row u^p by ‖·‖/‖u^p‖. Matches: q (B, h, N, d) a view
+ * of a Mul of rows (R, C) by a factor (R, 1), with q's last axis inside a row (the heads split off the
+ * channels), so that s is one number per query. Exact: s cancels between the numerator and the normaliser
+ * except against the 1e-6, so O = (u·M)·s / (s·(u·mean(K)) + 1e-6). Saves the full-size Mul that forms
+ * s·u: the factor meets only the (B, h, N, 1) normaliser, and the Mul is dropped unless something else
+ * reads it.
+ */
+export function rowScaledAttention(ops: Ops, views: Views, q: Tensor, k: Tensor, v: Tensor): Tensor | undefined {
+  const Q = h(q);
+  const mul = phys(Q).producer;
+  if (mul?.op !== 'Mul') return undefined;
+  const c = last(phys(Q).shape);
+  const [u, s] = [...(mul.inputs as Value[])].sort((a, b) => last(b.shape) - last(a.shape)); // (R, C), (R, 1)
+  if (c === 1 || !same(u.shape, phys(Q).shape) || !same(s.shape, [...u.shape.slice(0, -1), 1])) return undefined;
+  const l = perRowLayout(layoutOf(Q), c);
+  if (!l || last(l.shape) !== 1) return undefined;
+  const dir = views.view(u, layoutOf(Q)); // (B, h, N, d)
+  const f = views.view(s, l); // (B, 1, N, 1)
+  const kMean = ops.mean(k, [2], true); // (B, h, 1, d)
+  const qk = ops.matmul(dir, kMean, true); // (B, h, N, 1)
+  const z = ops.div(f, ops.add(ops.mul(qk, f), ops.scalar(1e-6))); // (B, h, N, 1)
+  return ops.mul(ops.matmul(dir, keyValues(ops, k, v)), z);
 }

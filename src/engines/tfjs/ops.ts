@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorData } from '../../core/tensor.js';
+import { linearAttention } from '../../ops/linear_attention.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
 
@@ -108,6 +109,9 @@ export class TfjsOps implements Ops {
   }
   matmul(a: Tensor, b: Tensor, transposeB = false) {
     return h(matMulFast(t(a), t(b), transposeB));
+  }
+  linearAttention(q: Tensor, k: Tensor, v: Tensor) {
+    return linearAttention(this, q, k, v);
   }
   linear(x: Tensor, w: Tensor, b?: Tensor) {
     const xv = t(x);
