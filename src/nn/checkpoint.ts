@@ -2,6 +2,7 @@ import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { findStateDict, readPth } from '../io/pth.js';
 import { readSafetensors } from '../io/safetensors.js';
+import type { ReadOptions } from '../io/budget.js';
 import { readFileBytes } from '../io/files.js';
 import type { ParamTable } from './module.js';
 import { bindStateDict } from './state.js';
@@ -9,14 +10,15 @@ import { initWeights } from './init.js';
 
 /**
  * Read a checkpoint's state_dict: an official `.pth` ({'model': sd}, {'model_ema': sd} or bare) or a
- * `.safetensors` file, told apart by content, not by name.
+ * `.safetensors` file, told apart by content, not by name. `opts.budget` counts what the read allocates.
  */
-export function readStateDict(path: string): StateDict {
+export function readStateDict(path: string, opts: ReadOptions = {}): StateDict {
   const bytes = readFileBytes(path);
-  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b) return findStateDict(readPth(bytes, path), path);
-  if (/\.safetensors$/i.test(path)) return readSafetensors(bytes, path).tensors;
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b)
+    return findStateDict(readPth(bytes, path, opts), path);
+  if (/\.safetensors$/i.test(path)) return readSafetensors(bytes, path, opts).tensors;
   // neither a zip nor named .safetensors: let the pth reader name the problem
-  return findStateDict(readPth(bytes, path), path);
+  return findStateDict(readPth(bytes, path, opts), path);
 }
 
 export interface LoadOptions {
