@@ -118,6 +118,7 @@ async function fuzzInChild(target: Target, formatIndex: number, o: FuzzOptions, 
     const r = await worker.run({ formatIndex, seedIndex, bytes });
     if (r.ortAbort) c.outcomes['ort-abort'] = (c.outcomes['ort-abort'] ?? 0) + 1;
     if (r.reply?.ort) c.outcomes[r.reply.ort] = (c.outcomes[r.reply.ort] ?? 0) + 1;
+    c.peakRss = Math.max(c.peakRss ?? 0, r.reply?.peakRss ?? 0);
     count(c, i, r.reply?.verdict ?? { outcome: r.defect ? 'defect' : 'accepted', defect: r.defect, charged: 0 });
   }
   return c;

@@ -1,6 +1,6 @@
 /**
  * The fuzz loop and its verdicts. An input passes when the reader returns, or throws a FlattenError with
- * a code and a message of at most MAX_MESSAGE characters, and when what it allocated stayed within the
+ * a code and a one-line message of at most MAX_MESSAGE characters, and when what it allocated stayed within the
  * stated budget: `defaultLimit(input size)` (8 bytes per input byte + 64 MiB, budget.ts), counted by the
  * readers themselves, and at least as much as the typed arrays it handed back (so no allocation went
  * uncounted). Anything else is a defect, reported with the format and index that reproduce it.
@@ -23,6 +23,8 @@ export interface Counters {
   inputs: number;
   outcomes: Record<string, number>;
   maxCharged: number;
+  /** Highest peak RSS of a child process (long form only). */
+  peakRss?: number;
   defects: { index: number; why: string }[];
 }
 
@@ -63,7 +65,7 @@ export async function judge(target: Target, bytes: Uint8Array, seedIndex: number
         .split('\n')
         .slice(0, 3)
         .join(' | ')}`;
-    else if (!e.code || e.message.length > MAX_MESSAGE)
+    else if (!e.code || e.message.length > MAX_MESSAGE || /[\n\r]/.test(e.message))
       defect = `bad FlattenError (${e.message.length} chars): ${e.message.slice(0, 200)}`;
     else outcome = e.code;
   }
@@ -108,8 +110,9 @@ export function report(c: Counters): string {
     .sort((a, b) => b[1] - a[1])
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+  const rss = c.peakRss ? `; child peak RSS ${Math.round(c.peakRss / 2 ** 20)} MB` : '';
   const lines = [
-    `${c.format.padEnd(12)} ${String(c.inputs).padStart(7)} inputs: ${outcomes}; max charged ${c.maxCharged} bytes`,
+    `${c.format.padEnd(12)} ${String(c.inputs).padStart(7)} inputs: ${outcomes}; max charged ${c.maxCharged} bytes${rss}`,
   ];
   for (const d of c.defects.slice(0, 10)) lines.push(`  DEFECT ${c.format}#${d.index}: ${d.why}`);
   if (c.defects.length > 10) lines.push(`  ... ${c.defects.length - 10} more defects`);

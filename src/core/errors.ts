@@ -9,17 +9,28 @@ export type ErrorCode =
   | 'BAD_SHAPE' // input tensor shape does not fit the model
   | 'BAD_CONFIG' // unknown model name, bad option or config
   | 'BAD_ARGUMENT' // CLI usage
+  | 'MISSING_PACKAGE' // an optional dependency that this use needs is not installed
   | 'TOO_LARGE'; // a file asks a reader for more memory, items or nesting than it allows
 
 /** Longest message kept: a hostile file can put megabytes into a key or a repr, and a message is one line. */
 export const MAX_MESSAGE = 1000;
+
+/**
+ * Names and keys in messages come from files: control characters (a newline, a terminal escape) are shown
+ * as \xNN, so a message stays one line and cannot drive the terminal it is printed on.
+ */
+function oneLine(message: string): string {
+  return message.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
 
 export class FlattenError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
   ) {
-    super(message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message);
+    // cut before escaping too: a hostile message may be megabytes long
+    const line = oneLine(message.slice(0, MAX_MESSAGE + 1));
+    super(line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line);
     this.name = 'FlattenError';
   }
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE } from '../../src/core/errors.js';
 import { ReadBudget } from '../../src/io/budget.js';
-import { readPth, unpickle } from '../../src/io/index.js';
+import { findStateDict, readPth, unpickle } from '../../src/io/index.js';
 import { PICKLE_LIMITS } from '../../src/io/pickle.js';
 import { bytesOf, dictPickle, expectFlattenError, f32Bytes, makePth, op, tensorOps } from './helpers.js';
 
@@ -75,6 +75,16 @@ describe('tiny files that ask for unbounded memory are refused by count, before 
       'UNSAFE_PICKLE',
     );
     expect(long.message.length).toBeLessThanOrEqual(MAX_MESSAGE);
+  });
+
+  it('keeps messages on one line: control characters from a file are shown escaped', () => {
+    const pkl = dictPickle([['a\nb\x1b[2J', op.none]]);
+    const err = expectFlattenError(
+      () => findStateDict(readPth(makePth(pkl)), 'k.pth'),
+      'BAD_KEYS',
+      "'a\\x0ab\\x1b[2J'",
+    );
+    expect(err.message).not.toMatch(/[\n\x1b]/);
   });
 
   it('refuses deep nesting, a huge stack and over-long integers with TOO_LARGE, not a RangeError', () => {
