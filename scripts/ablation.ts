@@ -11,7 +11,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { train, TRAIN_DEFAULTS, type EpochMetrics } from '../src/train/trainer.js';
+import { TRAIN_DEFAULTS } from '../src/train/defaults.js';
+import { train, type EpochMetrics } from '../src/train/trainer.js';
 import { ProgressBar } from '../src/train/progress.js';
 import { writeReport, type AblationRun, type AblationSetup } from './ablation_report.js';
 

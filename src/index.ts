@@ -1,45 +1,44 @@
-/** flatten-transformer: the public API. */
+/**
+ * flatten-transformer: FLatten Transformer (focused linear attention) vision models in TypeScript.
+ * Importing this module loads no engine: TensorFlow.js, ONNX Runtime and sharp load on first use.
+ * Subpaths: `flatten-transformer/nn` (build and export your own modules), `/io` (readers and writers),
+ * `/onnx` and `/tfjs` (the engines themselves).
+ */
 export { FlattenError, type ErrorCode } from './core/errors.js';
-export type { TensorData, StateDict, DType } from './core/tensor.js';
+export type { DType, StateDict, TensorData } from './core/tensor.js';
 
-export type { Ops, Tensor, Conv2dOptions } from './ops/ops.js';
-export { TfjsOps } from './engines/tfjs/ops.js';
-export { initTfjs } from './engines/tfjs/backend.js';
-export { runTfjs } from './engines/tfjs/run.js';
-export { MetaOps } from './engines/meta/ops.js';
-
-export { ParamTable, Module, type ParamSpec } from './nn/module.js';
-export { makeCtx, type Ctx } from './ops/ctx.js';
-export { initWeights } from './nn/init.js';
-export { bindStateDict } from './nn/state.js';
-
-export { buildModel, buildNamed, type ModelSpec } from './models/build.js';
-export { REGISTRY, registryEntry, type RegistryEntry, type Preprocess } from './models/registry.js';
-export type { VisionModel, ModelOutput, Family } from './models/model.js';
+export { createModel, type CreateModelOptions, type LoadedModel } from './api/model.js';
+export { describeModels, listModels, type ModelSummary } from './api/registry.js';
+export { modelInfo, type ModelInfo, type StageInfo } from './api/info.js';
+export type { ModelSpec } from './models/build.js';
+export type { Preprocess } from './models/registry.js';
 
 export {
-  readPth,
-  findStateDict,
-  readNpy,
-  writeNpy,
-  readNpyFile,
-  writeNpyFile,
-  readSafetensors,
-  writeSafetensors,
-  readSafetensorsFile,
-  writeSafetensorsFile,
-} from './io/index.js';
-export { prepareImage, toBatch } from './io/image.js';
+  pipeline,
+  type Classification,
+  type ImageClassificationPipeline,
+  type ImageFeatureExtractionPipeline,
+  type PipelineOptions,
+  type PipelineTask,
+} from './api/pipeline.js';
+export type { ImageInput } from './api/classify.js';
+export type { RawImage } from './io/image.js';
+export type { EngineName } from './api/engine.js';
 
-export { readStateDict, loadWeights } from './nn/checkpoint.js';
-export { runCase, type CaseConfig, type ForwardResult } from './api/forward.js';
-export { modelInfo, type ModelInfo } from './api/info.js';
-export { loadModel, loadModelFromConfig, type LoadedModel } from './api/model.js';
-export { classify, type Prediction } from './api/classify.js';
-export { ENGINES, engineRunner } from './api/engine.js';
-
-export { captureFocused, type FocusedCapture } from './analysis/capture.js';
-export { attentionWeights, meanRowEntropy, FORMS, type AttentionForm } from './analysis/attention_maps.js';
-export { blockRanks, type RankRow } from './analysis/rank.js';
-export { matrixRank } from './analysis/linalg.js';
 export { exportOnnx, loadOnnx, runExported, type ExportSpec, type OnnxExport } from './api/export.js';
+
+export {
+  attentionMaps,
+  rankReport,
+  type AttentionMapOptions,
+  type BlockFocus,
+  type RankOptions,
+  type RankReport,
+  type RankRow,
+} from './api/analysis.js';
+export { captureFocused, type FocusedCapture } from './analysis/capture.js';
+export { attentionWeights, FORMS, meanRowEntropy, type AttentionForm } from './analysis/attention_maps.js';
+export { blockRanks } from './analysis/rank.js';
+export { matrixRank } from './analysis/linalg.js';
+
+export { evalCheckpoint, train, type EvalCheckpointOptions, type TrainOptions } from './api/train.js';

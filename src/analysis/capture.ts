@@ -1,7 +1,6 @@
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
-import { runTfjs } from '../engines/tfjs/run.js';
 
 /** What one focused block computed for the first image (first window, in windowed Swin stages). */
 export interface FocusedCapture {
@@ -37,6 +36,8 @@ export async function captureFocused(
 ): Promise<{ logits: TensorData; blocks: FocusedCapture[] }> {
   const info = new Map<string, Record<string, unknown>>();
   // eager tfjs: captured intermediates come back as extra outputs of the same run
+  // the tfjs engine loads on first use: importing the analysis tools costs nothing
+  const { runTfjs } = await import('../engines/tfjs/run.js');
   const out = await runTfjs(weights, [image], (ctx, x) => {
     const captured: Record<string, Tensor> = {};
     const { ops } = ctx;

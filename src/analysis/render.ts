@@ -1,4 +1,7 @@
-import sharp from 'sharp';
+import { importPackage } from '../core/optional.js';
+
+const loadSharp = async () =>
+  (await importPackage<{ default: typeof import('sharp') }>('sharp', 'writing PNG figures')).default;
 
 /** RGB pixels (HWC uint8) of a square image. */
 export interface Rgb {
@@ -67,13 +70,15 @@ export function overlay(img: Rgb, o: Overlay): Uint8Array {
   return out;
 }
 
-export function pngFromRgb(data: Uint8Array, width: number, height = width): Promise<Buffer> {
+export async function pngFromRgb(data: Uint8Array, width: number, height = width): Promise<Buffer> {
+  const sharp = await loadSharp();
   return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 3 } })
     .png()
     .toBuffer();
 }
 
-export function pngFromSvg(svg: string): Promise<Buffer> {
+export async function pngFromSvg(svg: string): Promise<Buffer> {
+  const sharp = await loadSharp();
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
 

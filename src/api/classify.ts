@@ -1,13 +1,10 @@
 import type { TensorData } from '../core/tensor.js';
-import { prepareImage, toBatch, type PreparedImage } from '../io/image.js';
-import { engineRunner } from './engine.js';
-import { labelsFor } from './labels.js';
+import { prepareImage, type PreparedImage, type RawImage } from '../io/image.js';
+import type { Preprocess } from '../models/registry.js';
 import type { LoadedModel } from './model.js';
 
-export interface Prediction {
-  image: string;
-  top: { index: number; label: string; probability: number }[];
-}
+/** An image: a file path, encoded bytes (JPEG, PNG, WebP…), or decoded pixels. */
+export type ImageInput = string | Uint8Array | RawImage;
 
 /** Softmax over each row of (B, K) logits. */
 export function softmaxRows(logits: TensorData): Float32Array[] {
@@ -22,25 +19,12 @@ export function softmaxRows(logits: TensorData): Float32Array[] {
   });
 }
 
-/** Decode and preprocess images for a loaded model (its registry's eval transform). */
-export async function prepareFor(m: LoadedModel, files: (string | Uint8Array)[]): Promise<PreparedImage[]> {
-  const channels = m.model.inChans === 1 ? 1 : 3;
-  return Promise.all(files.map((f) => prepareImage(f, m.preprocess, channels)));
+/** Decode images and apply an eval transform. */
+export function prepareImages(images: ImageInput[], pre: Preprocess, channels: 1 | 3): Promise<PreparedImage[]> {
+  return Promise.all(images.map((f) => prepareImage(f, pre, channels)));
 }
 
-/** Classify several images in one batch; top-k labels with probabilities. */
-export async function classify(m: LoadedModel, files: string[], topK = 5, engine = 'tfjs'): Promise<Prediction[]> {
-  const images = await prepareFor(m, files);
-  const run = engineRunner(engine);
-  const { logits } = await run(m.weights, [toBatch(images, m.preprocess)], (ctx, x) => ({
-    logits: m.model.forward(ctx, x).logits,
-  }));
-  const labels = labelsFor(m.name, m.model.numClasses);
-  return softmaxRows(logits).map((p, i) => ({
-    image: files[i],
-    top: [...p.keys()]
-      .sort((a, b) => p[b] - p[a])
-      .slice(0, topK)
-      .map((index) => ({ index, label: labels[index], probability: p[index] })),
-  }));
+/** Decode and preprocess images for a loaded model (its eval transform). */
+export function prepareFor(m: LoadedModel, images: ImageInput[]): Promise<PreparedImage[]> {
+  return prepareImages(images, m.preprocess, m.model.inChans === 1 ? 1 : 3);
 }

@@ -2,8 +2,6 @@ import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx } from '../ops/ctx.js';
-import { runTfjs } from '../engines/tfjs/run.js';
-import { runOnnx } from '../engines/onnx/run.js';
 
 /** Runs a pure forward `fn` on bound weights and inputs, returning the named outputs as data. */
 export type EngineRunner = <K extends string>(
@@ -12,14 +10,18 @@ export type EngineRunner = <K extends string>(
   fn: (ctx: Ctx, ...xs: Tensor[]) => Record<K, Tensor>,
 ) => Promise<Record<K, TensorData>>;
 
-export const ENGINES: Record<string, EngineRunner> = {
-  tfjs: runTfjs,
-  onnx: runOnnx,
+/** The engines, each loaded on first use (tfjs and onnxruntime cost ~0.3 s each to import). */
+const LOADERS: Record<string, () => Promise<EngineRunner>> = {
+  tfjs: async () => (await import('../engines/tfjs/run.js')).runTfjs,
+  onnx: async () => (await import('../engines/onnx/run.js')).runOnnx,
 };
 
+export type EngineName = 'tfjs' | 'onnx';
+export const ENGINE_NAMES = Object.keys(LOADERS) as EngineName[];
+
+/** Checks an engine name at once (a typo is reported before any file is read); the engine loads on first run. */
 export function engineRunner(name: string): EngineRunner {
-  const e = ENGINES[name];
-  if (!e)
-    throw new FlattenError('BAD_ARGUMENT', `unknown engine '${name}'; available: ${Object.keys(ENGINES).join(', ')}`);
-  return e;
+  const load = LOADERS[name];
+  if (!load) throw new FlattenError('BAD_ARGUMENT', `unknown engine '${name}'; available: ${ENGINE_NAMES.join(', ')}`);
+  return async (weights, inputs, fn) => (await load())(weights, inputs, fn);
 }

@@ -7,10 +7,10 @@ import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
 import { buildModel, buildNamed, type ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
-import { registryEntry } from '../models/registry.js';
+import { findRegistryEntry, IMAGENET_EVAL, type Preprocess } from '../models/registry.js';
 import { OPSET } from '../engines/onnx/graph.js';
 import { nodeOpTypes, opHistogram } from '../engines/onnx/inspect.js';
-import { GRAPH_OPTIMIZATION_LEVEL, OnnxSession, type SessionOptions } from '../engines/onnx/session.js';
+import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
@@ -26,6 +26,10 @@ export interface ExportSpec {
   resolution?: number;
   seed?: number;
   strict?: boolean;
+  /** An already built model (e.g. from `createModel`) to export instead of building one from `name`/`config`. */
+  model?: VisionModel;
+  /** Eval transform recorded in the file (default: the registry entry's, else ImageNet's at the model's size). */
+  preprocess?: Preprocess;
 }
 
 export interface OnnxExport {
@@ -37,8 +41,13 @@ export interface OnnxExport {
   shapes: Map<string, (number | string)[]>;
 }
 
-/** The graph's input and outputs: images (batch, C, R, R) → logits (batch, classes), features (batch, C_last). */
-export const MODEL_INPUT = 'input';
+/** onnxruntime-node loads on first use, so that importing the library does not pay for it. */
+const onnxSession = async () => (await import('../engines/onnx/session.js')).OnnxSession;
+
+/** The graph's input: images (batch, C, R, R), named as in transformers.js' image models. */
+export const MODEL_INPUT = 'pixel_values';
+/** Output names, as transformers.js expects them: logits (B, classes) and the pooled features (B, C). */
+export const MODEL_OUTPUTS = ['logits', 'pooler_output'] as const;
 
 /** Build the model an export describes (registry entry or config, at the requested resolution). */
 export function exportedModel(spec: ExportSpec): VisionModel {
@@ -53,7 +62,7 @@ export function exportedModel(spec: ExportSpec): VisionModel {
  * metadata records the model, its config and its eval preprocessing.
  */
 export function exportOnnx(spec: ExportSpec): OnnxExport {
-  const model = exportedModel(spec);
+  const model = spec.model ?? exportedModel(spec);
   const weights = loadWeights(model.table, spec.checkpoint, { strict: spec.strict, seed: spec.seed });
   const r = model.imgSize;
   const metadata: Record<string, string> = {
@@ -69,7 +78,9 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
           : `random (seed ${spec.seed ?? 0})`,
   };
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
-  else metadata['flatten.preprocess'] = JSON.stringify({ ...registryEntry(spec.name).preprocess, imgSize: r });
+  const entry = spec.config ? undefined : findRegistryEntry(spec.name);
+  const preprocess = spec.preprocess ?? entry?.preprocess ?? { ...IMAGENET_EVAL, crop: true };
+  metadata['flatten.preprocess'] = JSON.stringify({ ...preprocess, imgSize: r });
   const {
     bytes,
     model: proto,
@@ -79,7 +90,7 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
     (ctx, x) => {
       const { logits, features } = model.forward(ctx, x);
-      return { logits, features };
+      return { logits, pooler_output: features };
     },
     {
       dynamic: true,
@@ -101,7 +112,7 @@ export async function loadOnnx(path: string, opts: SessionOptions = {}): Promise
   } catch (e) {
     throw new FlattenError('BAD_FILE', `${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  return OnnxSession.create(path, path, opts);
+  return (await onnxSession()).create(path, path, opts);
 }
 
 /** Node op types after onnxruntime's own optimization (level 'all'), read back from the graph it writes. */
@@ -109,7 +120,7 @@ export async function ortOptimizedOps(bytes: Uint8Array, opts: SessionOptions = 
   const dir = mkdtempSync(join(tmpdir(), 'flatten-ort-'));
   const file = join(dir, 'optimized.onnx');
   try {
-    const s = await OnnxSession.create(bytes, 'exported graph', { ...opts, optimizedModelPath: file });
+    const s = await (await onnxSession()).create(bytes, 'exported graph', { ...opts, optimizedModelPath: file });
     await s.release();
     return nodeOpTypes(readFileBytes(file));
   } finally {
@@ -131,7 +142,7 @@ export async function runExported(
   }
   const out = await session.run({ [MODEL_INPUT]: images }, opts);
   if (!out.logits) throw new FlattenError('BAD_FILE', `${session.source}: has no output named 'logits'`);
-  return { logits: out.logits, features: out.features };
+  return { logits: out.logits, features: out.pooler_output };
 }
 
 export interface ExportFileSpec extends Omit<ExportSpec, 'config'> {
@@ -172,7 +183,7 @@ export async function exportOnnxFile(spec: ExportFileSpec): Promise<ExportSummar
     opset: OPSET,
     written: opHistogram(r.proto.nodes.map((n) => n.op)),
     optimized,
-    optimizationLevel: GRAPH_OPTIMIZATION_LEVEL,
+    optimizationLevel: (await import('../engines/onnx/session.js')).GRAPH_OPTIMIZATION_LEVEL,
     initializers: r.proto.initializers.length,
   };
 }

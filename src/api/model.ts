@@ -1,64 +1,103 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { TensorData } from '../core/tensor.js';
-import { buildModel, buildNamed } from '../models/build.js';
 import { FlattenError } from '../core/errors.js';
+import type { StateDict, TensorData } from '../core/tensor.js';
 import { readJsonFile } from '../io/json.js';
-import type { CaseConfig } from './forward.js';
+import { buildModel, type ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
 import { loadWeights } from '../nn/checkpoint.js';
+import { labelsFor } from './labels.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** A model with its weights, eval transform and class names: what `createModel` returns. */
 export interface LoadedModel {
   name: string;
   model: VisionModel;
   weights: Map<string, TensorData>;
   preprocess: Preprocess;
-  /** Where the weights came from: a file, the package's shipped weights, or 'random'. */
+  /** Where the weights came from: a file, the package's shipped weights, 'state_dict' or 'random'. */
   source: string;
-  labels?: string[];
+  labels: string[];
 }
 
-export interface LoadModelOptions {
-  checkpoint?: string;
+export interface CreateModelOptions {
+  /**
+   * `.pth` / `.safetensors` path or a state_dict. Default: the weights shipped in the package for that name
+   * (flatten_deit_fmnist), else deterministic random weights (source 'random', which callers must say).
+   */
+  checkpoint?: string | StateDict;
+  /** Classifier outputs (a new head for fine-tuning; 0 for none). */
   numClasses?: number;
+  /** Input side, or [H, W]: the model the official constructor builds at that size. */
+  imgSize?: number | [number, number];
+  /** Refuse missing or unexpected checkpoint keys (default true). */
   strict?: boolean;
+  /** Seed of the random weights when there is no checkpoint. */
   seed?: number;
 }
 
-/**
- * A registry model with weights: the given checkpoint, else the weights shipped with the package for that
- * name, else deterministic random weights (source 'random', which callers must label as such).
- */
-export function loadModel(name: string, opts: LoadModelOptions = {}): LoadedModel {
-  const entry = registryEntry(name);
-  const model = buildNamed(entry.name, opts.numClasses ? { num_classes: opts.numClasses } : {});
-  const shipped = entry.weights ? PACKAGE_ROOT + entry.weights : undefined;
-  const file = opts.checkpoint ?? (shipped && existsSync(shipped) ? shipped : undefined);
-  const weights = loadWeights(model.table, file, { strict: opts.strict, seed: opts.seed });
-  return { name: entry.name, model, weights, preprocess: entry.preprocess, source: file ?? 'random' };
+/** `imgSize` as kwargs overrides; the models take square inputs. */
+function sizeOverrides(imgSize: CreateModelOptions['imgSize']): Record<string, unknown> {
+  if (imgSize === undefined) return {};
+  const [h, w] = typeof imgSize === 'number' ? [imgSize, imgSize] : imgSize;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1)
+    throw new FlattenError('BAD_CONFIG', `imgSize must be a positive whole side or [H, W], got ${String(imgSize)}`);
+  if (h !== w) throw new FlattenError('BAD_CONFIG', `imgSize ${h}×${w}: non-square inputs are not supported yet`);
+  return { img_size: h };
 }
 
 /**
- * A model from a golden-format config.json (family + constructor + kwargs) instead of a registry name,
- * with ImageNet eval preprocessing at its own resolution.
+ * A model by registry name (timm's `create_model`) or by an official family/constructor/kwargs description,
+ * with weights bound. Parameter paths are the official state_dict keys, so official checkpoints load as they are.
+ *
+ *   const m = createModel('flatten_swin_t', { checkpoint: 'flatten_swin_t.pth' });
  */
-export function loadModelFromConfig(configPath: string, opts: LoadModelOptions = {}): LoadedModel {
-  const cfg = readJsonFile<CaseConfig>(configPath);
-  if ((cfg.kind ?? 'model') !== 'model')
-    throw new FlattenError('BAD_CONFIG', `${configPath}: a whole model is needed here, not an ${cfg.kind} case`);
-  const model = buildModel(cfg);
-  const weights = loadWeights(model.table, opts.checkpoint, { strict: opts.strict, seed: opts.seed });
+export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOptions = {}): LoadedModel {
+  const overrides = {
+    ...sizeOverrides(opts.imgSize),
+    ...(opts.numClasses !== undefined ? { num_classes: opts.numClasses } : {}),
+  };
+  let name: string;
+  let spec: ModelSpec;
+  let preprocess: Preprocess | undefined;
+  let shipped: string | undefined;
+  if (typeof nameOrSpec === 'string') {
+    const entry = registryEntry(nameOrSpec);
+    name = entry.name;
+    spec = { family: entry.family, constructor: entry.constructor, kwargs: entry.kwargs };
+    preprocess = entry.preprocess;
+    const file = entry.weights ? PACKAGE_ROOT + entry.weights : undefined;
+    // shipped weights fit only the shipped head and size
+    if (file && existsSync(file) && opts.numClasses === undefined && opts.imgSize === undefined) shipped = file;
+  } else {
+    spec = nameOrSpec;
+    name = spec.constructor ?? spec.family ?? 'model';
+  }
+  const model = buildModel({ ...spec, kwargs: { ...(spec.kwargs ?? {}), ...overrides } });
+  const checkpoint = opts.checkpoint ?? shipped;
+  const weights = loadWeights(model.table, checkpoint, { strict: opts.strict, seed: opts.seed });
+  const source = typeof checkpoint === 'string' ? checkpoint : checkpoint ? 'state_dict' : 'random';
   return {
-    name: configPath,
+    name,
     model,
     weights,
-    preprocess: { ...IMAGENET_EVAL, imgSize: model.imgSize, crop: true },
-    source: opts.checkpoint ?? 'random',
+    preprocess: { ...(preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: model.imgSize },
+    source,
+    labels: labelsFor(name, model.numClasses),
   };
+}
+
+/** A whole model from a golden-format `config.json` (family + constructor + kwargs), with ImageNet eval preprocessing. */
+export function createModelFromConfig(configPath: string, opts: CreateModelOptions = {}): LoadedModel {
+  const cfg = readJsonFile<ModelSpec & { kind?: string }>(configPath);
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg))
+    throw new FlattenError('BAD_CONFIG', `${configPath}: expected a JSON object`);
+  if ((cfg.kind ?? 'model') !== 'model')
+    throw new FlattenError('BAD_CONFIG', `${configPath}: a whole model is needed here, not an ${cfg.kind} case`);
+  return { ...createModel(cfg, opts), name: configPath };
 }
 
 /** A model named by registry name or by a golden-format config file (exactly one), with optional weights. */
@@ -73,8 +112,8 @@ export function loadModelArg(o: ModelArg): LoadedModel {
   if (!o.model === !o.config)
     throw new FlattenError('BAD_ARGUMENT', 'give exactly one of --model <name> and --config <config.json>');
   return o.model
-    ? loadModel(o.model, { checkpoint: o.checkpoint })
-    : loadModelFromConfig(o.config!, { checkpoint: o.checkpoint });
+    ? createModel(o.model, { checkpoint: o.checkpoint })
+    : createModelFromConfig(o.config!, { checkpoint: o.checkpoint });
 }
 
 /** Says in one line, every time, that what follows comes from random weights. */

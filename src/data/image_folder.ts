@@ -1,10 +1,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
 import { FlattenError } from '../core/errors.js';
+import { importPackage } from '../core/optional.js';
 import type { Rng } from '../core/rng.js';
 import { randomResizedCropBox } from './augment.js';
 import type { Batch, Dataset } from './dataset.js';
+
+const loadSharp = async () =>
+  (await importPackage<{ default: typeof import('sharp') }>('sharp', 'decoding image folders')).default;
 
 const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 /** More corrupt images than this fraction stops the run: the folder is probably wrong, not a few bad files. */
@@ -82,6 +85,7 @@ export class ImageFolder implements Dataset {
       throw new FlattenError('BAD_FILE', `image folder: ${dir} has no .jpg/.png/.webp images in its class folders`);
     const entries: Entry[] = [];
     const corrupt: string[] = [];
+    const sharp = await loadSharp();
     const checked = await Promise.all(
       files.map(async (f) => {
         try {
@@ -108,6 +112,7 @@ export class ImageFolder implements Dataset {
   private async decode(e: Entry, rng?: Rng): Promise<{ pixels: Buffer; flip: boolean }> {
     const s = this.imgSize;
     const ch = this.inChans;
+    const sharp = await loadSharp();
     let img = sharp(e.file)
       .removeAlpha()
       .toColourspace(ch === 1 ? 'b-w' : 'srgb');

@@ -1,5 +1,5 @@
-import sharp from 'sharp';
 import { FlattenError } from '../core/errors.js';
+import { importPackage } from '../core/optional.js';
 import type { TensorData } from '../core/tensor.js';
 import { ReadBudget } from './budget.js';
 
@@ -16,6 +16,14 @@ export interface PreparedImage {
   pixels: Uint8Array;
   size: number;
   channels: 1 | 3;
+}
+
+/** Decoded pixels, row-major HWC (`ImageData` from a canvas is one: 4 channels). */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
 }
 
 /** Images above this many pixels are refused before decoding (sharp shrinks JPEGs on load below it). */
@@ -38,23 +46,29 @@ export interface ImageReadOptions {
  * straight to img. Bicubic resampling; alpha is flattened onto white.
  */
 export async function prepareImage(
-  file: string | Uint8Array,
+  image: string | Uint8Array | RawImage,
   pre: ImagePreprocess,
   channels: 1 | 3,
   opts: ImageReadOptions = {},
 ): Promise<PreparedImage> {
-  const name = typeof file === 'string' ? file : (opts.name ?? 'image');
+  const name = typeof image === 'string' ? image : (opts.name ?? 'image');
+  const sharp = (await importPackage<{ default: typeof import('sharp') }>('sharp', 'decoding images')).default;
+  const raw = typeof image === 'string' || image instanceof Uint8Array ? undefined : checkRaw(image, name);
+  const file = raw
+    ? Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength)
+    : (image as string | Uint8Array);
+  const input = raw ? { raw: { width: raw.width, height: raw.height, channels: raw.channels } } : {};
   const size = pre.imgSize;
   const s = pre.crop ? Math.floor((256 / 224) * size) : size;
   const off = Math.round((s - size) / 2);
   const budget = opts.budget ?? new ReadBudget(4 * MAX_PIXELS + 4 * size * size);
   try {
-    const meta = await sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS }).metadata();
+    const meta = await sharp(file, { ...input, failOn: 'truncated', limitInputPixels: MAX_PIXELS }).metadata();
     if (!meta.width || !meta.height)
       throw new FlattenError('BAD_FILE', `${name}: not a readable image (no dimensions)`);
     budget.charge(4 * meta.width * meta.height, `${name}: decoding ${meta.width}×${meta.height} pixels`);
     budget.charge(size * size * channels, `${name}: pixels`);
-    let img = sharp(file, { failOn: 'truncated', limitInputPixels: MAX_PIXELS, sequentialRead: true })
+    let img = sharp(file, { ...input, failOn: 'truncated', limitInputPixels: MAX_PIXELS, sequentialRead: true })
       .flatten({ background: '#ffffff' })
       .resize(s, s, { fit: 'fill', kernel: 'cubic' });
     // extract after resize crops the resized image (one pipeline, no re-encode)
@@ -72,6 +86,24 @@ export async function prepareImage(
     if (/ENOENT|no such file/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: file not found`);
     throw new FlattenError('BAD_FILE', `${name}: not a readable image (${msg.split('\n')[0]})`);
   }
+}
+
+/** Decoded pixels must fill their stated size exactly. */
+function checkRaw(r: RawImage, name: string): RawImage {
+  const ok = [r.width, r.height].every((v) => Number.isInteger(v) && v > 0) && [1, 2, 3, 4].includes(r.channels);
+  if (!ok || !(r.data instanceof Uint8Array || r.data instanceof Uint8ClampedArray))
+    throw new FlattenError(
+      'BAD_SHAPE',
+      `${name}: decoded pixels need whole width, height > 0, channels 1-4 and uint8 data`,
+    );
+  if (r.width * r.height > MAX_PIXELS)
+    throw new FlattenError('BAD_FILE', `${name}: image is larger than ${MAX_PIXELS / 1e6} megapixels`);
+  if (r.data.length !== r.width * r.height * r.channels)
+    throw new FlattenError(
+      'BAD_SHAPE',
+      `${name}: ${r.width}×${r.height}×${r.channels} pixels need ${r.width * r.height * r.channels} bytes, got ${r.data.length}`,
+    );
+  return r;
 }
 
 /** HWC uint8 pixels of several images → a normalised NCHW float batch (÷255, then (x − mean)/std). */

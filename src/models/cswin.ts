@@ -6,6 +6,7 @@ import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
 import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
+import { entry, type RegistryEntry } from './presets.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** CSWinTransformer arguments, official names. */
@@ -185,3 +186,47 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     return { logits: headLogits(ctx, this.head, features), features };
   }
 }
+
+// ---- released configurations (the official cfgs/*.yaml and factories), looked up by name in registry.ts
+
+const cswin = (img: number, split: string, dpr: number) => ({
+  img_size: img,
+  la_split_size: split,
+  attn_type: 'LLSS',
+  drop_path_rate: dpr,
+});
+
+export const CSWIN_PRESETS: RegistryEntry[] = [
+  entry(
+    'flatten_cswin_t',
+    'cswin',
+    'FLatten_CSWin_64_24181_tiny_224',
+    cswin(224, '56-28-14-7', 0.2),
+    true,
+    'FLatten-CSwin-T, 83.1%',
+  ),
+  entry(
+    'flatten_cswin_s',
+    'cswin',
+    'FLatten_CSWin_64_24322_small_224',
+    cswin(224, '56-28-14-7', 0.4),
+    false,
+    'FLatten-CSwin-S, 83.8%',
+  ),
+  entry(
+    'flatten_cswin_b',
+    'cswin',
+    'FLatten_CSWin_96_36292_base_224',
+    cswin(224, '56-28-14-7', 0.5),
+    false,
+    'FLatten-CSwin-B, 84.5%',
+  ),
+  entry(
+    'flatten_cswin_b_384',
+    'cswin',
+    'FLatten_CSWin_96_36292_base_384',
+    cswin(384, '96-48-24-12', 0.7),
+    false,
+    'FLatten-CSwin-B at 384², 85.5%',
+  ),
+];

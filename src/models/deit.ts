@@ -6,6 +6,7 @@ import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
 import { DeitAttention, type DeitAttnType } from '../attention/deit.js';
 import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
+import { entry, type RegistryEntry } from './presets.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
@@ -132,3 +133,56 @@ export class FLattenDeit extends ImageClassifier<DeitConfig> {
     return { logits: headLogits(ctx, this.head, features), features };
   }
 }
+
+// ---- released configurations (the official cfgs/*.yaml and factories), looked up by name in registry.ts
+
+const deit = (embed: number, heads: number) => ({
+  img_size: 224,
+  patch_size: 16,
+  embed_dim: embed,
+  depth: 12,
+  num_heads: heads,
+  attn_type: 'flatten',
+  drop_path_rate: 0.1,
+});
+
+/**
+ * FLatten-DeiT for 28×28 grayscale Fashion-MNIST: patch 4 (7×7 = 49 tokens + cls), a compact width and
+ * depth sized so the 4-variant × 3-seed ablation fits a 2-core CPU (docs/ablation.md). DWC 5×5 on the 7×7 grid.
+ */
+const FMNIST_DEIT: RegistryEntry = {
+  name: 'flatten_deit_fmnist',
+  family: 'deit',
+  constructor: 'FLattenDeiT',
+  kwargs: {
+    img_size: 28,
+    patch_size: 4,
+    in_chans: 1,
+    num_classes: 10,
+    embed_dim: 64,
+    depth: 4,
+    num_heads: 2,
+    mlp_ratio: 2,
+    attn_type: 'flatten',
+    focusing_factor: 3,
+    kernel_size: 5,
+    drop_path_rate: 0.05,
+  },
+  preprocess: { imgSize: 28, crop: false, mean: [0.286], std: [0.353], interpolation: 'bicubic' },
+  released: false,
+  description: 'FLatten-DeiT for Fashion-MNIST 28×28 (ours; weights/flatten_deit_fmnist.safetensors, 90.5% test top-1)',
+  weights: 'weights/flatten_deit_fmnist.safetensors',
+};
+
+export const DEIT_PRESETS: RegistryEntry[] = [
+  entry(
+    'flatten_deit_tiny',
+    'deit',
+    'FLattenDeiT',
+    deit(192, 3),
+    false,
+    'FLatten-DeiT-T (our definition; paper 74.1%)',
+  ),
+  entry('flatten_deit_small', 'deit', 'FLattenDeiT', deit(384, 6), false, 'FLatten-DeiT-S (our definition)'),
+  FMNIST_DEIT,
+];

@@ -6,6 +6,7 @@ import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
 import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
+import { entry, type RegistryEntry } from './presets.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
@@ -251,3 +252,27 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     return imageToTokens(ops, img); // (1, res², C)
   }
 }
+
+// ---- released configurations (the official cfgs/*.yaml and factories), looked up by name in registry.ts
+
+const pvt = (dpr: number) => ({ la_sr_ratios: '1111', attn_type: 'LLLL', drop_path_rate: dpr });
+
+export const PVT_PRESETS: RegistryEntry[] = [
+  entry('flatten_pvt_tiny', 'pvt', 'flatten_pvt_tiny', pvt(0.1), true, 'FLatten-PVT-T, 77.8%'),
+  entry('flatten_pvt_small', 'pvt', 'flatten_pvt_small', pvt(0.1), false, 'FLatten-PVT-S, 81.7%'),
+  entry('flatten_pvt_medium', 'pvt', 'flatten_pvt_medium', pvt(0.3), false, 'FLatten-PVT-M'),
+  entry('flatten_pvt_large', 'pvt', 'flatten_pvt_large', pvt(0.3), false, 'FLatten-PVT-L'),
+  entry('flatten_pvt_v2_b0', 'pvt_v2', 'flatten_pvt_v2_b0', pvt(0.1), true, 'FLatten-PVTv2-B0, 71.1%'),
+  entry('flatten_pvt_v2_b1', 'pvt_v2', 'flatten_pvt_v2_b1', pvt(0.1), false, 'FLatten-PVTv2-B1, 79.5%'),
+  entry('flatten_pvt_v2_b2', 'pvt_v2', 'flatten_pvt_v2_b2', pvt(0.1), false, 'FLatten-PVTv2-B2, 82.5%'),
+  entry('flatten_pvt_v2_b3', 'pvt_v2', 'flatten_pvt_v2_b3', pvt(0.3), false, 'FLatten-PVTv2-B3'),
+  entry('flatten_pvt_v2_b4', 'pvt_v2', 'flatten_pvt_v2_b4', pvt(0.3), false, 'FLatten-PVTv2-B4'),
+  entry(
+    'flatten_pvt_v2_b5',
+    'pvt_v2',
+    'flatten_pvt_v2_b5',
+    pvt(0.3),
+    false,
+    'FLatten-PVTv2-B5 (factory only, no cfg upstream)',
+  ),
+];

@@ -7,6 +7,7 @@ import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
 import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
+import { entry, type RegistryEntry } from './presets.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
 /** FLattenSwinTransformer arguments, official names. */
@@ -249,3 +250,51 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
     return { logits: headLogits(ctx, this.head, features), features };
   }
 }
+
+// ---- released configurations (the official cfgs/*.yaml and factories), looked up by name in registry.ts
+
+const swin = (embed: number, depths: number[], heads: number[], img: number, window: number, dpr: number) => ({
+  img_size: img,
+  embed_dim: embed,
+  depths,
+  num_heads: heads,
+  window_size: window,
+  attn_type: 'LLSS',
+  drop_path_rate: dpr,
+});
+
+export const SWIN_PRESETS: RegistryEntry[] = [
+  entry(
+    'flatten_swin_t',
+    'swin',
+    'FLattenSwinTransformer',
+    swin(96, [2, 2, 6, 2], [3, 6, 12, 24], 224, 56, 0.2),
+    true,
+    'FLatten-Swin-T, 82.1% top-1',
+  ),
+  entry(
+    'flatten_swin_s',
+    'swin',
+    'FLattenSwinTransformer',
+    swin(96, [2, 2, 18, 2], [3, 6, 12, 24], 224, 56, 0.3),
+    true,
+    'FLatten-Swin-S, 83.5%',
+  ),
+  entry(
+    'flatten_swin_b',
+    'swin',
+    'FLattenSwinTransformer',
+    swin(128, [2, 2, 18, 2], [4, 8, 16, 32], 224, 56, 0.5),
+    true,
+    'FLatten-Swin-B, 83.8%',
+  ),
+  entry(
+    'flatten_swin_b_384',
+    'swin',
+    'FLattenSwinTransformer',
+    swin(128, [2, 2, 18, 2], [4, 8, 16, 32], 384, 96, 0.5),
+    true,
+    'FLatten-Swin-B at 384², 85.0%',
+    false,
+  ),
+];

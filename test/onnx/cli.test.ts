@@ -52,7 +52,7 @@ describe('flatten export / forward --engine onnx', () => {
     expect(log).toMatch(/graph optimization level 'all': \d+ nodes/);
     const s = await ort.InferenceSession.create(file);
     const x = readNpyFile(`${g}input.npy`);
-    const r = await s.run({ input: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
+    const r = await s.run({ pixel_values: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
     const { err, tol } = maxAbsError(
       { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
       readNpyFile(`${g}output.npy`),

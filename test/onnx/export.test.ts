@@ -32,13 +32,14 @@ describe('exported .onnx on plain onnxruntime', () => {
     it(`${name}: onnxruntime-node reproduces the golden logits and features`, async () => {
       const g = exportGolden(name, dir);
       const s = await ortNode.InferenceSession.create(g.file);
-      expect(s.inputNames).toEqual(['input']);
-      const r = await s.run({ input: new ortNode.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
+      expect(s.inputNames).toEqual(['pixel_values']);
+      expect(s.outputNames).toEqual(['logits', 'pooler_output']);
+      const r = await s.run({ pixel_values: new ortNode.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
       const logits = { dtype: 'float32' as const, shape: [...r.logits.dims], data: r.logits.data as Float32Array };
       const features = {
         dtype: 'float32' as const,
-        shape: [...r.features.dims],
-        data: r.features.data as Float32Array,
+        shape: [...r.pooler_output.dims],
+        data: r.pooler_output.data as Float32Array,
       };
       const e = maxAbsError(logits, g.output);
       expect(e.err).toBeLessThanOrEqual(e.tol);
@@ -52,7 +53,7 @@ describe('exported .onnx on plain onnxruntime', () => {
     const g = exportGolden('pvt_v2_llll', dir);
     const s = await ortNode.InferenceSession.create(g.file);
     const run = async (x: typeof g.input) => {
-      const r = await s.run({ input: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
+      const r = await s.run({ pixel_values: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
       return { dtype: 'float32' as const, shape: [...r.logits.dims], data: r.logits.data as Float32Array };
     };
     // batch 1: the second image alone; batch 3: images 1, 0, 1
@@ -73,7 +74,7 @@ describe('exported .onnx on plain onnxruntime', () => {
     writeFileSync(file, exportOnnx({ name }).bytes);
     const x = images([3, 1, 28, 28]);
     const s = await ortNode.InferenceSession.create(file);
-    const r = await s.run({ input: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
+    const r = await s.run({ pixel_values: new ortNode.Tensor('float32', x.data as Float32Array, x.shape) });
     const ref = await runCase(
       { kind: 'model', family: e.family, constructor: e.constructor, kwargs: e.kwargs },
       undefined,
@@ -92,7 +93,7 @@ describe('exported .onnx on plain onnxruntime', () => {
     const g = exportGolden('swin_llss', dir);
     ortWeb.env.wasm.numThreads = 1;
     const s = await ortWeb.InferenceSession.create(readFileSync(g.file));
-    const r = await s.run({ input: new ortWeb.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
+    const r = await s.run({ pixel_values: new ortWeb.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
     const e = maxAbsError(
       { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
       g.output,

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { TRAIN_DEFAULTS, type TrainOptions } from '../../src/train/trainer.js';
+import { TRAIN_DEFAULTS } from '../../src/train/defaults.js';
+import type { TrainOptions } from '../../src/train/trainer.js';
 
 /** A tiny FLatten-DeiT on 12×12 RGB (3×3 patch tokens + cls) that trains in well under a second per epoch. */
 export const TINY_KWARGS = {

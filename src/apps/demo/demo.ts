@@ -12,12 +12,11 @@ import { captureFocused } from '../../analysis/capture.js';
 import { attentionWeights, meanRowEntropy, FORMS, type AttentionForm } from '../../analysis/attention_maps.js';
 import { blockRanks, rankChartPng, type RankRow } from '../../analysis/rank.js';
 import { pngFromRgb, toRgb } from '../../analysis/render.js';
-import { loadModel } from '../../api/model.js';
+import { createModel } from '../../api/model.js';
 import { softmaxRows } from '../../api/classify.js';
 import { attentionTime, timeMs } from './speed.js';
 import { demoHtml } from './html.js';
-
-export const DEMO_MODEL = 'flatten_deit_fmnist';
+import { DEMO_MODEL } from './model.js';
 
 export interface DemoReport {
   model: string;
@@ -45,7 +44,7 @@ async function batchOf(indices: number[]): Promise<{ x: TensorData; y: Int32Arra
 export async function runDemo(out: string, log: (line: string) => void = () => {}): Promise<DemoReport> {
   const t0 = performance.now();
   prepareOutDir(out);
-  const m = loadModel(DEMO_MODEL);
+  const m = createModel(DEMO_MODEL);
   const random = m.source === 'random';
   const data = fashionMnist('test');
   const labels = data.classes;
@@ -59,7 +58,7 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
   const all = Array.from({ length: data.size }, (_, i) => i);
   for (let s = 0; s < all.length; s += 1000) {
     const { x, y } = await batchOf(all.slice(s, s + 1000));
-    const { logits } = await session.run({ input: x });
+    const { logits } = await session.run({ pixel_values: x });
     const hits = topkHits(logits.data as Float32Array, m.model.numClasses, y);
     top1 += hits.top1;
     top5 += hits.top5;
@@ -77,7 +76,7 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
   // 2. samples: the first test image of every class
   const sampleIdx = labels.map((_, c) => c * (data.size / labels.length));
   const { x: sx, y: sy } = await batchOf(sampleIdx);
-  const probs = softmaxRows((await session.run({ input: sx })).logits);
+  const probs = softmaxRows((await session.run({ pixel_values: sx })).logits);
   const samples = sampleIdx.map((index, i) => {
     const p = probs[i];
     const best = p.indexOf(Math.max(...p));
@@ -121,7 +120,7 @@ export async function runDemo(out: string, log: (line: string) => void = () => {
   const engines: DemoReport['engines'] = [];
   for (const batch of [1, 64]) {
     const { x } = await batchOf(Array.from({ length: batch }, (_, i) => i));
-    engines.push({ engine: 'onnx', batch, ms: await timeMs(() => session.run({ input: x }), 10) });
+    engines.push({ engine: 'onnx', batch, ms: await timeMs(() => session.run({ pixel_values: x }), 10) });
     engines.push({
       engine: 'tfjs',
       batch,

@@ -1,38 +1,59 @@
 import type { Command } from 'commander';
-import { classify } from '../../api/classify.js';
-import { loadModelArg, warnIfRandom } from '../../api/model.js';
+import { createModelFromConfig, warnIfRandom } from '../../api/model.js';
+import { pipeline } from '../../api/pipeline.js';
+import { FlattenError } from '../../core/errors.js';
 import { action, parseEngineOption, parseIntOption, warn } from '../run.js';
 
-/** `flatten classify <image…>`: top-k labels with the registry's eval preprocessing, one batch. */
+interface ClassifyOpts {
+  model?: string;
+  config?: string;
+  onnx?: string;
+  checkpoint?: string;
+  topK: number;
+  engine: 'onnx' | 'tfjs';
+  threads?: number;
+  json?: boolean;
+}
+
+/** `flatten classify <image…>`: top-k labels with the model's eval preprocessing, one batch. */
 export function registerClassify(program: Command): void {
   program
     .command('classify')
-    .description('classify images (JPEG/PNG/WebP…) with a registry model')
+    .description('classify images (JPEG/PNG/WebP…) with a registry model, a model config or an exported .onnx file')
     .argument('<images...>', 'image files')
     .option('--model <name>', 'registry model, e.g. flatten_swin_t or flatten_deit_fmnist')
     .option('--config <config.json>', 'or a golden-format model config')
+    .option('--onnx <model.onnx>', 'or a model written by `flatten export`')
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: the weights shipped for the model')
     .option('--top-k <k>', 'how many classes to show', parseIntOption('--top-k'), 5)
-    .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
+    .option('--engine <name>', 'onnx or tfjs', parseEngineOption, 'onnx')
+    .option('--threads <n>', 'ONNX Runtime threads (default: every core)', parseIntOption('--threads'))
     .option('--json', 'print JSON')
     .action(
-      action(
-        async (
-          images: string[],
-          o: { model?: string; config?: string; checkpoint?: string; topK: number; engine: string; json?: boolean },
-        ) => {
-          const m = loadModelArg(o);
-          warnIfRandom(m, warn);
-          const preds = await classify(m, images, o.topK, o.engine);
+      action(async (images: string[], o: ClassifyOpts) => {
+        if ([o.model, o.config, o.onnx].filter(Boolean).length !== 1)
+          throw new FlattenError('BAD_ARGUMENT', 'give exactly one of --model, --config and --onnx');
+        if (o.onnx && o.checkpoint)
+          throw new FlattenError('BAD_ARGUMENT', '--checkpoint does not apply to --onnx: the weights are in the file');
+        const model = o.config ? createModelFromConfig(o.config, { checkpoint: o.checkpoint }) : (o.model ?? o.onnx!);
+        const classify = await pipeline('image-classification', model, { ...o, topK: o.topK });
+        if (classify.model) warnIfRandom(classify.model, warn);
+        try {
+          const results = await classify(images);
           if (o.json) {
-            console.log(JSON.stringify({ model: m.name, weights: m.source, predictions: preds }, null, 2));
+            const predictions = results.map((top, i) => ({ image: images[i], top }));
+            console.log(
+              JSON.stringify({ model: o.model ?? o.config ?? o.onnx, weights: classify.source, predictions }, null, 2),
+            );
             return;
           }
-          for (const p of preds) {
-            console.log(p.image);
-            for (const t of p.top) console.log(`  ${(t.probability * 100).toFixed(1).padStart(5)}%  ${t.label}`);
-          }
-        },
-      ),
+          results.forEach((top, i) => {
+            console.log(images[i]);
+            for (const t of top) console.log(`  ${(t.score * 100).toFixed(1).padStart(5)}%  ${t.label}`);
+          });
+        } finally {
+          await classify.dispose();
+        }
+      }),
     );
 }

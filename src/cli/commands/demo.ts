@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEMO_MODEL, runDemo } from '../../apps/demo/demo.js';
+import { DEMO_MODEL } from '../../apps/demo/model.js';
 import { action } from '../run.js';
 
 /** `flatten demo`: the main job on the embedded model, no downloads, no user files. */
@@ -10,6 +10,7 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'report folder', 'flatten-demo')
     .action(
       action(async (o: { out: string }) => {
+        const { runDemo } = await import('../../apps/demo/demo.js'); // tfjs and onnxruntime load here
         const r = await runDemo(o.out, (line) => console.log(line));
         const f = (v: number | null) => (v === null ? '–' : v.toFixed(3));
         console.log(

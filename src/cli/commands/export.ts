@@ -42,7 +42,7 @@ export function registerExport(program: Command): void {
         const { imgSize: res, inChans } = r.model;
         console.log(
           `wrote ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): ${name} at ${res}×${res}, input '${MODEL_INPUT}' ` +
-            `(batch, ${inChans}, ${res}, ${res}), outputs 'logits' and 'features', opset ${r.opset}`,
+            `(batch, ${inChans}, ${res}, ${res}), outputs 'logits' and 'pooler_output', opset ${r.opset}`,
         );
         console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
         if (r.optimized)

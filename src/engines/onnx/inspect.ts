@@ -35,3 +35,20 @@ export function opHistogram(ops: string[]): Record<string, number> {
   for (const o of ops) h.set(o, (h.get(o) ?? 0) + 1);
   return Object.fromEntries([...h].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 }
+
+/** The model's `metadata_props` (key → value), where our exports record name, preprocessing and class count. */
+export function onnxMetadata(model: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of fields(model, 0, model.length)) {
+    if (m.field !== 14 || m.start === undefined) continue; // ModelProto.metadata_props
+    let key = '';
+    let value = '';
+    for (const e of fields(model, m.start, m.end!)) {
+      if (e.start === undefined) continue;
+      if (e.field === 1) key = utf8.decode(model.subarray(e.start, e.end)); // StringStringEntryProto.key
+      if (e.field === 2) value = utf8.decode(model.subarray(e.start, e.end));
+    }
+    out[key] = value;
+  }
+  return out;
+}

@@ -1,4 +1,5 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { importPackage } from '../../core/optional.js';
 import { FlattenError } from '../../core/errors.js';
 import { shapeStr, sizeOf, type TensorData } from '../../core/tensor.js';
 import { defaultThreads } from '../../core/threads.js';
@@ -26,6 +27,9 @@ const firstLine = (e: unknown) =>
     .split('\n')[0]
     .trim();
 
+/** The loaded onnxruntime-node module: set by the first `OnnxSession.create`, before any tensor is made. */
+let runtime: typeof ort;
+
 /** An ONNX model loaded in onnxruntime-node, with inputs checked against the model's declared shapes. */
 export class OnnxSession {
   private constructor(
@@ -37,6 +41,8 @@ export class OnnxSession {
   ) {}
 
   static async create(model: Uint8Array | string, source: string, opts: SessionOptions = {}): Promise<OnnxSession> {
+    // onnxruntime-node loads with the first session, so that importing the library does not pay for it
+    runtime = await importPackage<typeof ort>('onnxruntime-node', 'the onnx engine');
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: opts.threads ?? defaultThreads(),
       interOpNumThreads: 1,
@@ -51,8 +57,8 @@ export class OnnxSession {
     try {
       s =
         typeof model === 'string'
-          ? await ort.InferenceSession.create(model, options)
-          : await ort.InferenceSession.create(model, options);
+          ? await runtime.InferenceSession.create(model, options)
+          : await runtime.InferenceSession.create(model, options);
     } catch (e) {
       throw new FlattenError('BAD_FILE', `${source}: not a loadable ONNX model (${firstLine(e)})`);
     }
@@ -111,7 +117,7 @@ export class OnnxSession {
       const x = feeds[i.name];
       if (!x) throw new FlattenError('BAD_ARGUMENT', `${this.source}: no value for input '${i.name}'`);
       this.check(i, x);
-      ortFeeds[i.name] = new ort.Tensor('float32', x.data as Float32Array, x.shape);
+      ortFeeds[i.name] = new runtime.Tensor('float32', x.data as Float32Array, x.shape);
     }
     const fetches = opts.reuseOutputs ? this.boundOutputs(feeds) : undefined;
     let r: ort.InferenceSession.OnnxValueMapType;
@@ -145,7 +151,7 @@ export class OnnxSession {
       if (!t)
         this.outBuffers.set(
           key,
-          (t = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims)),
+          (t = new runtime.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims)),
         );
       out[m.name] = t;
     }

@@ -1,0 +1,25 @@
+import { FlattenError } from './errors.js';
+
+const loaded = new Map<string, Promise<unknown>>();
+
+/**
+ * Imports a package on first use, so that importing this library, `flatten --help`, `list` and `info` load
+ * none of the engines and image codecs. A package that is not installed (tfjs and onnxruntime-web are optional
+ * dependencies) becomes one named line saying what needs it and how to install it.
+ */
+export function importPackage<T>(name: string, purpose: string): Promise<T> {
+  let p = loaded.get(name);
+  if (!p) {
+    p = import(name).catch((e: NodeJS.ErrnoException) => {
+      loaded.delete(name);
+      const missing = e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(name);
+      if (!missing) throw e;
+      throw new FlattenError(
+        'MISSING_PACKAGE',
+        `${purpose} needs the package '${name}', which is not installed (npm install ${name})`,
+      );
+    });
+    loaded.set(name, p);
+  }
+  return p as Promise<T>;
+}
