@@ -67,6 +67,9 @@ export function regularFileExists(path: string): boolean {
 /** The temporary files of writeFileAtomic are `.<name>.<pid>.<hex>.tmp` beside the target. */
 const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
+/** The file name that `entry`, a temporary file of writeFileAtomic, was being written for. */
+export const tempTarget = (entry: string): string | undefined => TEMP_NAME.exec(entry)?.[1];
+
 /**
  * Write to a temporary file in the same directory, flush it, then rename over the target: rename within
  * one file system is atomic, so readers see either the old file or the complete new one. The target must
@@ -109,7 +112,7 @@ export function renameFile(from: string, to: string): void {
 /** Deletes the temporary files that a killed writeFileAtomic left beside `names` in `dir`. */
 export function removeLeftoverTemps(dir: string, names: readonly string[]): void {
   for (const entry of readdirSync(dir)) {
-    const target = TEMP_NAME.exec(entry)?.[1];
+    const target = tempTarget(entry);
     if (target !== undefined && names.includes(target)) unlinkSync(join(dir, entry));
   }
 }
