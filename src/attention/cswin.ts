@@ -3,7 +3,7 @@ import { fromWindows, imageToTokens, tokensToImage, toWindows } from '../ops/com
 import { Conv2d } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, type ParamTable } from '../nn/module.js';
-import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
+import { FocusedLinearCore, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface CswinBranchOptions {
   /** Channels of this branch (C or C/2). */
@@ -40,7 +40,7 @@ class Lepe extends Module {
  * No proj inside; the block applies it.
  */
 export class FocusedCswinBranch extends Module {
-  readonly fla: FocusedParams;
+  readonly focused: FocusedLinearCore;
   readonly lepe: Lepe;
   constructor(
     table: ParamTable,
@@ -49,15 +49,15 @@ export class FocusedCswinBranch extends Module {
   ) {
     super(table, prefix);
     const [hs, ws] = cswinWindow(opts);
-    this.fla = new FocusedParams(table, prefix, opts, hs * ws);
+    this.focused = new FocusedLinearCore(table, prefix, { ...opts, tokens: hs * ws });
     this.lepe = new Lepe(table, prefix, opts.dim);
   }
   /** q, k, v (B, R², C_b) → (B, R², C_b) */
   forward(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
     const { ops } = ctx;
     const win = cswinWindow(this.opts);
-    const o = this.fla.core(ctx, q, k, v);
-    return ops.add(ops.add(o, this.fla.dwc(ctx, v, win)), this.lepe.forward(ctx, v, win));
+    const o = this.focused.core(ctx, q, k, v);
+    return ops.add(ops.add(o, this.focused.dwc(ctx, v, win)), this.lepe.forward(ctx, v, win));
   }
 }
 

@@ -2,7 +2,7 @@ import type { Tensor } from '../ops/ops.js';
 import { Linear } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, type ParamTable } from '../nn/module.js';
-import { FocusedParams, mergeHeads, splitHeads } from './focused.js';
+import { FocusedLinearCore, mergeHeads, splitHeads } from './focused.js';
 
 /**
  * The attention variants of the DeiT ablation (paper Table 4), everything else identical:
@@ -30,7 +30,7 @@ export interface DeitAttentionOptions {
 export class DeitAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
-  readonly fla?: FocusedParams;
+  readonly focused?: FocusedLinearCore;
   constructor(
     table: ParamTable,
     prefix: string,
@@ -41,13 +41,12 @@ export class DeitAttention extends Module {
     this.proj = new Linear(table, this.sub('proj'), opts.dim, opts.dim);
     if (opts.variant !== 'softmax') {
       const p = opts.variant === 'linear' ? 1 : opts.focusingFactor;
-      this.fla = new FocusedParams(
-        table,
-        prefix,
-        { ...opts, focusingFactor: p },
-        opts.side * opts.side + 1,
-        opts.variant === 'flatten',
-      );
+      this.focused = new FocusedLinearCore(table, prefix, {
+        ...opts,
+        focusingFactor: p,
+        tokens: opts.side * opts.side + 1,
+        withDwc: opts.variant === 'flatten',
+      });
     }
   }
 
@@ -56,16 +55,16 @@ export class DeitAttention extends Module {
     const [b, n, c] = ops.shape(x);
     const qkv = this.qkv.forward(ctx, x);
     const [q, k, v] = [0, 1, 2].map((i) => ops.slice(qkv, [0, 0, i * c], [b, n, c]));
-    if (!this.fla) {
+    if (!this.focused) {
       const h = this.opts.heads;
       const scale = ops.scalar((c / h) ** -0.5);
       const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, h), splitHeads(ops, k, h), true), scale));
       return this.proj.forward(ctx, mergeHeads(ops, ops.matmul(attn, splitHeads(ops, v, h))));
     }
-    let o = this.fla.core(ctx, q, k, v); // (B, 1+N, C)
-    if (this.fla.hasDwc) {
+    let o = this.focused.core(ctx, q, k, v); // (B, 1+N, C)
+    if (this.focused.hasDwc) {
       const s = this.opts.side;
-      const dwc = this.fla.dwc(ctx, ops.slice(v, [0, 1, 0], [b, n - 1, c]), [s, s]);
+      const dwc = this.focused.dwc(ctx, ops.slice(v, [0, 1, 0], [b, n - 1, c]), [s, s]);
       o = ops.concat([ops.slice(o, [0, 0, 0], [b, 1, c]), ops.add(ops.slice(o, [0, 1, 0], [b, n - 1, c]), dwc)], 1);
     }
     return this.proj.forward(ctx, o);

@@ -40,14 +40,14 @@ export function mergeHeads(ops: Ops, x: Tensor): Tensor {
   return ops.reshape(ops.transpose(x, [0, 2, 1, 3]), [b, n, h * d]);
 }
 
-/** φ's input to f_p: ReLU + 1e-6, divided by the softplus temperature. (SPEC §1.1 steps 2-3) */
+/** φ's input to f_p: ReLU + 1e-6, divided by the softplus temperature (the official steps, in this order). */
 function relaxed(ops: Ops, x: Tensor, scale: Tensor): Tensor {
   const sigma = ops.softplus(scale); // (1, 1, C)
   return ops.div(ops.add(ops.relu(x), ops.scalar(1e-6)), sigma);
 }
 
 /**
- * φ(x) before the head split: ReLU + 1e-6, divide by the softplus temperature, then f_p. (SPEC §1.1 steps 2-4)
+ * φ(x) before the head split: ReLU + 1e-6, divide by the softplus temperature, then f_p over all C channels.
  * Exposed on its own so that the analysis tools see exactly the q and k the model uses.
  */
 export function focusedFeatureMap(ops: Ops, x: Tensor, scale: Tensor, p: number): Tensor {
@@ -55,7 +55,7 @@ export function focusedFeatureMap(ops: Ops, x: Tensor, scale: Tensor, p: number)
 }
 
 /**
- * Head-shared depthwise conv 𝓓(V; H, W) that restores rank (SPEC §1.2): each head's d channels form an
+ * Head-shared depthwise conv 𝓓(V; H, W) that restores rank: each head's d channels form an
  * H×W image and the same d kernels run over every head. v (B, N = H·W, C) → (B, N, C).
  */
 export function headSharedDwc(
@@ -74,24 +74,30 @@ export function headSharedDwc(
   return ops.reshape(ops.transpose(ops.reshape(y, [b, heads, d, n]), [0, 3, 1, 2]), [b, n, c]);
 }
 
+export interface FocusedCoreOptions extends FocusedOptions {
+  /** Keys the block sees, which sizes `positional_encoding` (fixed at build time, as in the official code). */
+  tokens: number;
+  /** false drops the rank-restoring conv (ablation variants only). */
+  withDwc?: boolean;
+}
+
 /**
- * The parameters every focused attention owns, under the official names:
- * `scale` (1,1,C), `positional_encoding` (1,n,C) and `dwc.{weight,bias}` (d,1,k,k)/(d).
+ * What every focused linear attention computes besides its projections: the focusing core 𝓕(Q, K, V) and the
+ * rank-restoring DWC 𝓓(V), with their parameters under the official names: `scale` (1,1,C),
+ * `positional_encoding` (1,n,C) and `dwc.{weight,bias}` (d,1,k,k)/(d). Each family wires q, k, v into it.
  */
-export class FocusedParams extends Module {
+export class FocusedLinearCore extends Module {
   readonly scale: string;
   readonly pe: string;
   readonly dwcWeight: string;
   readonly dwcBias: string;
-  /** `withDwc = false` drops the rank-restoring conv (ablation variants only). */
   constructor(
     table: ParamTable,
     prefix: string,
-    readonly opts: FocusedOptions,
-    tokens: number,
-    withDwc = true,
+    readonly opts: FocusedCoreOptions,
   ) {
     super(table, prefix);
+    const { tokens, withDwc = true } = opts;
     const d = opts.dim / opts.heads;
     const k = opts.kernelSize;
     this.scale = this.param('scale', [1, 1, opts.dim], { kind: 'zeros' }, true);
@@ -107,7 +113,7 @@ export class FocusedParams extends Module {
   }
 
   /**
-   * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention (SPEC §1.1).
+   * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention.
    * q (B, N, C); k, v (B, n, C) → (B, N, C).
    */
   core(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {

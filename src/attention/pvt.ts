@@ -3,7 +3,7 @@ import { adaptiveAvgPoolTokens, imageToTokens, tokensToImage } from '../ops/comp
 import { Conv2d, LayerNorm, Linear } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, type ParamTable } from '../nn/module.js';
-import { FocusedParams, mergeHeads, softmaxScale, splitHeads } from './focused.js';
+import { FocusedLinearCore, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 export interface SrAttentionOptions {
   dim: number;
@@ -73,7 +73,7 @@ abstract class SpatialReduction extends Module {
  * resampled back to N tokens along the flattened token axis when keys were reduced.
  */
 export class FocusedSrAttention extends SpatialReduction {
-  readonly fla: FocusedParams;
+  readonly focused: FocusedLinearCore;
   constructor(
     table: ParamTable,
     prefix: string,
@@ -81,15 +81,18 @@ export class FocusedSrAttention extends SpatialReduction {
   ) {
     super(table, prefix, opts);
     // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with sr 8421)
-    this.fla = new FocusedParams(table, prefix, { ...opts }, Math.floor(opts.numPatches / opts.srRatio ** 2));
+    this.focused = new FocusedLinearCore(table, prefix, {
+      ...opts,
+      tokens: Math.floor(opts.numPatches / opts.srRatio ** 2),
+    });
   }
 
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
     const { q, k, v } = this.qkv(ctx, x, h, w);
-    const o = this.fla.core(ctx, q, k, v);
+    const o = this.focused.core(ctx, q, k, v);
     const vFull = ops.interpolateLinear(v, 1, h * w); // identity when n = N
-    return this.proj.forward(ctx, ops.add(o, this.fla.dwc(ctx, vFull, [h, w])));
+    return this.proj.forward(ctx, ops.add(o, this.focused.dwc(ctx, vFull, [h, w])));
   }
 }
 

@@ -3,7 +3,7 @@ import type { TensorData } from '../core/tensor.js';
 import { Linear } from '../nn/layers.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, type ParamTable } from '../nn/module.js';
-import { FocusedParams, type FocusedOptions, mergeHeads, softmaxScale, splitHeads } from './focused.js';
+import { FocusedLinearCore, type FocusedOptions, mergeHeads, softmaxScale, splitHeads } from './focused.js';
 
 /**
  * Swin focused linear attention over windows: x (B·nW, w², C) → (B·nW, w², C).
@@ -12,14 +12,14 @@ import { FocusedParams, type FocusedOptions, mergeHeads, softmaxScale, splitHead
 export class FocusedWindowAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
-  readonly fla: FocusedParams;
+  readonly focused: FocusedLinearCore;
   constructor(
     table: ParamTable,
     prefix: string,
     readonly opts: FocusedOptions & { window: number; qkvBias?: boolean },
   ) {
     super(table, prefix);
-    this.fla = new FocusedParams(table, prefix, opts, opts.window * opts.window);
+    this.focused = new FocusedLinearCore(table, prefix, { ...opts, tokens: opts.window * opts.window });
     this.qkv = new Linear(table, this.sub('qkv'), opts.dim, 3 * opts.dim, opts.qkvBias ?? true);
     this.proj = new Linear(table, this.sub('proj'), opts.dim, opts.dim);
   }
@@ -32,7 +32,7 @@ export class FocusedWindowAttention extends Module {
     const k = ops.slice(qkv, [0, 0, c], [bw, n, c]);
     const v = ops.slice(qkv, [0, 0, 2 * c], [bw, n, c]);
     const w = this.opts.window;
-    const y = ops.add(this.fla.core(ctx, q, k, v), this.fla.dwc(ctx, v, [w, w]));
+    const y = ops.add(this.focused.core(ctx, q, k, v), this.focused.dwc(ctx, v, [w, w]));
     return this.proj.forward(ctx, y);
   }
 }
