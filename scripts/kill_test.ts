@@ -1,13 +1,13 @@
 /**
  * Kill test of training (`npm run killtest -- --kills 30 --seed 0`). Runs `flatten train` on a tiny image
  * folder and kills it with SIGKILL at random instants: every other kill lands the moment a checkpoint file
- * appears or goes (the run folder is watched; a save makes 6–8 such events), the rest after a random delay. After each kill
- * the folder must hold a complete checkpoint, at a step no earlier than before, and `--resume` must go
- * on from it; each run finished that way must end with the weights, best weights and metrics of an
- * uninterrupted run, bit for bit. Exits 1 listing the failures.
+ * appears (the run folder is watched, so kills hit the inside of saves), the rest after a random delay.
+ * After each kill the folder must hold a complete checkpoint, at a step no earlier than before, and
+ * `--resume` must go on from it; each run finished that way must end with the weights, best weights and
+ * metrics of an uninterrupted run, bit for bit. Exits 1 listing the failures.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,13 @@ export interface KillTestOptions {
 }
 
 /** Where a kill landed, judged from what it left in the run folder. */
-type Place = 'inside a write' | 'between the files of a save' | 'outside a save';
+const PLACES = [
+  'inside a file write',
+  'after the new state, before the commit',
+  'after the commit, before the state rename',
+  'outside a save',
+] as const;
+type Place = (typeof PLACES)[number];
 
 export interface KillTestReport {
   kills: number;
@@ -56,7 +62,9 @@ function trainArgs(data: string, out: string, resume: boolean): string[] {
   return ['--import', 'tsx', 'src/cli/main.ts', 'train', ...recipe, ...(resume ? ['--resume'] : fixed)];
 }
 
-const isCheckpointFile = (name: string) => tempTarget(name) !== undefined || name === RUN_FILES.nextState;
+/** The files a save creates, in order: temp files, state.next.json, last.safetensors (the commit). */
+const isCheckpointFile = (name: string) =>
+  tempTarget(name) !== undefined || name === RUN_FILES.nextState || name === RUN_FILES.weights;
 
 /** One `flatten train` process, killed as `plan` says (or left to finish). */
 function runOnce(args: string[], out: string, plan: KillPlan): Promise<Ending> {
@@ -65,9 +73,9 @@ function runOnce(args: string[], out: string, plan: KillPlan): Promise<Ending> {
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const kill = () => child.kill('SIGKILL');
   let left = plan && 'events' in plan ? plan.events : Infinity;
-  // 'rename' events: a file appears or goes (writes within a file are 'change' events, not counted)
+  // a 'rename' event is a name appearing or going: count appearances, about 5 a save (see isCheckpointFile)
   const watcher = watch(out, (event, name) => {
-    if (event === 'rename' && name && isCheckpointFile(name) && --left === 0) kill();
+    if (event === 'rename' && name && isCheckpointFile(name) && existsSync(join(out, name)) && --left === 0) kill();
   });
   const timer = plan && 'ms' in plan ? setTimeout(kill, plan.ms) : undefined;
   return new Promise((resolve) => {
@@ -85,11 +93,14 @@ function checkpointFiles(out: string): Map<string, bigint> {
   return new Map(names.map((n) => [n, statSync(join(out, n), { bigint: true }).ino]));
 }
 
-/** Judged by the checkpoint files that appeared since `before`: a kill's leftovers stay for the next run. */
+/** Judged by the checkpoint files made since `before`: a kill's leftovers stay for the next run. */
 function placeOf(out: string, before: Map<string, bigint>): Place {
-  const fresh = [...checkpointFiles(out)].filter(([n, ino]) => before.get(n) !== ino).map(([n]) => n);
-  if (fresh.some((n) => tempTarget(n) !== undefined)) return 'inside a write';
-  return fresh.includes(RUN_FILES.nextState) ? 'between the files of a save' : 'outside a save';
+  const made = [...checkpointFiles(out)].filter(([n, ino]) => before.get(n) !== ino).map(([n]) => n);
+  if (made.some((n) => tempTarget(n) !== undefined)) return 'inside a file write';
+  if (!made.includes(RUN_FILES.nextState)) return 'outside a save';
+  return made.includes(RUN_FILES.weights)
+    ? 'after the commit, before the state rename'
+    : 'after the new state, before the commit';
 }
 
 /** The parts of a metrics line that do not depend on timing. */
@@ -122,7 +133,7 @@ export async function killTest(o: KillTestOptions): Promise<KillTestReport> {
   const report: KillTestReport = {
     kills: 0,
     passed: 0,
-    places: { 'inside a write': 0, 'between the files of a save': 0, 'outside a save': 0 },
+    places: Object.fromEntries(PLACES.map((p) => [p, 0])) as Record<Place, number>,
     finishedRuns: 0,
     failures: [],
   };
@@ -145,7 +156,7 @@ export async function killTest(o: KillTestOptions): Promise<KillTestReport> {
           report.kills >= o.kills
             ? null
             : report.kills % 2 === 0
-              ? { events: 1 + rng.int(16) }
+              ? { events: 1 + rng.int(10) }
               : { ms: Math.round(rng.uniform(500, 6000)) };
         const before = checkpointFiles(out);
         const end = await runOnce(trainArgs(data, out, step >= 0), out, plan);
@@ -183,13 +194,17 @@ export async function killTest(o: KillTestOptions): Promise<KillTestReport> {
 function checkAfterKill(out: string, before: number): { step: number } | { problem: string } {
   if (!existsSync(join(out, RUN_FILES.weights)))
     return before < 0 ? { step: -1 } : { problem: `the checkpoint at step ${before} is gone` };
+  // on a copy: the load finishes a save killed after its commit, and the next --resume should meet that itself
+  const copy = `${out}.probe`;
+  cpSync(out, copy, { recursive: true });
   try {
-    // the same load as --resume's, which also finishes a save killed after its commit
-    const { globalStep } = loadCheckpoint(out).state;
+    const { globalStep } = loadCheckpoint(copy).state;
     if (globalStep < before) return { problem: `the checkpoint went back from step ${before} to ${globalStep}` };
     return { step: globalStep };
   } catch (e) {
     return { problem: `no usable checkpoint: ${(e as Error).message}` };
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
   }
 }
 
