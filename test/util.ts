@@ -1,4 +1,14 @@
 import type { TensorData } from '../src/core/tensor.js';
+import type { ModelSpec } from '../src/models/build.js';
+import type { Family } from '../src/models/model.js';
+
+/**
+ * A ModelSpec of a family and kwargs. TypeScript types an object literal's `constructor` as Object.prototype's,
+ * a Function, so it refuses literals for ModelSpec's `constructor?: string`; this one cast stands for all of them.
+ */
+export function modelSpec(family: Family, kwargs: Record<string, unknown>): ModelSpec {
+  return { family, kwargs } as unknown as ModelSpec;
+}
 
 /** max|y − ref| and the golden tolerance 1e-4 · max(1, max|ref|). */
 export function maxAbsError(y: TensorData, ref: TensorData): { err: number; tol: number } {

@@ -42,7 +42,9 @@ export interface Ops {
   /** ln(1 + eˣ) (PyTorch returns x above 20; the difference is below float precision). */
   softplus(x: Tensor): Tensor;
 
+  /** Sum over `axes`; no axes reduce nothing and return x as it is (numpy's axis=(), not reduce-all). */
   sum(x: Tensor, axes: number[], keepDims?: boolean): Tensor;
+  /** Mean over `axes`; no axes reduce nothing, as in `sum`. */
   mean(x: Tensor, axes: number[], keepDims?: boolean): Tensor;
   /** L2 norm over the last axis, kept as a size-1 axis. */
   l2norm(x: Tensor): Tensor;

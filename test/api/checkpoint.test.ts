@@ -10,7 +10,7 @@ import { writeSafetensorsFile } from '../../src/io/safetensors.js';
 import { readNpyFile } from '../../src/io/npy.js';
 import { buildModel } from '../../src/models/build.js';
 import { GOLDEN_DIR, goldenJson } from '../golden.js';
-import { maxAbsError } from '../util.js';
+import { maxAbsError, modelSpec } from '../util.js';
 
 const swinCfg = goldenJson<{ family: 'swin'; constructor: string; kwargs: Record<string, unknown> }>(
   'swin_llss/config.json',
@@ -101,16 +101,15 @@ describe('config validation', () => {
       /stage 2 must be 'L', 'S' or 'M'/,
     );
     expect(() =>
-      buildModel({
-        family: 'cswin',
-        kwargs: {
+      buildModel(
+        modelSpec('cswin', {
           la_split_size: '28-28-14-7',
           depth: [1, 1, 1, 1],
           split_size: [1, 2, 7, 7],
           embed_dim: 16,
           num_heads: [1, 2, 4, 8],
-        },
-      }),
+        }),
+      ),
     ).toThrow(/la_split_size equal to its resolution 56/);
   });
 });

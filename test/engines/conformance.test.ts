@@ -223,6 +223,14 @@ function reduceCases(op: 'sum' | 'mean'): Case[] {
       args: [x(2, 3, 4, 4)],
       fn: (o, a) => f([1])(o, o.transpose(o.reshape(a, [2, 3, 16]), [0, 2, 1])),
     },
+    // numpy's axis=(): nothing reduced, keepDims or not (ONNX's empty axes would mean all of them)
+    { name: 'no axes (identity)', args: [x(3, 4)], fn: f([]) },
+    {
+      name: 'no axes, keepDims, of a head-split view',
+      args: [x(2, 4, 6)],
+      fn: (o, a) => f([], true)(o, heads(o, a, 2)),
+    },
+    { name: 'no axes of a constant', args: [w(3, 4)], fn: f([]) },
     { name: 'constant (folded)', args: [w(3, 4, 5)], fn: f([1]) },
     { name: 'constant, two axes, keepDims (folded)', args: [w(3, 4, 5)], fn: f([0, -1], true) },
   ];
@@ -234,19 +242,6 @@ const C0 = table([]);
 const C4 = table([4]);
 const C234 = table([2, 3, 4]);
 const C2143 = table([2, 1, 4, 3]);
-/**
- * tfjs 4.22's BatchMatMul (wasm and cpu) flattens each side's batch and indexes the smaller one modulo its
- * size, which is numpy broadcasting only when that batch is a trailing suffix of the other or all 1s.
- * TfjsOps.matmul passes such products to tf.matMul as they are: with both sides broadcast, (2,1)·(3), the
- * result claims shape (2,3,4,3) but holds 36 of its 72 values; an inner size-1 axis, (2,3)·(2,1), gives
- * wrong values. ORT broadcasts as the Ops contract says.
- */
-const TFJS_BROADCAST =
-  'TfjsOps.matmul: tf.matMul broadcasts batches only from a trailing suffix (wrong size or values otherwise)';
-
-/** ops.ts promises PyTorch's Conv2d groups; TfjsOps implements groups = 1 and depthwise with out = in only. */
-const GROUPED = 'TfjsOps.conv2d throws "only dense and depthwise" for other groups; OnnxOps and MetaOps handle them';
-
 const INT32 = Int32Array.from({ length: 6 }, (_, i) => ((i * 7) % 5) - 2);
 const INT64 = BigInt64Array.from([3n, -1n, 0n, 7n]);
 
@@ -444,21 +439,24 @@ const cases: Record<OpName, Case[]> = {
       args: [x(2, 1, 4, 5), x(3, 5, 3)],
       fn: (o, a, b) => o.matmul(a, b),
       macs: mm(5),
-      bug: TFJS_BROADCAST,
     },
     {
       name: 'batch broadcast on both sides (1,3)·(2,1)',
       args: [x(1, 3, 4, 5), x(2, 1, 5, 2)],
       fn: (o, a, b) => o.matmul(a, b),
       macs: mm(5),
-      bug: TFJS_BROADCAST,
     },
     {
       name: 'batch broadcast on an inner axis (2,3)·(2,1)',
       args: [x(2, 3, 4, 5), x(2, 1, 5, 2)],
       fn: (o, a, b) => o.matmul(a, b),
       macs: mm(5),
-      bug: TFJS_BROADCAST,
+    },
+    {
+      name: 'transposeB, batch broadcast on both sides (2,1)·(3)',
+      args: [x(2, 1, 4, 5), x(3, 3, 5)],
+      fn: (o, a, b) => o.matmul(a, b, true),
+      macs: mm(5),
     },
     { name: 'batched a, 2-D b', args: [x(2, 3, 4, 5), x(5, 6)], fn: (o, a, b) => o.matmul(a, b), macs: mm(5) },
     { name: '2-D a, batched b', args: [x(4, 5), x(2, 5, 3)], fn: (o, a, b) => o.matmul(a, b), macs: mm(5) },
@@ -701,14 +699,18 @@ const cases: Record<OpName, Case[]> = {
       args: [x(1, 4, 5, 5), w(6, 2, 3, 3), w(6)],
       fn: (o, a, k, b) => o.conv2d(a, k, b, { padding: 1, groups: 2 }),
       macs: conv(2, 3, 3),
-      bug: GROUPED,
+    },
+    {
+      name: 'grouped, 3 groups of 2 → 1, stride 2',
+      args: [x(1, 6, 7, 7), w(3, 2, 3, 3), w(3)],
+      fn: (o, a, k, b) => o.conv2d(a, k, b, { stride: 2, padding: 1, groups: 3 }),
+      macs: conv(2, 3, 3),
     },
     {
       name: 'depthwise with a channel multiplier of 2',
       args: [x(1, 3, 5, 5), w(6, 1, 3, 3)],
       fn: (o, a, k) => o.conv2d(a, k, undefined, { groups: 3 }),
       macs: conv(1, 3, 3),
-      bug: GROUPED,
     },
     {
       name: 'weight and bias as inputs',
@@ -848,7 +850,6 @@ const cases: Record<OpName, Case[]> = {
       name: 'negative perm entries',
       args: [x(2, 3, 4)],
       fn: (o, a) => o.transpose(a, [-1, 0, -2]),
-      bug: 'ops.ts allows negative axes, but TfjsOps.transpose throws (tf.transpose: "All entries in \'perm\' must be between 0 and 2") and MetaOps.transpose returns undefined sizes; OnnxOps accepts them',
     },
   ],
   slice: [
@@ -984,7 +985,6 @@ const cases: Record<OpName, Case[]> = {
       name: 'rank 1',
       args: [x(4)],
       fn: (o, a) => o.interpolateLinear(a, 0, 6),
-      bug: 'OnnxOps.interpolateLinear resamples the last axis as matmul(x, m, true), which needs rank ≥ 2: tracing throws "matmul: inner dims undefined and 4 differ"',
     },
     {
       name: 'of a head-split view',

@@ -3,9 +3,10 @@ import { buildModel } from '../../src/models/build.js';
 import { runCase } from '../../src/api/forward.js';
 import { float32 } from '../../src/core/tensor.js';
 import { mulberry32 } from '../../src/core/rng.js';
+import { modelSpec } from '../util.js';
 
 const keys = (kw: Record<string, unknown>, family: 'swin' | 'pvt_v2' | 'cswin' = 'swin') => [
-  ...buildModel({ family, kwargs: kw }).table.specs.keys(),
+  ...buildModel(modelSpec(family, kw)).table.specs.keys(),
 ];
 const tinySwin = {
   img_size: 112,
@@ -25,7 +26,7 @@ describe('official constructor options', () => {
       [1, 3, 112, 112],
       Float32Array.from({ length: 3 * 112 * 112 }, () => rand()),
     );
-    const r = await runCase({ family: 'swin', kwargs: { ...tinySwin, num_classes: 0 } }, undefined, x);
+    const r = await runCase(modelSpec('swin', { ...tinySwin, num_classes: 0 }), undefined, x);
     expect(r.output.shape).toEqual([1, 16]);
     expect(Array.from(r.output.data as Float32Array)).toEqual(Array.from(r.features!.data as Float32Array));
   });
@@ -42,29 +43,27 @@ describe('official constructor options', () => {
   });
 
   it('PVTv2 linear mode pools keys to 7×7 with a 1×1 sr conv; CSwin floors odd head counts', () => {
-    const v2 = buildModel({
-      family: 'pvt_v2',
-      kwargs: { linear: true, embed_dims: [8, 16, 32, 64], depths: [1, 1, 1, 1], num_heads: [1, 1, 1, 1] },
-    });
+    const v2 = buildModel(
+      modelSpec('pvt_v2', { linear: true, embed_dims: [8, 16, 32, 64], depths: [1, 1, 1, 1], num_heads: [1, 1, 1, 1] }),
+    );
     expect(v2.table.specs.get('block1.0.attn.sr.weight')?.shape).toEqual([8, 8, 1, 1]);
     expect(v2.table.specs.get('block1.0.attn.positional_encoding')?.shape).toEqual([1, 49, 8]);
     expect(() =>
-      buildModel({
-        family: 'cswin',
-        kwargs: {
+      buildModel(
+        modelSpec('cswin', {
           embed_dim: 24,
           depth: [1, 1, 1, 1],
           num_heads: [1, 2, 3, 8],
           attn_type: 'SSSS',
           split_size: [1, 2, 7, 7],
-        },
-      }),
+        }),
+      ),
     ).not.toThrow();
   });
 
   it('qk_scale takes a number or null and nothing else', () => {
-    expect(() => buildModel({ family: 'swin', kwargs: { ...tinySwin, qk_scale: 0.1 } })).not.toThrow();
-    expect(() => buildModel({ family: 'swin', kwargs: { ...tinySwin, qk_scale: 'big' } })).toThrow(
+    expect(() => buildModel(modelSpec('swin', { ...tinySwin, qk_scale: 0.1 }))).not.toThrow();
+    expect(() => buildModel(modelSpec('swin', { ...tinySwin, qk_scale: 'big' }))).toThrow(
       /'qk_scale' must be a number, got "big"/,
     );
   });

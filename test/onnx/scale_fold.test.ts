@@ -40,7 +40,7 @@ async function run(s: number[], rows: number, alsoRelu = false) {
     const sigma = ops.constant(f32([1, OUT], (i) => s[i]));
     const r = ops.relu(part);
     // another reader of the ReLU output, there before the division is traced
-    const extra = alsoRelu ? { r: ops.mul(r, ops.scalar(2)) } : {};
+    const extra: Record<string, Tensor> = alsoRelu ? { r: ops.mul(r, ops.scalar(2)) } : {};
     return { ...extra, y: ops.div(ops.add(r, ops.scalar(1e-3)), sigma) };
   });
   const session = await OnnxSession.create(traced.bytes, 'scale test', { threads: 1 });

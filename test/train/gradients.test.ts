@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs } from '../../src/engines/tfjs/backend.js';
 import { TrainTfjsOps } from '../../src/engines/tfjs/grad_ops.js';
-import { FocusedParams, headSharedDwc } from '../../src/attention/focused.js';
+import { FocusedLinearCore, headSharedDwc } from '../../src/attention/focused.js';
 import { makeCtx } from '../../src/ops/ctx.js';
 import { ParamTable } from '../../src/nn/module.js';
 import { buildModel } from '../../src/models/build.js';
@@ -11,6 +11,7 @@ import { Rng } from '../../src/core/rng.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { smoothedCrossEntropy } from '../../src/train/loss.js';
 import type { Tensor } from '../../src/ops/ops.js';
+import { modelSpec } from '../util.js';
 
 const ops = new TrainTfjsOps();
 const T = (x: tf.Tensor) => x as unknown as Tensor;
@@ -61,23 +62,24 @@ describe('gradients on the wasm backend (finite differences)', () => {
       randn([1, 1, c], 4, 0.5),
       randn([1, n, c], 5, 0.2),
     ];
-    const fla = new FocusedParams(
-      new ParamTable(),
-      'attn',
-      { dim: c, heads, focusingFactor: 3, kernelSize: 5 },
-      n,
-      false,
-    );
+    const core = new FocusedLinearCore(new ParamTable(), 'attn', {
+      dim: c,
+      heads,
+      focusingFactor: 3,
+      kernelSize: 5,
+      tokens: n,
+      withDwc: false,
+    });
     checkGrad((q, k, v, scale, pe) => {
       const ctx = makeCtx(
         ops,
         new Map([
-          [fla.scale, T(scale)],
-          [fla.pe, T(pe)],
+          [core.scale, T(scale)],
+          [core.pe, T(pe)],
         ]),
         true,
       );
-      return project(F(fla.core(ctx, T(q), T(k), T(v))), 9);
+      return project(F(core.core(ctx, T(q), T(k), T(v))), 9);
     }, args);
   });
 
@@ -95,6 +97,16 @@ describe('gradients on the wasm backend (finite differences)', () => {
     checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 2, padding: 1 })), 9), odd);
     const stem = [randn([1, 2, 14, 14], 7), randn([3, 2, 7, 7], 8), randn([3], 9)];
     checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { stride: 4, padding: 3 })), 9), stem);
+  });
+
+  it('matmul with batches broadcast on both sides and on an inner axis (explicitly broadcast, gradients summed back)', () => {
+    checkGrad((a, b) => project(F(ops.matmul(T(a), T(b))), 9), [randn([2, 1, 4, 5], 1), randn([3, 5, 3], 2)]);
+    checkGrad((a, b) => project(F(ops.matmul(T(a), T(b), true)), 9), [randn([2, 3, 4, 5], 3), randn([2, 1, 2, 5], 4)]);
+  });
+
+  it('grouped conv as one dense conv per group', () => {
+    const args = [randn([2, 4, 6, 6], 1), randn([6, 2, 3, 3], 2), randn([6], 3)];
+    checkGrad((x, w, bias) => project(F(ops.conv2d(T(x), T(w), T(bias), { padding: 1, groups: 2 })), 9), args);
   });
 
   it('LayerNorm → Linear → GELU → Linear (+bias) block, with the custom linear gradient', () => {
@@ -120,9 +132,8 @@ describe('gradients on the wasm backend (finite differences)', () => {
   it('Swin: shifted window attention with relative position bias and mask, focused linear windows, patch merging', () => {
     // 28/2 = 14² tokens: stage 1 softmax in 7×7 windows, block 1 shifted by 3 (mask + rel-pos gather);
     // stage 2 focused linear over the clamped 7×7 map
-    const model = buildModel({
-      family: 'swin',
-      kwargs: {
+    const model = buildModel(
+      modelSpec('swin', {
         img_size: 28,
         patch_size: 2,
         in_chans: 3,
@@ -133,8 +144,8 @@ describe('gradients on the wasm backend (finite differences)', () => {
         window_size: 7,
         attn_type: 'SL',
         drop_path_rate: 0,
-      },
-    });
+      }),
+    );
     const live = new LiveWeights(model.table, initWeights(model.table, 3));
     const x = randn([2, 3, 28, 28], 7);
     const names = [

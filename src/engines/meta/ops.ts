@@ -13,9 +13,8 @@ const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const norm = (rank: number, a: number) => (a < 0 ? a + rank : a);
 
 /**
- * Shape-only engine: runs a forward without numbers, checks every shape and counts multiply-accumulates
- * with the convention of SPEC §3 (conv, linear and matmul only; norms, activations, softmax,
- * elementwise ops and interpolation are free).
+ * Shape-only engine: runs a forward without numbers, checks every shape and counts the multiply-accumulates
+ * of conv, linear and matmul (norms, activations, softmax, elementwise ops and interpolation are free).
  */
 export class MetaOps implements Ops {
   readonly engine = 'meta';
@@ -125,7 +124,7 @@ export class MetaOps implements Ops {
   }
   transpose(x: Tensor, perm: number[]) {
     const s = m(x).shape;
-    return of(perm.map((p) => s[p]));
+    return of(perm.map((p) => s[norm(s.length, p)]));
   }
   slice(x: Tensor, begin: number[], size: number[]) {
     const s = m(x).shape;

@@ -197,6 +197,8 @@ export class OnnxOps implements Ops {
         );
   }
   sum(x: Tensor, axes: number[], keepDims = false) {
+    // no axes, no reduction (Ops): ReduceSum and ReduceMean would read empty axes as all of them
+    if (!axes.length) return x;
     const X = h(x);
     if (isConst(X)) {
       const ax = axes.map((a) => axisOf(X.shape.length, a));
@@ -211,6 +213,7 @@ export class OnnxOps implements Ops {
     return this.reduce('ReduceSum', x, axes, keepDims, false);
   }
   mean(x: Tensor, axes: number[], keepDims = false) {
+    if (!axes.length) return x;
     const X = h(x);
     const r = X.shape.length;
     if (isConst(X)) {
@@ -436,13 +439,15 @@ export class OnnxOps implements Ops {
     shape[ax] = indices.length;
     return t(this.g.emit('Gather', [X, this.g.ints([...indices])], shape, { axis: ax }));
   }
-  interpolateLinear(x: Tensor, axis: number, size: number) {
+  interpolateLinear(x: Tensor, axis: number, size: number): Tensor {
     const X = h(x);
     const r = X.shape.length;
     const ax = axisOf(r, axis);
     const n = X.shape[ax];
     if (n === size) return x;
     // a constant (size, n) matrix on the resampled axis: one MatMul, no gathers
+    // a vector as one row: the MatMuls below resample matrices
+    if (r === 1) return this.reshape(this.interpolateLinear(this.reshape(x, [1, n]), 1, size), [size]);
     const m = t(this.g.constant([size, n], linearResampleMatrix(n, size), `interp(${n}→${size})`));
     if (ax === r - 2) return this.matmul(m, x);
     if (ax === r - 1) return this.matmul(x, m, true);

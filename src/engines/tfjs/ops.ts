@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TensorData } from '../../core/tensor.js';
+import { broadcastShapes, sizeOf, type TensorData } from '../../core/tensor.js';
 import { linearAttention } from '../../ops/linear_attention.js';
 import type { Conv2dOptions, Ops, Tensor } from '../../ops/ops.js';
 import { linearResampleMatrix } from '../../ops/resample.js';
@@ -17,15 +17,39 @@ export function swapLast(x: T): T {
 }
 
 /**
+ * Whether tf.matMul broadcasts these batches right. tfjs 4.22's BatchMatMul (wasm and cpu) flattens each side's
+ * batch and indexes the smaller one modulo its size: numpy broadcasting only when one side holds the whole batch
+ * and the other, less its leading 1s, is a trailing suffix of it (or nothing). Otherwise the result has the
+ * broadcast shape but holds only the larger side's count of products, or pairs the wrong matrices.
+ */
+function stockBroadcasts(ba: number[], bb: number[], batch: number[]): boolean {
+  return [
+    [ba, bb],
+    [bb, ba],
+  ].some(([whole, part]) => {
+    const lead = part.findIndex((d) => d !== 1);
+    const tail = lead < 0 ? [] : part.slice(lead);
+    return sizeOf(whole) === sizeOf(batch) && tf.util.arraysEqual(tail, batch.slice(batch.length - tail.length));
+  });
+}
+
+/**
  * a·b over the last two axes. tfjs-wasm sends a batched matMul (more than one matrix) to a naive kernel
  * (≈ 0.6 GMAC/s) and only a single 2-D product to XNNPACK, so equal batches run as a loop of 2-D products over
  * in-place slices: 2–4× faster, from 2 large matrices (2×3136×32·32: 6.1 → 3.3 ms) to 128 small ones
- * (128×50×32·32: 7.3 → 3.6 ms). Broadcast batches keep the stock kernel.
+ * (128×50×32·32: 7.3 → 3.6 ms). Broadcast batches keep the stock kernel where it broadcasts right; the others
+ * are broadcast explicitly first.
  */
 export function batchMatMul(a: T, b: T): T {
-  const batch = a.shape.slice(0, -2);
-  const count = batch.reduce((x, y) => x * y, 1);
-  if (a.rank < 3 || b.rank !== a.rank || b.shape.slice(0, -2).some((d, i) => d !== batch[i])) return tf.matMul(a, b);
+  const [ba, bb] = [a.shape.slice(0, -2), b.shape.slice(0, -2)];
+  if (!tf.util.arraysEqual(ba, bb)) {
+    const batch = broadcastShapes(ba, bb);
+    if (stockBroadcasts(ba, bb, batch)) return tf.matMul(a, b);
+    const whole = (x: T) => tf.broadcastTo(x, [...batch, ...x.shape.slice(-2)]);
+    return tf.tidy(() => batchMatMul(whole(a), whole(b)));
+  }
+  if (a.rank < 3) return tf.matMul(a, b);
+  const count = sizeOf(ba);
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.rank - 1];
   return tf.tidy(() => {
@@ -34,7 +58,7 @@ export function batchMatMul(a: T, b: T): T {
     const out = Array.from({ length: count }, (_, i) =>
       tf.matMul(tf.slice(a3, [i, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b3, [i, 0, 0], [1, k, n]).reshape([k, n])),
     );
-    return (count === 1 ? out[0] : tf.stack(out)).reshape([...batch, m, n]); // (…, m, n)
+    return (count === 1 ? out[0] : tf.stack(out)).reshape([...ba, m, n]); // (…, m, n)
   });
 }
 
@@ -122,10 +146,12 @@ export class TfjsOps implements Ops {
     const y = b ? tf.add(y0, t(b)) : y0;
     return h(y.reshape([...xv.shape.slice(0, -1), out]));
   }
-  conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}) {
+  conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}): Tensor {
     const { stride = 1, padding = 0, groups = 1 } = opts;
-    const [out, inPerGroup] = t(w).shape;
-    const inC = t(x).shape[1];
+    const [out, inPerGroup, kh, kw] = t(w).shape;
+    const [, inC] = (t(x) as tf.Tensor4D).shape; // NCHW
+    const depthwise = groups === inC && inPerGroup === 1;
+    if (groups !== 1 && !depthwise) return this.groupedConv2d(x, w, b, opts);
     const nhwc = tf.transpose(t(x), [0, 2, 3, 1]);
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [
       [0, 0],
@@ -137,16 +163,39 @@ export class TfjsOps implements Ops {
     if (groups === 1) {
       const filter = tf.transpose(t(w), [2, 3, 1, 0]) as tf.Tensor4D; // (kh, kw, in, out)
       y = tf.conv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
-    } else if (groups === inC && inPerGroup === 1 && out === inC) {
-      const filter = tf.transpose(t(w), [2, 3, 0, 1]) as tf.Tensor4D; // (kh, kw, in, 1)
-      y = tf.depthwiseConv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
     } else {
-      throw new Error(
-        `conv2d: groups=${groups} with ${inC}→${out} channels is not supported (only dense and depthwise)`,
-      );
+      // output channel c·mult + j is filter j of input channel c, in PyTorch as in tfjs
+      const filter = tf.transpose(t(w).reshape([inC, out / inC, kh, kw]), [2, 3, 0, 1]) as tf.Tensor4D; // (kh, kw, in, mult)
+      y = tf.depthwiseConv2d(nhwc as tf.Tensor4D, filter, stride, padding ? pad : 'valid');
     }
     if (b) y = tf.add(y, t(b));
     return h(tf.transpose(y, [0, 3, 1, 2]));
+  }
+  /**
+   * Groups that are neither one nor one per input channel (tfjs has no such conv): a dense conv per group on its
+   * slice of the channels, concatenated. Through `this.conv2d`, so that a subclass's dense conv serves them too.
+   */
+  private groupedConv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions): Tensor {
+    const { groups = 1 } = opts;
+    const [out, inPerGroup] = t(w).shape;
+    const outPerGroup = out / groups;
+    const part = (v: T, axis: number, g: number, n: number) =>
+      tf.slice(
+        v,
+        v.shape.map((_, i) => (i === axis ? g * n : 0)),
+        v.shape.map((d, i) => (i === axis ? n : d)),
+      );
+    const ys = Array.from({ length: groups }, (_, g) =>
+      t(
+        this.conv2d(
+          h(part(t(x), 1, g, inPerGroup)),
+          h(part(t(w), 0, g, outPerGroup)),
+          b && h(part(t(b), 0, g, outPerGroup)),
+          { ...opts, groups: 1 },
+        ),
+      ),
+    );
+    return h(tf.concat(ys, 1));
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number) {
     const v = t(x);
@@ -160,7 +209,9 @@ export class TfjsOps implements Ops {
     return h(tf.reshape(t(x), shape));
   }
   transpose(x: Tensor, perm: number[]) {
-    return h(tf.transpose(t(x), perm));
+    const v = t(x);
+    const p = perm.map((a) => axisOf(v, a));
+    return h(tf.transpose(v, p));
   }
   slice(x: Tensor, begin: number[], size: number[]) {
     return h(tf.slice(t(x), begin, size));
