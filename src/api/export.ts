@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { FlattenError } from '../core/errors.js';
+import { FlattenError, systemReason } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
@@ -14,6 +14,7 @@ import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
+import { createModel } from './model.js';
 
 export interface ExportSpec {
   /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */
@@ -28,6 +29,8 @@ export interface ExportSpec {
   strict?: boolean;
   /** An already built model (e.g. from `createModel`) to export instead of building one from `name`/`config`. */
   model?: VisionModel;
+  /** What the weights are called in the file's metadata when `checkpoint` is not a path. */
+  source?: string;
   /** Eval transform recorded in the file (default: the registry entry's, else ImageNet's at the model's size). */
   preprocess?: Preprocess;
 }
@@ -71,11 +74,12 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     'flatten.img_size': String(r),
     'flatten.num_classes': String(model.numClasses),
     'flatten.weights':
-      typeof spec.checkpoint === 'string'
+      spec.source ??
+      (typeof spec.checkpoint === 'string'
         ? basename(spec.checkpoint)
         : spec.checkpoint
           ? 'state_dict'
-          : `random (seed ${spec.seed ?? 0})`,
+          : `random (seed ${spec.seed ?? 0})`),
   };
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   const entry = spec.config ? undefined : findRegistryEntry(spec.name);
@@ -110,7 +114,7 @@ export async function loadOnnx(path: string, opts: SessionOptions = {}): Promise
   try {
     accessSync(path, constants.R_OK);
   } catch (e) {
-    throw new FlattenError('BAD_FILE', `${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? e})`);
+    throw new FlattenError('BAD_FILE', `${path}: cannot read file (${systemReason(e)})`);
   }
   return (await onnxSession()).create(path, path, opts);
 }
@@ -157,6 +161,8 @@ export interface ExportSummary {
   output: string;
   bytes: number;
   model: VisionModel;
+  /** Where the weights came from ('random' for random weights). */
+  weights: string;
   opset: number;
   /** Node count per op type as written, and after onnxruntime's optimisation when checked. */
   written: Record<string, number>;
@@ -173,13 +179,22 @@ export async function exportOnnxFile(spec: ExportFileSpec): Promise<ExportSummar
     if (typeof config !== 'object' || config === null || Array.isArray(config))
       throw new FlattenError('BAD_CONFIG', `${spec.config}: expected a JSON object`);
   }
-  const r = exportOnnx({ ...spec, config });
+  // the weights a registry name ships with (flatten_deit_fmnist) are used as createModel uses them
+  const m = createModel(config ?? spec.name, {
+    checkpoint: spec.checkpoint,
+    imgSize: spec.resolution,
+    strict: spec.strict,
+    seed: spec.seed,
+  });
+  const source = m.source === 'random' ? undefined : basename(m.source);
+  const r = exportOnnx({ ...spec, config, model: m.model, checkpoint: m.weights, preprocess: m.preprocess, source });
   writeFileAtomic(spec.output, r.bytes);
   const optimized = spec.check === false ? undefined : opHistogram(await ortOptimizedOps(r.bytes, { threads: 1 }));
   return {
     output: spec.output,
     bytes: r.bytes.length,
     model: r.model,
+    weights: m.source,
     opset: OPSET,
     written: opHistogram(r.proto.nodes.map((n) => n.op)),
     optimized,

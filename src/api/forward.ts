@@ -6,7 +6,8 @@ import type { Family, VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { readJsonFile } from '../io/json.js';
-import { readNpyFile, writeNpyFile } from '../io/npy.js';
+import { writeFilesAtomic } from '../io/files.js';
+import { readNpyFile, writeNpy } from '../io/npy.js';
 
 /** A golden-format case description (`config.json`). */
 export interface CaseConfig {
@@ -100,6 +101,7 @@ export async function forwardFiles(o: ForwardFilesOptions): Promise<{ path: stri
     throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
   const written = [{ path: o.output, data: r.output }];
   if (o.features && r.features) written.push({ path: o.features, data: r.features });
-  for (const w of written) writeNpyFile(w.path, w.data);
+  // both files or neither: a failure on the second must not leave the first replaced
+  writeFilesAtomic(written.map((w) => ({ path: w.path, bytes: writeNpy(w.data) })));
   return written.map((w) => ({ path: w.path, shape: w.data.shape }));
 }

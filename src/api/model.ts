@@ -39,6 +39,12 @@ export interface CreateModelOptions {
   seed?: number;
 }
 
+/** The weights file this package ships for a registry name (flatten_deit_fmnist), if any. */
+export function shippedWeights(name: string): string | undefined {
+  const file = registryEntry(name).weights;
+  return file && existsSync(PACKAGE_ROOT + file) ? PACKAGE_ROOT + file : undefined;
+}
+
 /** `imgSize` as kwargs overrides; the models take square inputs. */
 function sizeOverrides(imgSize: CreateModelOptions['imgSize']): Record<string, unknown> {
   if (imgSize === undefined) return {};
@@ -69,9 +75,8 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
     name = entry.name;
     spec = { family: entry.family, constructor: entry.constructor, kwargs: entry.kwargs };
     preprocess = entry.preprocess;
-    const file = entry.weights ? PACKAGE_ROOT + entry.weights : undefined;
     // shipped weights fit only the shipped head and size
-    if (file && existsSync(file) && opts.numClasses === undefined && opts.imgSize === undefined) shipped = file;
+    if (opts.numClasses === undefined && opts.imgSize === undefined) shipped = shippedWeights(entry.name);
   } else {
     spec = nameOrSpec;
     name = spec.constructor ?? spec.family ?? 'model';

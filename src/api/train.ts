@@ -2,7 +2,9 @@
  * Training and evaluation, as the CLI and applications use them. The trainer and tfjs load on the first call,
  * so that importing this module (and the package root) costs nothing.
  */
+import { FlattenError } from '../core/errors.js';
 import type { EvalCheckpointOptions } from '../train/eval_checkpoint.js';
+import { shippedWeights } from './model.js';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/trainer.js';
 
 export { TRAIN_DEFAULTS } from '../train/defaults.js';
@@ -15,7 +17,18 @@ export async function train(options: TrainOptions, resume = false, hooks: TrainH
   return (await import('../train/trainer.js')).train(options, resume, hooks);
 }
 
+export type EvalOptions = Omit<EvalCheckpointOptions, 'checkpoint'> & {
+  /** Default: the weights shipped for the model (flatten_deit_fmnist). */
+  checkpoint?: string;
+};
+
 /** Top-1, top-5 and loss of a checkpoint on a dataset split. */
-export async function evalCheckpoint(o: EvalCheckpointOptions) {
-  return (await import('../train/eval_checkpoint.js')).evalCheckpoint(o);
+export async function evalCheckpoint(o: EvalOptions) {
+  const checkpoint = o.checkpoint ?? shippedWeights(o.model);
+  if (!checkpoint)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `${o.model} ships no weights: pass --checkpoint (a .pth or .safetensors file)`,
+    );
+  return (await import('../train/eval_checkpoint.js')).evalCheckpoint({ ...o, checkpoint });
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerExport } from './commands/export.js';
 import { registerForward } from './commands/forward.js';
 import { registerInfo } from './commands/info.js';
@@ -21,7 +21,10 @@ program
   .description(
     'FLatten Transformer in TypeScript: run, inspect and export focused-linear-attention vision transformers',
   )
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // usage errors (a bad option value included) are one line, like every other error, with exit code 1
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'flatten: error: ')) })
+  .exitOverride();
 
 registerExport(program);
 registerForward(program);
@@ -33,4 +36,10 @@ registerDemo(program);
 registerTrain(program);
 registerEval(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // commander has printed its message; --help and --version end here too, with exit code 0
+  if (!(e instanceof CommanderError)) throw e;
+  process.exitCode = e.exitCode;
+}

@@ -1,5 +1,6 @@
 import { FlattenError } from '../core/errors.js';
-import { engineRunner } from '../api/engine.js';
+import { InvalidArgumentError } from 'commander';
+import { ENGINE_NAMES, type EngineName } from '../api/engine.js';
 
 /**
  * Wraps a command action: a FlattenError becomes one line on stderr and exit code 1; anything else is
@@ -27,17 +28,27 @@ export function warn(line: string): void {
   console.error(`flatten: warning: ${line}`);
 }
 
+/** A bad option value: commander names the option and the value, and exits with code 1. */
+const invalid = (message: string) => new InvalidArgumentError(message);
+
 /** `--engine`: checked while the options are parsed, so that a typo is reported before any file is read. */
-export function parseEngineOption(v: string): string {
-  engineRunner(v);
-  return v;
+export function parseEngineOption(v: string): EngineName {
+  if (!(ENGINE_NAMES as string[]).includes(v)) throw invalid(`available engines: ${ENGINE_NAMES.join(', ')}`);
+  return v as EngineName;
 }
 
 export function parseIntOption(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new FlattenError('BAD_ARGUMENT', `${name} must be an integer ≥ ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min) throw invalid(`${name} must be a whole number ≥ ${min}`);
+    return n;
+  };
+}
+
+export function parseNumberOption(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw invalid(`${name} must be a number ≥ ${min}`);
     return n;
   };
 }

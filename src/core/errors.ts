@@ -34,3 +34,17 @@ export class FlattenError extends Error {
     this.name = 'FlattenError';
   }
 }
+
+/**
+ * A system error in our words, its code once: "no such file or directory, ENOENT". Node's own message repeats the code and
+ * names the path the call used, which may be a temporary file; callers name the path the user gave.
+ */
+export function systemReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (!e?.code) return String((e as Error)?.message ?? err).split('\n')[0];
+  const text = String(e.message ?? '')
+    .replace(new RegExp(`^${e.code}:\\s*`), '')
+    .replace(/,\s*\w+\s+'.*$/, '') // ", open '/tmp/…'"
+    .trim();
+  return text ? `${text}, ${e.code}` : e.code;
+}

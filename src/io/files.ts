@@ -20,12 +20,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { FlattenError } from '../core/errors.js';
-
-function reason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}: ${e.message}` : String(err);
-}
+import { FlattenError, systemReason } from '../core/errors.js';
 
 /** Whole file as bytes; a missing or unreadable file is a BAD_FILE naming the path. */
 export function readFileBytes(path: string): Uint8Array {
@@ -34,7 +29,7 @@ export function readFileBytes(path: string): Uint8Array {
     // A plain Uint8Array view: Buffer overrides slice() to return a view, which would surprise callers.
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (err) {
-    throw new FlattenError('BAD_FILE', `${path}: cannot read file (${reason(err)})`);
+    throw new FlattenError('BAD_FILE', `${path}: cannot read file (${systemReason(err)})`);
   }
 }
 
@@ -57,7 +52,7 @@ export function regularFileExists(path: string): boolean {
     st = lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new FlattenError('BAD_FILE', `${path}: cannot inspect (${reason(err)})`);
+    throw new FlattenError('BAD_FILE', `${path}: cannot inspect (${systemReason(err)})`);
   }
   if (!st.isFile())
     throw new FlattenError('BAD_FILE', `refusing to replace ${path}: not a regular file (${kindOf(st)})`);
@@ -70,13 +65,8 @@ const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
 /** The file name that `entry`, a temporary file of writeFileAtomic, was being written for. */
 export const tempTarget = (entry: string): string | undefined => TEMP_NAME.exec(entry)?.[1];
 
-/**
- * Write to a temporary file in the same directory, flush it, then rename over the target: rename within
- * one file system is atomic, so readers see either the old file or the complete new one. The target must
- * be absent or a regular file (see regularFileExists).
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  regularFileExists(path);
+/** Writes `bytes` to a new temporary file beside `path` and flushes it; returns the temporary name. */
+function writeTemp(path: string, bytes: Uint8Array): string {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     // 'wx': never write through something already at the temporary name (a planted symlink)
@@ -88,15 +78,52 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
+    return tmp;
   } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temp file may never have been created; nothing to clean up
-    }
-    throw new FlattenError('BAD_FILE', `${path}: cannot write file (${reason(err)})`);
+    removeQuietly(tmp);
+    throw new FlattenError('BAD_FILE', `${path}: cannot write file (${systemReason(err)})`);
   }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // the file may never have been created; nothing to clean up
+  }
+}
+
+/**
+ * Write to a temporary file in the same directory, flush it, then rename over the target: rename within
+ * one file system is atomic, so readers see either the old file or the complete new one. The target must
+ * be absent or a regular file (see regularFileExists).
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  writeFilesAtomic([{ path, bytes }]);
+}
+
+/**
+ * Several outputs of one command, all or none: every file is written and flushed under a temporary name
+ * first, and only when all of them are complete are they renamed over their targets. A failure before that
+ * (a full disk, an unwritable folder, a target that is not a regular file) leaves every target as it was.
+ */
+export function writeFilesAtomic(files: { path: string; bytes: Uint8Array }[]): void {
+  for (const f of files) regularFileExists(f.path);
+  const temps: string[] = [];
+  try {
+    for (const f of files) temps.push(writeTemp(f.path, f.bytes));
+  } catch (err) {
+    temps.forEach(removeQuietly);
+    throw err;
+  }
+  files.forEach((f, i) => {
+    try {
+      renameSync(temps[i], f.path);
+    } catch (err) {
+      temps.slice(i).forEach(removeQuietly);
+      throw new FlattenError('BAD_FILE', `${f.path}: cannot write file (${systemReason(err)})`);
+    }
+  });
 }
 
 /** Renames a file over `to` (atomic), which must be absent or a regular file. */
@@ -105,7 +132,7 @@ export function renameFile(from: string, to: string): void {
   try {
     renameSync(from, to);
   } catch (err) {
-    throw new FlattenError('BAD_FILE', `${to}: cannot rename ${from} to it (${reason(err)})`);
+    throw new FlattenError('BAD_FILE', `${to}: cannot rename ${from} to it (${systemReason(err)})`);
   }
 }
 
@@ -123,7 +150,7 @@ export function appendFileText(path: string, text: string): void {
   try {
     appendFileSync(path, text);
   } catch (err) {
-    throw new FlattenError('BAD_FILE', `${path}: cannot append (${reason(err)})`);
+    throw new FlattenError('BAD_FILE', `${path}: cannot append (${systemReason(err)})`);
   }
 }
 
@@ -140,13 +167,13 @@ export function ensureOutputDir(path: string, what: string): void {
     const why =
       code === 'EEXIST' || code === 'ENOTDIR'
         ? `${code === 'EEXIST' ? 'it' : 'a parent'} exists and is not a folder`
-        : `cannot create the folder (${reason(err)})`;
+        : `cannot create the folder (${systemReason(err)})`;
     throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: ${why}`);
   }
   // checked now, not at the first checkpoint after an epoch of work (root passes any such check)
   try {
     accessSync(path, constants.W_OK);
   } catch (err) {
-    throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: the folder is not writable (${reason(err)})`);
+    throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: the folder is not writable (${systemReason(err)})`);
   }
 }

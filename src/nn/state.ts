@@ -15,7 +15,27 @@ export interface BindReport {
   unexpected: string[];
 }
 
-const list = (keys: string[]) => keys.map((k) => `'${k}'`).join(', ');
+const quoted = (keys: string[]) => keys.map((k) => `'${k}'`);
+
+/** The first few of a list, and how many there are; all of them with FLATTEN_DEBUG=1. */
+function some(what: string, items: string[]): string {
+  const shown = process.env.FLATTEN_DEBUG ? items : items.slice(0, 3);
+  return `${items.length} ${what} (${shown.join('; ')}${shown.length < items.length ? '; …' : ''})`;
+}
+
+/** Official state_dict layouts, to say what a checkpoint of another model is. */
+const KEY_LAYOUTS: [RegExp, string][] = [
+  [/^layers\.\d+\.blocks\./, 'flatten_swin_*'],
+  [/^stage1_conv_embed\./, 'flatten_cswin_*'],
+  [/^pos_embed1$/, 'flatten_pvt_* (v1)'],
+  [/^block1\.\d+\./, 'flatten_pvt_v2_*'],
+  [/^cls_token$/, 'flatten_deit_*'],
+];
+
+function looksLike(keys: string[]): string {
+  const hit = KEY_LAYOUTS.find(([re]) => keys.some((k) => re.test(k)));
+  return hit ? `; the keys look like ${hit[1]}` : '';
+}
 
 /**
  * Match a state_dict against a model's parameter table by official key. Every missing, unexpected or
@@ -49,11 +69,22 @@ export function bindStateDict(table: ParamTable, sd: StateDict, opts: BindOption
   }
   const unexpected = [...sd.keys()].filter((k) => !table.specs.has(k));
   const problems: string[] = [];
-  if (badShape.length) problems.push(`wrong shape: ${badShape.join('; ')}`);
-  if (badBuffer.length) problems.push(`buffer(s) differ from the values the model computes: ${list(badBuffer)}`);
-  if (strict && missing.length) problems.push(`missing key(s): ${list(missing)}`);
-  if (strict && unexpected.length) problems.push(`unexpected key(s): ${list(unexpected)}`);
-  if (problems.length) throw new FlattenError('BAD_KEYS', `${src}: ${problems.join('. ')}`);
+  if (badShape.length) problems.push(some('with the wrong shape', badShape));
+  if (badBuffer.length)
+    problems.push(some('buffer(s) that differ from the values the model computes', quoted(badBuffer)));
+  if (strict && missing.length) problems.push(some('missing', quoted(missing)));
+  if (strict && unexpected.length) problems.push(some('unexpected', quoted(unexpected)));
+  if (problems.length) {
+    // one short line: a checkpoint of another model would otherwise list hundreds of keys
+    const params = table.parameters().length;
+    const matched = params - missing.length - badShape.length;
+    const guess = matched < params / 2 ? looksLike([...sd.keys()]) : '';
+    const hint = process.env.FLATTEN_DEBUG ? '' : ' (FLATTEN_DEBUG=1 lists them all)';
+    throw new FlattenError(
+      'BAD_KEYS',
+      `${src}: ${matched} of ${params} parameter keys match${guess}; ${problems.join('; ')}${hint}`,
+    );
+  }
   return { weights, missing, unexpected };
 }
 

@@ -66,19 +66,6 @@ export interface TrainOptions {
   threads?: number;
 }
 
-export const TRAIN_DEFAULTS = {
-  epochs: 10,
-  batchSize: 128,
-  lr: 1e-3,
-  minLr: 1e-5,
-  warmupEpochs: 1,
-  weightDecay: 0.05,
-  labelSmoothing: 0.1,
-  clipGrad: 5,
-  seed: 0,
-  evalEvery: 1,
-  evalBatchSize: 500,
-} satisfies Partial<TrainOptions>;
 
 export interface EpochMetrics {
   epoch: number;

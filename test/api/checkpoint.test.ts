@@ -8,7 +8,8 @@ import { FlattenError } from '../../src/core/errors.js';
 import { float32, type StateDict } from '../../src/core/tensor.js';
 import { writeSafetensorsFile } from '../../src/io/safetensors.js';
 import { readNpyFile } from '../../src/io/npy.js';
-import { buildModel } from '../../src/models/build.js';
+import { buildModel, buildNamed } from '../../src/models/build.js';
+import { initWeights } from '../../src/nn/init.js';
 import { GOLDEN_DIR, goldenJson } from '../golden.js';
 import { maxAbsError, modelSpec } from '../util.js';
 
@@ -42,9 +43,19 @@ describe('checkpoint loading', () => {
     sd.set('norm.weight', float32([5]));
     const e = errorOf(() => loadWeights(swin().table, sd));
     expect(e.code).toBe('BAD_KEYS');
-    expect(e.message).toContain("missing key(s): 'layers.0.blocks.0.attn.scale', 'head.bias'");
-    expect(e.message).toContain("unexpected key(s): 'layers.9.extra'");
+    expect(e.message).toContain("2 missing ('layers.0.blocks.0.attn.scale'; 'head.bias')");
+    expect(e.message).toContain("1 unexpected ('layers.9.extra')");
     expect(e.message).toContain("'norm.weight' is (5) but the model needs (128)");
+  });
+
+  it('sums up a checkpoint of another model in one short line: counts, a guess, the first few keys', () => {
+    const pvt = buildNamed('flatten_pvt_v2_b0');
+    const e = errorOf(() => loadWeights(swin().table, initWeights(pvt.table, 1)));
+    expect(e.code).toBe('BAD_KEYS');
+    expect(e.message).toMatch(/: 0 of \d+ parameter keys match; the keys look like flatten_pvt_v2_\*/);
+    expect(e.message).toMatch(/\d+ missing \('[^']+'; '[^']+'; '[^']+'; …\)/);
+    expect(e.message).toContain('FLATTEN_DEBUG=1 lists them all');
+    expect(e.message.length).toBeLessThan(800);
   });
 
   it('checks stored buffers against the computed relative_position_index and attn_mask', () => {
@@ -56,7 +67,7 @@ describe('checkpoint loading', () => {
     sd.set('layers.2.blocks.0.attn.relative_position_index', { ...idx, data: tampered });
     const e = errorOf(() => loadWeights(swin().table, sd));
     expect(e.message).toContain(
-      "buffer(s) differ from the values the model computes: 'layers.2.blocks.0.attn.relative_position_index'",
+      "1 buffer(s) that differ from the values the model computes ('layers.2.blocks.0.attn.relative_position_index')",
     );
   });
 

@@ -71,7 +71,7 @@ describe('flatten forward', () => {
       '--engine',
       'cuda',
     );
-    expect(engine.stderr).toMatch(/unknown engine 'cuda'/);
+    expect(engine.stderr).toMatch(/option '--engine <name>' argument 'cuda' is invalid/);
     // checked with the options, before any file is read: the missing config is not what gets reported
     const first = flatten(
       'forward',
@@ -85,7 +85,7 @@ describe('flatten forward', () => {
       'cuda',
     );
     expect(first.status).toBe(1);
-    expect(first.stderr).toMatch(/unknown engine 'cuda'; available: tfjs, onnx/);
+    expect(first.stderr).toMatch(/argument 'cuda' is invalid. available engines: tfjs, onnx/);
     expect(first.stderr).not.toMatch(/missing\.json/);
     const bad = join(tmp, 'bad.pth');
     writeFileSync(bad, readFileSync(`${GOLDEN_DIR}attn_pvt_sr1/checkpoint.pth`).subarray(0, 5000));

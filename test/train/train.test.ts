@@ -246,7 +246,7 @@ describe('flatten train / eval on an image folder', () => {
     );
     await expect(
       evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: folder, batchSize: 8 }),
-    ).rejects.toThrow(/wrong shape: 'cls_token'/);
+    ).rejects.toThrow(/with the wrong shape \('cls_token'/);
   }, 60_000);
 });
 

@@ -1,14 +1,12 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { attentionMaps, DEFAULT_MAX_TOKENS, rankReport } from '../../api/analysis.js';
-import { FlattenError } from '../../core/errors.js';
 import { action, parseIntOption, warn } from '../run.js';
 import { formatTable } from '../table.js';
 
 function parseQueries(v: string): number[] {
   return v.split(',').map((s) => {
     const n = Number(s.trim());
-    if (!Number.isInteger(n) || n < 0)
-      throw new FlattenError('BAD_ARGUMENT', `--queries takes token indices like 0,24,48; got '${s}'`);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--queries takes token indices like 0,24,48`);
     return n;
   });
 }
@@ -63,7 +61,7 @@ export function registerAnalysis(program: Command): void {
     .requiredOption('--image <file>', 'image whose q and k are used')
     .option(
       '--max-tokens <n>',
-      `skip blocks with more tokens (dense SVD is O(N³); default ${DEFAULT_MAX_TOKENS})`,
+      'skip blocks with more tokens (the dense SVD is O(N³))',
       parseIntOption('--max-tokens'),
       DEFAULT_MAX_TOKENS,
     )

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { DATASETS, evalCheckpoint, type EvalCheckpointOptions } from '../../api/train.js';
+import { DATASETS, evalCheckpoint, type EvalOptions } from '../../api/train.js';
 import { action, parseIntOption } from '../run.js';
 
-interface EvalCliOpts extends Omit<EvalCheckpointOptions, 'log'> {
+interface EvalCliOpts extends Omit<EvalOptions, 'log'> {
   json?: boolean;
 }
 
@@ -12,7 +12,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('top-1/top-5 accuracy and cross-entropy of a checkpoint on a dataset split')
     .requiredOption('--model <name>', 'registry name, e.g. flatten_deit_fmnist')
-    .requiredOption('--checkpoint <file>', '.safetensors or .pth weights')
+    .option('--checkpoint <file>', '.safetensors or .pth weights (default: the weights shipped for the model)')
     .requiredOption('--dataset <name|dir>', DATASETS)
     .option('--split <name>', 'test/train for fashion-mnist, val/train for image folders (default: the held-out one)')
     .option('--batch-size <n>', 'images per forward', parseIntOption('--batch-size'), 500)

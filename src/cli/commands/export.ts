@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { exportOnnxFile, MODEL_INPUT } from '../../api/export.js';
-import { action, parseIntOption } from '../run.js';
+import { action, parseIntOption, warn } from '../run.js';
 
 interface ExportOpts {
   config?: string;
@@ -39,6 +39,8 @@ export function registerExport(program: Command): void {
     .action(
       action(async (name: string, o: ExportOpts) => {
         const r = await exportOnnxFile({ name, ...o });
+        if (r.weights === 'random')
+          warn(`${name} has no weights here; the file holds RANDOM weights (pass --checkpoint)`);
         const { imgSize: res, inChans } = r.model;
         console.log(
           `wrote ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): ${name} at ${res}×${res}, input '${MODEL_INPUT}' ` +

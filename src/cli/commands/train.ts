@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FlattenError } from '../../core/errors.js';
 import { DATASETS, ProgressBar, train, TRAIN_DEFAULTS, type TrainOptions } from '../../api/train.js';
-import { action, parseIntOption } from '../run.js';
+import { action, parseIntOption, parseNumberOption } from '../run.js';
 
 interface TrainCliOpts {
   model: string;
@@ -27,15 +27,6 @@ interface TrainCliOpts {
   threads?: number;
 }
 
-function parseNumber(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min)
-      throw new FlattenError('BAD_ARGUMENT', `${name} must be a number ≥ ${min}, got '${v}'`);
-    return n;
-  };
-}
-
 /** `flatten train`: train, resume or fine-tune a registry model on the tfjs engine. */
 export function registerTrain(program: Command): void {
   program
@@ -52,34 +43,42 @@ export function registerTrain(program: Command): void {
       parseIntOption('--epochs'),
     )
     .option('--batch-size <n>', `batch size (default ${TRAIN_DEFAULTS.batchSize})`, parseIntOption('--batch-size'))
-    .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, parseNumber('--lr'))
+    .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, parseNumberOption('--lr'))
     .option(
       '--min-lr <x>',
       `final learning rate of the cosine (default ${TRAIN_DEFAULTS.minLr})`,
-      parseNumber('--min-lr'),
+      parseNumberOption('--min-lr'),
     )
     .option(
       '--warmup-epochs <x>',
       `linear warmup length (default ${TRAIN_DEFAULTS.warmupEpochs})`,
-      parseNumber('--warmup-epochs'),
+      parseNumberOption('--warmup-epochs'),
     )
     .option(
       '--weight-decay <x>',
       `AdamW decoupled weight decay (default ${TRAIN_DEFAULTS.weightDecay})`,
-      parseNumber('--weight-decay'),
+      parseNumberOption('--weight-decay'),
     )
-    .option('--label-smoothing <x>', `(default ${TRAIN_DEFAULTS.labelSmoothing})`, parseNumber('--label-smoothing'))
+    .option(
+      '--label-smoothing <x>',
+      `(default ${TRAIN_DEFAULTS.labelSmoothing})`,
+      parseNumberOption('--label-smoothing'),
+    )
     .option(
       '--clip-grad <x>',
       `max global gradient norm, 0 = off (default ${TRAIN_DEFAULTS.clipGrad})`,
-      parseNumber('--clip-grad'),
+      parseNumberOption('--clip-grad'),
     )
     .option(
       '--drop-path <x>',
       "stochastic depth rate of the last block (default: the model's drop_path_rate)",
-      parseNumber('--drop-path'),
+      parseNumberOption('--drop-path'),
     )
-    .option('--seed <n>', 'seed of init, data order, augmentation and drop path (default 0)', parseNumber('--seed'))
+    .option(
+      '--seed <n>',
+      'seed of init, data order, augmentation and drop path (default 0)',
+      parseNumberOption('--seed'),
+    )
     .option(
       '--train-per-class <n>',
       'fashion-mnist: train on the first n images of each class only',

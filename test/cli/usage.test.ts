@@ -1,0 +1,132 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fashionMnist, FASHION_MNIST_CLASSES } from '../../src/data/fashion_mnist.js';
+import { GOLDEN_DIR } from '../golden.js';
+import { flatten } from './cli.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'flatten-usage-'));
+const oneLine = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('(run with --help'));
+
+/** The first Fashion-MNIST test image of each class, as root/val/<class>/0.png. */
+let folder = '';
+let shirt = '';
+beforeAll(async () => {
+  const data = fashionMnist('test');
+  folder = join(tmp, 'fmnist');
+  for (const [c, name] of FASHION_MNIST_CLASSES.entries()) {
+    const dir = join(folder, 'val', `${c}_${name.replace(/\W+/g, '_')}`); // sorted folder names = class index
+    mkdirSync(dir, { recursive: true });
+    const px = Buffer.from(data.pixels.subarray(c * 1000 * 784, (c * 1000 + 1) * 784));
+    await sharp(px, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(join(dir, '0.png'));
+  }
+  mkdirSync(join(folder, 'train'));
+  shirt = join(folder, 'val', '6_Shirt', '0.png');
+});
+
+describe('bad option values are usage errors that name the option', () => {
+  for (const [args, option] of [
+    [['info', 'flatten_swin_t', '--resolution', 'abc'], '--resolution'],
+    [['classify', 'x.png', '--model', 'flatten_deit_fmnist', '--top-k', '0'], '--top-k'],
+    [['classify', 'x.png', '--model', 'flatten_deit_fmnist', '--engine', 'gpu'], '--engine'],
+    [['train', '--model', 'flatten_deit_fmnist', '--dataset', 'fashion-mnist', '--epochs', '-1'], '--epochs'],
+    [['train', '--model', 'flatten_deit_fmnist', '--dataset', 'fashion-mnist', '--lr', 'fast'], '--lr'],
+  ] as const) {
+    it(`${args.join(' ')}`, () => {
+      const r = flatten(...args);
+      expect(r.status).toBe(1);
+      const lines = oneLine(r.stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^flatten: error: option '${option} [^']*' argument '[^']*' is invalid`));
+      expect(r.stderr).not.toMatch(/internal error|at .*\.ts:\d+/);
+    });
+  }
+
+  it('--help never states a default twice', () => {
+    for (const cmd of ['forward', 'info', 'list', 'export', 'classify', 'attention', 'rank', 'demo', 'train', 'eval']) {
+      const help = flatten(cmd, '--help').stdout.replace(/\n\s+/g, ' ');
+      for (const opt of help.split(/\s(?=-)/))
+        expect(opt.match(/default/gi)?.length ?? 0, `${cmd}: ${opt}`).toBeLessThan(2);
+    }
+  });
+});
+
+describe('messages in our words', () => {
+  it('a missing file says so once, without repeating the system code', () => {
+    const r = flatten('forward', '--config', join(tmp, 'missing.json'), '--input', 'x.npy', '--output', 'y.npy');
+    expect(r.stderr.trim()).toBe(
+      `flatten: error: ${join(tmp, 'missing.json')}: cannot read file (no such file or directory, ENOENT)`,
+    );
+  });
+
+  it('a failed write names the target, never its temporary file', () => {
+    const g = `${GOLDEN_DIR}attn_pvt_sr1/`;
+    const out = join(tmp, 'no', 'such', 'dir', 'out.npy');
+    const r = flatten('forward', '--config', `${g}config.json`, '--input', `${g}input.npy`, '--output', out);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${out}: cannot write file (no such file or directory, ENOENT)`);
+    expect(r.stderr).not.toMatch(/\.tmp/);
+  });
+});
+
+describe('flatten forward', () => {
+  const g = `${GOLDEN_DIR}pvt_v2_llll/`;
+  const args = ['--config', `${g}config.json`, '--checkpoint', `${g}checkpoint.pth`, '--input', `${g}input.npy`];
+
+  it('prints one line saying what it wrote', () => {
+    const out = join(tmp, 'f1.npy');
+    const feats = join(tmp, 'f1_features.npy');
+    const r = flatten('forward', ...args, '--output', out, '--features', feats);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(`wrote ${out} (2×10) and ${feats} (2×128) on tfjs`);
+  });
+
+  it('writes all of its outputs or none: a bad second target leaves the first file untouched', () => {
+    const out = join(tmp, 'keep.npy');
+    writeFileSync(out, 'previous contents');
+    const dir = join(tmp, 'a_folder');
+    mkdirSync(dir);
+    const r = flatten('forward', ...args, '--output', out, '--features', dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`refusing to replace ${dir}: not a regular file`);
+    expect(readFileSync(out, 'utf8')).toBe('previous contents');
+  });
+});
+
+describe('shipped weights and random weights', () => {
+  it('export uses the weights shipped for flatten_deit_fmnist, and says so when a model has none', () => {
+    const shipped = flatten('export', 'flatten_deit_fmnist', '--output', join(tmp, 'fm.onnx'), '--no-check');
+    expect(shipped.status).toBe(0);
+    expect(shipped.stderr).toBe('');
+    const fromFile = flatten('classify', shirt, '--onnx', join(tmp, 'fm.onnx'), '--top-k', '1', '--json');
+    const fromName = flatten('classify', shirt, '--model', 'flatten_deit_fmnist', '--top-k', '1', '--json');
+    expect(fromFile.status).toBe(0);
+    const top = (s: string) => JSON.parse(s).predictions[0].top[0];
+    expect(top(fromFile.stdout).label).toBe(top(fromName.stdout).label);
+    expect(Math.abs(top(fromFile.stdout).score - top(fromName.stdout).score)).toBeLessThan(1e-5);
+    const random = flatten('export', 'flatten_pvt_v2_b0', '--output', join(tmp, 'b0.onnx'), '--no-check');
+    expect(random.status).toBe(0);
+    expect(random.stderr).toMatch(/^flatten: warning: flatten_pvt_v2_b0 has no weights here; .*RANDOM weights/);
+  });
+
+  it('eval defaults to the shipped weights, and names the missing checkpoint for other models', () => {
+    const r = flatten('eval', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--json');
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(res.images).toBe(10);
+    expect(res.top1).toBeGreaterThanOrEqual(0.7);
+    const none = flatten('eval', '--model', 'flatten_swin_t', '--dataset', folder);
+    expect(none.status).toBe(1);
+    expect(none.stderr.trim()).toBe(
+      'flatten: error: flatten_swin_t ships no weights: pass --checkpoint (a .pth or .safetensors file)',
+    );
+  });
+});
