@@ -11,29 +11,38 @@ function parseQueries(v: string): number[] {
   });
 }
 
-/** `flatten attention` and `flatten rank`: the paper's two pictures, on the user's model and image. */
-export function registerAnalysis(program: Command): void {
-  program
-    .command('attention')
-    .description('draw focused vs plain linear vs softmax attention maps of every focused block (PNG + index.html)')
+interface StudyOpts {
+  model?: string;
+  config?: string;
+  checkpoint?: string;
+  image: string;
+}
+
+/** The model and image options both analyses take. */
+function studyOptions(cmd: Command, image: string): Command {
+  return cmd
     .option('--model <name>', 'registry model')
     .option('--config <config.json>', 'or a golden-format model config')
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: shipped weights')
-    .requiredOption('--image <file>', 'image to look at')
+    .requiredOption('--image <file>', image);
+}
+
+/** `flatten attention` and `flatten rank`: the paper's two pictures, on the user's model and image. */
+export function registerAnalysis(program: Command): void {
+  studyOptions(program.command('attention'), 'image to look at')
+    .description('draw focused vs plain linear vs softmax attention maps of every focused block (PNG + index.html)')
     .option('--queries <i,j,…>', 'query token indices (default: the centre token of each block)', parseQueries)
     .option('--head <h>', 'head to draw', parseIntOption('--head', 0), 0)
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .action(
       action(
-        async (o: {
-          model?: string;
-          config?: string;
-          checkpoint?: string;
-          image: string;
-          queries?: number[];
-          head: number;
-          out: string;
-        }) => {
+        async (
+          o: StudyOpts & {
+            queries?: number[];
+            head: number;
+            out: string;
+          },
+        ) => {
           const { blocks, index } = await attentionMaps({ ...o, warn });
           console.log(
             formatTable(
@@ -52,13 +61,8 @@ export function registerAnalysis(program: Command): void {
       ),
     );
 
-  program
-    .command('rank')
+  studyOptions(program.command('rank'), 'image whose q and k are used')
     .description('numerical rank per block and head: linear (no DWC), DWC-equivalent, softmax')
-    .option('--model <name>', 'registry model')
-    .option('--config <config.json>', 'or a golden-format model config')
-    .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: shipped weights')
-    .requiredOption('--image <file>', 'image whose q and k are used')
     .option(
       '--max-tokens <n>',
       'skip blocks with more tokens (the dense SVD is O(N³))',
@@ -69,15 +73,13 @@ export function registerAnalysis(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(
-        async (o: {
-          model?: string;
-          config?: string;
-          checkpoint?: string;
-          image: string;
-          maxTokens: number;
-          out?: string;
-          json?: boolean;
-        }) => {
+        async (
+          o: StudyOpts & {
+            maxTokens: number;
+            out?: string;
+            json?: boolean;
+          },
+        ) => {
           const report = await rankReport({ ...o, warn });
           const rows = report.blocks;
           if (o.json) {
