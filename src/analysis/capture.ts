@@ -1,3 +1,4 @@
+import { importWith, TFJS_PACKAGES } from '../core/optional.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
@@ -37,7 +38,7 @@ export async function captureFocused(
   const info = new Map<string, Record<string, unknown>>();
   // eager tfjs: captured intermediates come back as extra outputs of the same run
   // the tfjs engine loads on first use: importing the analysis tools costs nothing
-  const { runTfjs } = await import('../engines/tfjs/run.js');
+  const { runTfjs } = await importWith(() => import('../engines/tfjs/run.js'), 'the analysis tools', TFJS_PACKAGES);
   const out = await runTfjs(weights, [image], (ctx, x) => {
     const captured: Record<string, Tensor> = {};
     const { ops } = ctx;

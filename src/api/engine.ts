@@ -1,4 +1,5 @@
 import { FlattenError } from '../core/errors.js';
+import { importWith, TFJS_PACKAGES } from '../core/optional.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx } from '../ops/ctx.js';
@@ -12,7 +13,8 @@ export type EngineRunner = <K extends string>(
 
 /** The engines, each loaded on first use (tfjs and onnxruntime cost ~0.3 s each to import). */
 const LOADERS: Record<string, () => Promise<EngineRunner>> = {
-  tfjs: async () => (await import('../engines/tfjs/run.js')).runTfjs,
+  tfjs: async () =>
+    (await importWith(() => import('../engines/tfjs/run.js'), 'the tfjs engine', TFJS_PACKAGES)).runTfjs,
   onnx: async () => (await import('../engines/onnx/run.js')).runOnnx,
 };
 

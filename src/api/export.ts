@@ -14,7 +14,7 @@ import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
-import { createModel } from './model.js';
+import { createModel, sizeOverrides } from './model.js';
 
 export interface ExportSpec {
   /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */
@@ -23,8 +23,8 @@ export interface ExportSpec {
   config?: ModelSpec;
   /** `.pth` / `.safetensors` path or a state_dict; deterministic random weights when omitted. */
   checkpoint?: string | StateDict;
-  /** Input side in pixels, baked into the graph (default: the model's own). */
-  resolution?: number;
+  /** Input size in pixels, a side or [H, W], baked into the graph (default: the model's own). */
+  imgSize?: number | [number, number];
   seed?: number;
   strict?: boolean;
   /** An already built model (e.g. from `createModel`) to export instead of building one from `name`/`config`. */
@@ -54,7 +54,7 @@ export const MODEL_OUTPUTS = ['logits', 'pooler_output'] as const;
 
 /** Build the model an export describes (registry entry or config, at the requested resolution). */
 export function exportedModel(spec: ExportSpec): VisionModel {
-  const size = spec.resolution ? { img_size: spec.resolution } : {};
+  const size = sizeOverrides(spec.imgSize);
   if (!spec.config) return buildNamed(spec.name, size);
   return buildModel({ ...spec.config, kwargs: { ...(spec.config.kwargs ?? {}), ...size } });
 }
@@ -182,7 +182,7 @@ export async function exportOnnxFile(spec: ExportFileSpec): Promise<ExportSummar
   // the weights a registry name ships with (flatten_deit_fmnist) are used as createModel uses them
   const m = createModel(config ?? spec.name, {
     checkpoint: spec.checkpoint,
-    imgSize: spec.resolution,
+    imgSize: spec.imgSize,
     strict: spec.strict,
     seed: spec.seed,
   });

@@ -4,6 +4,7 @@ import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
 import { buildNamed } from '../models/build.js';
 import { registryEntry, resolutionOverrides } from '../models/registry.js';
+import { sizeOverrides } from './model.js';
 
 export interface StageInfo {
   name: string;
@@ -24,12 +25,16 @@ export interface ModelInfo {
  * MACs before the first stage (stem) and after the last (head) get their own rows.
  */
 export function modelInfo(model: VisionModel): ModelInfo;
-/** The same for a registry model, optionally at another input side `resolution`. */
-export function modelInfo(name: string, opts?: { resolution?: number }): ModelInfo;
-export function modelInfo(modelOrName: VisionModel | string, opts: { resolution?: number } = {}): ModelInfo {
+/** The same for a registry model, optionally at another input size (a side or [H, W]). */
+export function modelInfo(name: string, opts?: { imgSize?: number | [number, number] }): ModelInfo;
+export function modelInfo(
+  modelOrName: VisionModel | string,
+  opts: { imgSize?: number | [number, number] } = {},
+): ModelInfo {
+  const side = sizeOverrides(opts.imgSize).img_size;
   const model =
     typeof modelOrName === 'string'
-      ? buildNamed(modelOrName, opts.resolution ? resolutionOverrides(registryEntry(modelOrName), opts.resolution) : {})
+      ? buildNamed(modelOrName, side ? resolutionOverrides(registryEntry(modelOrName), side) : {})
       : modelOrName;
   const ops = new MetaOps();
   const names = ['stem', ...model.stageNames, 'head'];

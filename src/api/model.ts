@@ -46,7 +46,7 @@ export function shippedWeights(name: string): string | undefined {
 }
 
 /** `imgSize` as kwargs overrides; the models take square inputs. */
-function sizeOverrides(imgSize: CreateModelOptions['imgSize']): Record<string, unknown> {
+export function sizeOverrides(imgSize: CreateModelOptions['imgSize']): { img_size?: number } {
   if (imgSize === undefined) return {};
   const [h, w] = typeof imgSize === 'number' ? [imgSize, imgSize] : imgSize;
   if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1)

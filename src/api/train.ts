@@ -3,6 +3,7 @@
  * so that importing this module (and the package root) costs nothing.
  */
 import { FlattenError } from '../core/errors.js';
+import { importWith, TFJS_PACKAGES } from '../core/optional.js';
 import type { EvalCheckpointOptions } from '../train/eval_checkpoint.js';
 import { shippedWeights } from './model.js';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/trainer.js';
@@ -14,7 +15,11 @@ export type { EvalCheckpointOptions, TrainHooks, TrainOptions, TrainResult };
 
 /** Train (or, with `resume`, continue) a registry model; see `flatten train --help` for every option. */
 export async function train(options: TrainOptions, resume = false, hooks: TrainHooks = {}): Promise<TrainResult> {
-  return (await import('../train/trainer.js')).train(options, resume, hooks);
+  return (await importWith(() => import('../train/trainer.js'), 'training', TFJS_PACKAGES)).train(
+    options,
+    resume,
+    hooks,
+  );
 }
 
 export type EvalOptions = Omit<EvalCheckpointOptions, 'checkpoint'> & {
@@ -30,5 +35,10 @@ export async function evalCheckpoint(o: EvalOptions) {
       'BAD_ARGUMENT',
       `${o.model} ships no weights: pass --checkpoint (a .pth or .safetensors file)`,
     );
-  return (await import('../train/eval_checkpoint.js')).evalCheckpoint({ ...o, checkpoint });
+  const { evalCheckpoint } = await importWith(
+    () => import('../train/eval_checkpoint.js'),
+    'flatten eval',
+    TFJS_PACKAGES,
+  );
+  return evalCheckpoint({ ...o, checkpoint });
 }

@@ -52,3 +52,18 @@ export function parseNumberOption(name: string, min = 0) {
     return n;
   };
 }
+
+/** `--img-size H[,W]` (a single side means a square). */
+export function parseImgSize(v: string): [number, number] {
+  const parts = v.split(',').map((p) => Number(p.trim()));
+  if (parts.length > 2 || parts.some((n) => !Number.isInteger(n) || n < 1))
+    throw invalid('--img-size takes a side or H,W in pixels, e.g. 384 or 224,288');
+  return [parts[0], parts[1] ?? parts[0]];
+}
+
+/** The input size of `--img-size`, or of `--resolution R`, its older spelling (= --img-size R,R). */
+export function imgSizeOf(o: { imgSize?: [number, number]; resolution?: number }): [number, number] | undefined {
+  if (o.imgSize && o.resolution !== undefined)
+    throw new FlattenError('BAD_ARGUMENT', '--resolution is another spelling of --img-size: give one of them');
+  return o.imgSize ?? (o.resolution !== undefined ? [o.resolution, o.resolution] : undefined);
+}

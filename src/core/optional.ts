@@ -23,3 +23,24 @@ export function importPackage<T>(name: string, purpose: string): Promise<T> {
   }
   return p as Promise<T>;
 }
+
+/** The packages the tfjs engine (training, the analysis tools, the browser demo) needs: optional dependencies. */
+export const TFJS_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
+
+/**
+ * Loads one of our own modules that imports optional packages (`load` is a dynamic import); when one of
+ * `packages` is missing, says what needed it and how to install them all.
+ */
+export async function importWith<T>(load: () => Promise<T>, purpose: string, packages: string[]): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const missing = err?.code === 'ERR_MODULE_NOT_FOUND' && packages.some((p) => String(err.message).includes(p));
+    if (!missing) throw e;
+    throw new FlattenError(
+      'MISSING_PACKAGE',
+      `${purpose} needs ${packages.join(', ')}, which are optional dependencies and not installed (npm install ${packages.join(' ')})`,
+    );
+  }
+}

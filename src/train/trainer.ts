@@ -66,7 +66,6 @@ export interface TrainOptions {
   threads?: number;
 }
 
-
 export interface EpochMetrics {
   epoch: number;
   step: number;

@@ -34,7 +34,9 @@ describe('exported .onnx on plain onnxruntime', () => {
       const s = await ortNode.InferenceSession.create(g.file);
       expect(s.inputNames).toEqual(['pixel_values']);
       expect(s.outputNames).toEqual(['logits', 'pooler_output']);
-      const r = await s.run({ pixel_values: new ortNode.Tensor('float32', g.input.data as Float32Array, g.input.shape) });
+      const r = await s.run({
+        pixel_values: new ortNode.Tensor('float32', g.input.data as Float32Array, g.input.shape),
+      });
       const logits = { dtype: 'float32' as const, shape: [...r.logits.dims], data: r.logits.data as Float32Array };
       const features = {
         dtype: 'float32' as const,

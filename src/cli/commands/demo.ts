@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEMO_MODEL } from '../../apps/demo/model.js';
+import { importWith, TFJS_PACKAGES } from '../../core/optional.js';
 import { action } from '../run.js';
 
 /** `flatten demo`: the main job on the embedded model, no downloads, no user files. */
@@ -10,7 +11,8 @@ export function registerDemo(program: Command): void {
     .option('--out <dir>', 'report folder', 'flatten-demo')
     .action(
       action(async (o: { out: string }) => {
-        const { runDemo } = await import('../../apps/demo/demo.js'); // tfjs and onnxruntime load here
+        // tfjs, onnxruntime and the Fashion-MNIST data load here
+        const { runDemo } = await importWith(() => import('../../apps/demo/demo.js'), 'flatten demo', TFJS_PACKAGES);
         const r = await runDemo(o.out, (line) => console.log(line));
         const f = (v: number | null) => (v === null ? '–' : v.toFixed(3));
         console.log(

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { exportOnnxFile, MODEL_INPUT } from '../../api/export.js';
-import { action, parseIntOption, warn } from '../run.js';
+import { action, imgSizeOf, parseImgSize, parseIntOption, warn } from '../run.js';
 
 interface ExportOpts {
   config?: string;
   checkpoint?: string;
+  imgSize?: [number, number];
   resolution?: number;
   output: string;
   strict: boolean;
@@ -28,17 +29,14 @@ export function registerExport(program: Command): void {
       'model description in the golden-case format {family, constructor, kwargs} instead of the registry entry',
     )
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); deterministic random weights when omitted')
-    .option(
-      '--resolution <R>',
-      'input side in pixels, baked into the graph (default: the model’s own)',
-      parseIntOption('--resolution'),
-    )
+    .option('--img-size <H[,W]>', 'input size in pixels, baked into the graph (default: the model’s own)', parseImgSize)
+    .option('--resolution <R>', 'the same as --img-size R,R', parseIntOption('--resolution'))
     .requiredOption('--output <model.onnx>', 'where to write the model')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .option('--no-check', 'skip loading the result in onnxruntime (which also counts its optimized nodes)')
     .action(
       action(async (name: string, o: ExportOpts) => {
-        const r = await exportOnnxFile({ name, ...o });
+        const r = await exportOnnxFile({ name, ...o, imgSize: imgSizeOf(o) });
         if (r.weights === 'random')
           warn(`${name} has no weights here; the file holds RANDOM weights (pass --checkpoint)`);
         const { imgSize: res, inChans } = r.model;

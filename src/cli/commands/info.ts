@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { modelInfo } from '../../api/info.js';
-import { action, parseIntOption } from '../run.js';
+import { action, imgSizeOf, parseImgSize, parseIntOption } from '../run.js';
 import { formatTable } from '../table.js';
 
 /** `flatten info <name>`: parameters, MACs (conv, linear and matmul) and a per-stage table. */
@@ -9,11 +9,12 @@ export function registerInfo(program: Command): void {
     .command('info')
     .description('parameter count, MACs and per-stage cost of a registry model')
     .argument('<name>', 'registry name, e.g. flatten_swin_t (see `flatten list`)')
-    .option('--resolution <R>', 'input side in pixels (default: the model’s own)', parseIntOption('--resolution'))
+    .option('--img-size <H[,W]>', 'input size in pixels (default: the model’s own)', parseImgSize)
+    .option('--resolution <R>', 'the same as --img-size R,R', parseIntOption('--resolution'))
     .option('--json', 'print JSON')
     .action(
-      action((name: string, o: { resolution?: number; json?: boolean }) => {
-        const info = modelInfo(name, { resolution: o.resolution });
+      action((name: string, o: { imgSize?: [number, number]; resolution?: number; json?: boolean }) => {
+        const info = modelInfo(name, { imgSize: imgSizeOf(o) });
         if (o.json) {
           console.log(JSON.stringify({ name, ...info }, null, 2));
           return;

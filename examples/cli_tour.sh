@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The CLI tour: every command here runs as written, on the model that ships with the package.
+#   bash examples/cli_tour.sh
+set -euo pipefail
+out=$(mktemp -d)
+flatten() { node "$(dirname "$0")/../bin/flatten.js" "$@"; }   # or: npx flatten …
+
+flatten list | head -4                                         # the registry
+flatten info flatten_swin_t --img-size 384                     # parameters and MACs per stage, at 384²
+flatten classify examples/images/*.png --model flatten_deit_fmnist --top-k 2
+flatten export flatten_deit_fmnist --output "$out/fmnist.onnx" # input pixel_values → logits, pooler_output
+flatten classify examples/images/bag.png --onnx "$out/fmnist.onnx" --top-k 1
+flatten rank --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/rank" | tail -3
+flatten attention --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/maps" | tail -1

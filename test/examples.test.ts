@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * The README's tours, run as written: examples/*.ts import the package by its name (`flatten-transformer`,
+ * resolved to the built dist/ through package.json's exports, as in a user's project).
+ */
+function run(file: string): string {
+  const argv = file.endsWith('.sh') ? ['bash', [file]] : [process.execPath, ['--import', 'tsx', file]];
+  return execFileSync(argv[0] as string, argv[1] as string[], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+describe('examples', () => {
+  it('quickstart.ts classifies the three sample images with the shipped model', () => {
+    const lines = run('examples/quickstart.ts').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^examples\/images\/sneaker\.png (Sneaker|Ankle boot|Sandal) \d/);
+    expect(lines[2]).toMatch(/^examples\/images\/bag\.png Bag \d/);
+  });
+
+  it('api_tour.ts', () => {
+    const out = run('examples/api_tour.ts');
+    expect(out).toContain('flatten_pvt_v2_b0 flatten_pvt_v2_b1');
+    expect(out).toContain('flatten_swin_t: 29,192,384 parameters, 4.48 GMACs');
+    expect(out).toMatch(/onnx: (Sneaker|Ankle boot|Sandal) \(/);
+    expect(out).toContain('pooled features: 1×64');
+    expect(out).toContain('exported graph: logits 2×10');
+    expect(out).toMatch(/blocks\.0\.attn: rank \d+ without DWC, 50 with it \(50 tokens, head dim 32\)/);
+  });
+
+  it('custom_module.ts runs a module of its own on both engines and exports it', () => {
+    const out = run('examples/custom_module.ts');
+    const diff = Number(/max difference (\S+)/.exec(out)?.[1]);
+    expect(diff).toBeLessThan(1e-5);
+    expect(out).toMatch(/exported: \d+ bytes, batch 2 output 2×5×16/);
+  });
+
+  it('cli_tour.sh', () => {
+    const out = run('examples/cli_tour.sh');
+    expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 384×384/);
+    expect(out).toMatch(/examples\/images\/bag\.png\n\s+\d+\.\d%\s+Bag/);
+    expect(out).toContain('wrote ');
+  });
+});
