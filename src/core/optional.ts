@@ -12,6 +12,12 @@ export function importPackage<T>(name: string, purpose: string): Promise<T> {
   if (!p) {
     p = import(name).catch((e: NodeJS.ErrnoException) => {
       loaded.delete(name);
+      // sharp itself loads but cannot find its platform binary, an optional dependency of its own
+      if (/Could not load the "sharp" module/.test(String(e?.message)))
+        throw new FlattenError(
+          'MISSING_PACKAGE',
+          `${purpose} needs sharp's binary for this platform, an optional dependency that is not installed (npm install --include=optional sharp)`,
+        );
       const missing = e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(name);
       if (!missing) throw e;
       throw new FlattenError(

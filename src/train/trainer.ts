@@ -6,7 +6,9 @@ import type { Dataset } from '../data/dataset.js';
 import { ArrayDataset } from '../data/array_dataset.js';
 import { folderPreprocess, heldOutSplit, openDataset } from '../data/open.js';
 import { defaultThreads } from '../core/threads.js';
-import { initTfjs, type TfjsBackend } from '../engines/tfjs/backend.js';
+import { initTfjs } from '../engines/tfjs/backend.js';
+import type { TfjsBackend } from '../engines/tfjs/backend_name.js';
+import { optimizerState, restoreOptimizer } from './optim_state.js';
 import { appendFileText, ensureOutputDir } from '../io/files.js';
 import { writeSafetensorsFile } from '../io/safetensors.js';
 import { buildNamed } from '../models/build.js';
@@ -23,16 +25,7 @@ import { loadPretrained } from './pretrained.js';
 import { ProgressBar } from './progress.js';
 import { Rng } from '../core/rng.js';
 import { cosineLr } from './schedule.js';
-import {
-  loadCheckpoint,
-  optimizerState,
-  restoreOptimizer,
-  RUN_FILES,
-  saveCheckpoint,
-  tidyRunDir,
-  weightsMetadata,
-  type TrainState,
-} from './state.js';
+import { loadCheckpoint, RUN_FILES, saveCheckpoint, tidyRunDir, weightsMetadata, type TrainState } from './state.js';
 
 export interface TrainOptions {
   model: string;

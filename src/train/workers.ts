@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
-import type { TfjsBackend } from '../engines/tfjs/backend.js';
+import type { TfjsBackend } from '../engines/tfjs/backend_name.js';
 import type { VisionModel } from '../models/model.js';
 import type { LiveWeights } from './params.js';
 import { lossAndGrads, type ShareOf, type StepGrads } from './step.js';

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import type { TfjsBackend } from './backend_name.js';
 import { installWasmKernels } from './kernels.js';
 
-export type TfjsBackend = 'wasm' | 'cpu';
+export type { TfjsBackend };
 
 let ready: Promise<string> | undefined;
 
