@@ -2,6 +2,9 @@ import { FlattenError } from '../core/errors.js';
 import { importPackage } from '../core/optional.js';
 import type { TensorData } from '../core/tensor.js';
 import { ReadBudget } from './budget.js';
+import { readFileBytes } from './files.js';
+import { resizeCubic, toChannels } from './image_fallback.js';
+import { decodePng, isPng } from './png.js';
 
 /** How a model wants its images: size, square resize + center crop or plain resize, channel stats. */
 export interface ImagePreprocess {
@@ -52,7 +55,15 @@ export async function prepareImage(
   opts: ImageReadOptions = {},
 ): Promise<PreparedImage> {
   const name = typeof image === 'string' ? image : (opts.name ?? 'image');
-  const sharp = (await importPackage<{ default: typeof import('sharp') }>('sharp', 'decoding images')).default;
+  let sharp: typeof import('sharp');
+  try {
+    sharp = (await importPackage<{ default: typeof import('sharp') }>('sharp', 'decoding images')).default;
+  } catch (e) {
+    // without sharp's native binary, PNGs and decoded pixels still work (our own decoder and resize)
+    if (e instanceof FlattenError && e.code === 'MISSING_PACKAGE' && !isJpegLike(image))
+      return prepareWithoutSharp(image, pre, channels, name, opts.budget ?? new ReadBudget(4 * MAX_PIXELS));
+    throw e;
+  }
   const raw = typeof image === 'string' || image instanceof Uint8Array ? undefined : checkRaw(image, name);
   const file = raw
     ? Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength)
@@ -86,6 +97,42 @@ export async function prepareImage(
     if (/ENOENT|no such file/i.test(msg)) throw new FlattenError('BAD_FILE', `${name}: file not found`);
     throw new FlattenError('BAD_FILE', `${name}: not a readable image (${msg.split('\n')[0]})`);
   }
+}
+
+/** Anything but a PNG file or decoded pixels needs sharp. */
+function isJpegLike(image: string | Uint8Array | RawImage): boolean {
+  if (typeof image === 'string') return !/\.png$/i.test(image);
+  return image instanceof Uint8Array && !isPng(image);
+}
+
+/** The same geometry as the sharp path, on our own PNG decoder and bicubic resize. */
+export function prepareWithoutSharp(
+  image: string | Uint8Array | RawImage,
+  pre: ImagePreprocess,
+  channels: 1 | 3,
+  name: string,
+  budget: ReadBudget,
+): PreparedImage {
+  const decoded =
+    typeof image === 'string' || image instanceof Uint8Array
+      ? decodePng(typeof image === 'string' ? readFileBytes(image) : image, name, budget)
+      : {
+          ...checkRaw(image, name),
+          data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+        };
+  const size = pre.imgSize;
+  const s = pre.crop ? Math.floor((256 / 224) * size) : size;
+  const off = Math.round((s - size) / 2);
+  budget.charge(4 * s * s * channels, `${name}: pixels`);
+  const resized = resizeCubic(toChannels(decoded, channels), decoded.width, decoded.height, channels, s, s);
+  if (!pre.crop) return { pixels: resized, size, channels };
+  const pixels = new Uint8Array(size * size * channels);
+  for (let y = 0; y < size; y++)
+    pixels.set(
+      resized.subarray(((y + off) * s + off) * channels, ((y + off) * s + off + size) * channels),
+      y * size * channels,
+    );
+  return { pixels, size, channels };
 }
 
 /** Decoded pixels must fill their stated size exactly. */
