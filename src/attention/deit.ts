@@ -24,7 +24,7 @@ export interface DeitAttentionOptions {
 }
 
 /**
- * FLatten-DeiT attention (DESIGN.md): focused linear attention over all N+1 tokens with PE (1, N+1, C) on K;
+ * FLatten-DeiT attention (our definition; the official code has none): focused linear attention over all N+1 tokens with PE (1, N+1, C) on K;
  * the DWC runs over the N patch tokens' V as an image and the cls token gets no DWC term.
  */
 export class DeitAttention extends Module {
@@ -50,21 +50,22 @@ export class DeitAttention extends Module {
     }
   }
 
+  /** x (B, 1 + N, C), cls token first → (B, 1 + N, C) */
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
     const [b, n, c] = ops.shape(x);
-    const qkv = this.qkv.forward(ctx, x);
-    const [q, k, v] = [0, 1, 2].map((i) => ops.slice(qkv, [0, 0, i * c], [b, n, c]));
+    const qkv = this.qkv.forward(ctx, x); // (B, 1 + N, 3C)
+    const [q, k, v] = [0, 1, 2].map((i) => ops.slice(qkv, [0, 0, i * c], [b, n, c])); // (B, 1 + N, C) each
     if (!this.focused) {
       const h = this.opts.heads;
       const scale = ops.scalar((c / h) ** -0.5);
-      const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, h), splitHeads(ops, k, h), true), scale));
+      const attn = ops.softmax(ops.mul(ops.matmul(splitHeads(ops, q, h), splitHeads(ops, k, h), true), scale)); // (B, h, 1+N, 1+N)
       return this.proj.forward(ctx, mergeHeads(ops, ops.matmul(attn, splitHeads(ops, v, h))));
     }
     let o = this.focused.core(ctx, q, k, v); // (B, 1+N, C)
     if (this.focused.hasDwc) {
       const s = this.opts.side;
-      const dwc = this.focused.dwc(ctx, ops.slice(v, [0, 1, 0], [b, n - 1, c]), [s, s]);
+      const dwc = this.focused.dwc(ctx, ops.slice(v, [0, 1, 0], [b, n - 1, c]), [s, s]); // patches only: (B, N, C)
       o = ops.concat([ops.slice(o, [0, 0, 0], [b, 1, c]), ops.add(ops.slice(o, [0, 1, 0], [b, n - 1, c]), dwc)], 1);
     }
     return this.proj.forward(ctx, o);

@@ -87,20 +87,22 @@ export class FocusedSrAttention extends SpatialReduction {
     });
   }
 
+  /** x (B, N = H·W, C) → (B, N, C) */
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
-    const { q, k, v } = this.qkv(ctx, x, h, w);
-    const o = this.focused.core(ctx, q, k, v);
-    const vFull = ops.interpolateLinear(v, 1, h * w); // identity when n = N
+    const { q, k, v } = this.qkv(ctx, x, h, w); // q (B, N, C); k, v (B, n, C), n = N/sr² (or 49 pooled)
+    const o = this.focused.core(ctx, q, k, v); // (B, N, C)
+    const vFull = ops.interpolateLinear(v, 1, h * w); // (B, N, C); identity when n = N
     return this.proj.forward(ctx, ops.add(o, this.focused.dwc(ctx, vFull, [h, w])));
   }
 }
 
 /** PVT spatial-reduction softmax attention: softmax(q kᵀ · d^-½) v, scale after the product. */
 export class SrAttention extends SpatialReduction {
+  /** x (B, N = H·W, C) → (B, N, C) */
   forward(ctx: Ctx, x: Tensor, h: number, w: number): Tensor {
     const { ops } = ctx;
-    const { q, k, v } = this.qkv(ctx, x, h, w);
+    const { q, k, v } = this.qkv(ctx, x, h, w); // q (B, N, C); k, v (B, n, C)
     const heads = this.base.heads;
     const d = this.base.dim / heads;
     const attn = ops.softmax(

@@ -9,7 +9,7 @@ import { INERT_KWARGS, dropPathRates, resolveKwargs } from './config.js';
 import { entry, type RegistryEntry } from './presets.js';
 import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
 
-/** FLatten-DeiT arguments (timm VisionTransformer names; our definition, see DESIGN.md). */
+/** FLatten-DeiT arguments (timm VisionTransformer names; our definition: the official code releases no DeiT). */
 export interface DeitConfig {
   img_size: number;
   patch_size: number;

@@ -8,8 +8,12 @@ import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
 import { tmp } from './helpers.js';
 
+// node with tsx's loader, not npx: npx may print warnings of its own on stderr
 const flatten = (...args: string[]) =>
-  execFileSync('npx', ['tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 
 /** The commands as users type them. */
 describe('flatten export / forward --engine onnx', () => {
