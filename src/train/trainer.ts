@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
@@ -57,6 +58,8 @@ export interface TrainOptions {
   microBatch?: number;
   /** CPU threads: this one plus threads − 1 gradient workers (default FLATTEN_THREADS, else every core). Not part of the recipe: a resumed run may change it. */
   threads?: number;
+  /** Start a new run in an --out folder that holds one (its files are replaced as the new run saves). */
+  overwrite?: boolean;
 }
 
 export interface EpochMetrics {
@@ -122,6 +125,14 @@ const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss))
 export async function train(options: TrainOptions, resume: boolean, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((m: string) => console.error(m));
   ensureOutputDir(options.out, '--out');
+  // a new run never silently replaces an old one's checkpoints and metrics
+  const previous =
+    resume || options.overwrite ? [] : Object.values(RUN_FILES).filter((f) => existsSync(join(options.out, f)));
+  if (previous.length)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `--out ${options.out} already holds a training run (${previous.join(', ')}): continue it with --resume, or start again with --overwrite`,
+    );
   const checkpoint = resume ? loadCheckpoint(options.out) : undefined;
   const state = checkpoint?.state;
   let o = options;

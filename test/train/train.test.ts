@@ -222,10 +222,28 @@ describe('flatten train / eval on an image folder', () => {
     const before = readFileSync(join(dir, 'last.safetensors'));
     const state = readFileSync(join(dir, 'state.json'));
     await expect(
-      train(tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0 }), false, quiet),
+      train(
+        tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0, overwrite: true }),
+        false,
+        quiet,
+      ),
     ).rejects.toThrow(/loss became (NaN|Infinity|-Infinity) .*last good checkpoint/);
     expect(Buffer.compare(readFileSync(join(dir, 'last.safetensors')), before)).toBe(0);
     expect(Buffer.compare(readFileSync(join(dir, 'state.json')), state)).toBe(0);
+  }, 60_000);
+
+  it('a new run refuses an --out folder that holds one, unless --overwrite; nothing there is touched', async () => {
+    const dir = out('again');
+    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    const files = ['last.safetensors', 'best.safetensors', 'state.json', 'metrics.jsonl'];
+    const before = files.map((f) => readFileSync(join(dir, f)));
+    await expect(train(tinyOptions(folder, dir, { epochs: 1, seed: 4 }), false, quiet)).rejects.toThrow(
+      `--out ${dir} already holds a training run (last.safetensors, best.safetensors, state.json, metrics.jsonl): continue it with --resume, or start again with --overwrite`,
+    );
+    files.forEach((f, i) => expect(Buffer.compare(readFileSync(join(dir, f)), before[i]), f).toBe(0));
+    const r = await train(tinyOptions(folder, dir, { epochs: 1, seed: 4, overwrite: true }), false, quiet);
+    expect(r.status).toBe('done');
+    expect(Buffer.compare(readFileSync(join(dir, 'last.safetensors')), before[0])).not.toBe(0);
   }, 60_000);
 
   it('--pretrained loads every key but the head; a checkpoint of another model fails with named keys', async () => {

@@ -20,6 +20,7 @@ interface TrainCliOpts {
   trainPerClass?: number;
   evalEvery?: number;
   resume?: boolean;
+  overwrite?: boolean;
   pretrained?: string;
   numClasses?: number;
   backend?: string;
@@ -90,6 +91,7 @@ export function registerTrain(program: Command): void {
       parseIntOption('--eval-every'),
     )
     .option('--resume', 'continue the run in --out exactly where it stopped')
+    .option('--overwrite', 'start a new run in an --out folder that already holds one')
     .option('--pretrained <file>', 'fine-tune from an official-format .pth or .safetensors (fresh head)')
     .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
     .option(
