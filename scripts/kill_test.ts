@@ -58,7 +58,8 @@ interface Ending {
 
 function trainArgs(data: string, out: string, resume: boolean): string[] {
   const recipe = ['--model', 'flatten_deit_fmnist', '--dataset', data, '--out', out, '--threads', '1'];
-  const fixed = ['--epochs', String(EPOCHS), '--batch-size', '2', '--seed', '5'];
+  // a restart after a kill that left no checkpoint finds the killed run's files: it starts again over them
+  const fixed = ['--epochs', String(EPOCHS), '--batch-size', '2', '--seed', '5', '--overwrite'];
   return ['--import', 'tsx', 'src/cli/main.ts', 'train', ...recipe, ...(resume ? ['--resume'] : fixed)];
 }
 
