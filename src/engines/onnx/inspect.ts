@@ -1,6 +1,6 @@
 /**
- * Reads back just enough of an ONNX file to report on it: the op type of every node of the main graph.
- * Used on our own exports and on the graph ORT writes after optimizing, to count nodes.
+ * Reads back just enough of an ONNX file to report on it: the op type of every node of the main graph (our own
+ * exports and the graph ORT writes after optimizing, to count nodes) and the metadata our exports record.
  */
 
 import { protoFields } from './model_check.js';
@@ -9,6 +9,14 @@ const fields = (b: Uint8Array, start: number, end: number) => protoFields(b, sta
 
 const utf8 = new TextDecoder();
 
+/** The string fields of one message (start…end), by field number: e.g. a NodeProto's op_type (4) and domain (7). */
+function strings(b: Uint8Array, start: number, end: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const f of fields(b, start, end))
+    if (f.start !== undefined) out.set(f.field, utf8.decode(b.subarray(f.start, f.end)));
+  return out;
+}
+
 /** Op types of the main graph's nodes, in order, prefixed by their domain when it is not the default. */
 export function nodeOpTypes(model: Uint8Array): string[] {
   const ops: string[] = [];
@@ -16,13 +24,8 @@ export function nodeOpTypes(model: Uint8Array): string[] {
     if (m.field !== 7 || m.start === undefined) continue; // ModelProto.graph
     for (const g of fields(model, m.start, m.end!)) {
       if (g.field !== 1 || g.start === undefined) continue; // GraphProto.node
-      let op = '';
-      let domain = '';
-      for (const n of fields(model, g.start, g.end!)) {
-        if (n.start === undefined) continue;
-        if (n.field === 4) op = utf8.decode(model.subarray(n.start, n.end)); // NodeProto.op_type
-        if (n.field === 7) domain = utf8.decode(model.subarray(n.start, n.end)); // NodeProto.domain
-      }
+      const node = strings(model, g.start, g.end!);
+      const [op, domain] = [node.get(4) ?? '', node.get(7) ?? '']; // NodeProto.op_type, NodeProto.domain
       ops.push(domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op);
     }
   }
@@ -41,14 +44,8 @@ export function onnxMetadata(model: Uint8Array): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of fields(model, 0, model.length)) {
     if (m.field !== 14 || m.start === undefined) continue; // ModelProto.metadata_props
-    let key = '';
-    let value = '';
-    for (const e of fields(model, m.start, m.end!)) {
-      if (e.start === undefined) continue;
-      if (e.field === 1) key = utf8.decode(model.subarray(e.start, e.end)); // StringStringEntryProto.key
-      if (e.field === 2) value = utf8.decode(model.subarray(e.start, e.end));
-    }
-    out[key] = value;
+    const entry = strings(model, m.start, m.end!);
+    out[entry.get(1) ?? ''] = entry.get(2) ?? ''; // StringStringEntryProto.key, .value
   }
   return out;
 }
