@@ -6,7 +6,7 @@ import type { StateDict, TensorData } from '../core/tensor.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
 import { buildModel, buildNamed, type ModelSpec } from '../models/build.js';
-import type { VisionModel } from '../models/model.js';
+import { stageMap, type VisionModel } from '../models/model.js';
 import { findRegistryEntry, IMAGENET_EVAL, type Preprocess } from '../models/registry.js';
 import { OPSET } from '../engines/onnx/graph.js';
 import { nodeOpTypes, opHistogram } from '../engines/onnx/inspect.js';
@@ -31,6 +31,8 @@ export interface ExportSpec {
   model?: VisionModel;
   /** What the weights are called in the file's metadata when `checkpoint` is not a path. */
   source?: string;
+  /** Also output every stage's NCHW feature map, as `stage0`, `stage1`, … */
+  stages?: boolean;
   /** Eval transform recorded in the file (default: the registry entry's, else ImageNet's at the model's size). */
   preprocess?: Preprocess;
 }
@@ -93,8 +95,9 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     weights,
     [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
     (ctx, x) => {
-      const { logits, features } = model.forward(ctx, x);
-      return { logits, pooler_output: features };
+      const { logits, features, stages } = model.forward(ctx, x);
+      const maps = spec.stages ? stages.map((st, i) => [`stage${i}`, stageMap(ctx, st)] as const) : [];
+      return { logits, pooler_output: features, ...Object.fromEntries(maps) };
     },
     {
       dynamic: true,

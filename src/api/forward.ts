@@ -2,7 +2,7 @@ import { FlattenError } from '../core/errors.js';
 import { shapeStr, type StateDict, type TensorData } from '../core/tensor.js';
 import { buildAttentionCase } from '../models/attention_case.js';
 import { buildModel } from '../models/build.js';
-import type { Family, VisionModel } from '../models/model.js';
+import { stageMap, type Family, type VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { readJsonFile } from '../io/json.js';
@@ -20,11 +20,15 @@ export interface CaseConfig {
 export interface ForwardResult {
   output: TensorData;
   features?: TensorData;
+  /** Models, when asked: every stage's NCHW feature map (B, C_i, H_i, W_i). */
+  stages?: TensorData[];
 }
 
 export interface ForwardOptions {
   engine?: string;
   strict?: boolean;
+  /** Models: also return every stage's feature map. */
+  stages?: boolean;
 }
 
 /** Checks an image batch against what a model was built for, naming the mismatch. */
@@ -71,14 +75,16 @@ export async function runCase(
   const model = buildModel(config);
   checkImageInput(model, input);
   const weights = loadWeights(model.table, checkpoint, { strict: opts.strict });
-  const r = await run(weights, [input], (ctx, x) => {
-    const { logits, features } = model.forward(ctx, x);
-    return { logits, features };
+  const r: Record<string, TensorData> = await run(weights, [input], (ctx, x) => {
+    const { logits, features, stages } = model.forward(ctx, x);
+    const maps = opts.stages ? stages.map((s, i) => [`stage${i}`, stageMap(ctx, s)] as const) : [];
+    return { logits, features, ...Object.fromEntries(maps) };
   });
-  return { output: r.logits, features: r.features };
+  const stages = opts.stages ? model.stageNames.map((_, i) => r[`stage${i}`]) : undefined;
+  return { output: r.logits, features: r.features, stages };
 }
 
-export interface ForwardFilesOptions extends ForwardOptions {
+export interface ForwardFilesOptions extends Omit<ForwardOptions, 'stages'> {
   /** A golden-format `config.json`: {kind, family, constructor, kwargs}. */
   config: string;
   /** `.pth` or `.safetensors`; random weights when omitted. */
@@ -89,6 +95,8 @@ export interface ForwardFilesOptions extends ForwardOptions {
   output: string;
   /** Models only: where the pooled features fed to the head go. */
   features?: string;
+  /** Models only: stage i's NCHW map goes to `<stages>i.npy`. */
+  stages?: string;
 }
 
 /** `flatten forward`: one case from files to files; returns what was written, with shapes. */
@@ -96,11 +104,16 @@ export async function forwardFiles(o: ForwardFilesOptions): Promise<{ path: stri
   const config = readJsonFile<CaseConfig>(o.config);
   if (typeof config !== 'object' || config === null || Array.isArray(config))
     throw new FlattenError('BAD_CONFIG', `${o.config}: expected a JSON object`);
-  const r = await runCase(config, o.checkpoint, readNpyFile(o.input), { engine: o.engine, strict: o.strict });
-  if (o.features && !r.features)
-    throw new FlattenError('BAD_ARGUMENT', '--features applies to whole models only, not attention cases');
+  const r = await runCase(config, o.checkpoint, readNpyFile(o.input), {
+    engine: o.engine,
+    strict: o.strict,
+    stages: !!o.stages,
+  });
+  if ((o.features || o.stages) && !r.features)
+    throw new FlattenError('BAD_ARGUMENT', '--features and --stages apply to whole models only, not attention cases');
   const written = [{ path: o.output, data: r.output }];
   if (o.features && r.features) written.push({ path: o.features, data: r.features });
+  r.stages?.forEach((data, i) => written.push({ path: `${o.stages}${i}.npy`, data }));
   // both files or neither: a failure on the second must not leave the first replaced
   writeFilesAtomic(written.map((w) => ({ path: w.path, bytes: writeNpy(w.data) })));
   return written.map((w) => ({ path: w.path, shape: w.data.shape }));

@@ -18,6 +18,17 @@ export interface ModelInfo {
   macs: number;
   resolution: number;
   stages: StageInfo[];
+  /** What each stage's feature map holds (timm's `feature_info`): channels and stride to the input. */
+  featureInfo: FeatureInfo[];
+}
+
+export interface FeatureInfo {
+  stage: number;
+  /** The stage's module path prefix. */
+  module: string;
+  channels: number;
+  /** Input pixels per feature-map pixel along each side (4, 8, 16, 32 for the pyramids). */
+  reduction: number;
 }
 
 /**
@@ -53,7 +64,7 @@ export function modelInfo(
     shape: [1, model.inChans, model.imgSize, model.imgSize],
     data: new Float32Array(0),
   });
-  model.forward(
+  const { stages } = model.forward(
     {
       ops,
       training: false,
@@ -66,6 +77,12 @@ export function modelInfo(
     x,
   );
   mark();
+  const featureInfo = stages.map((st, i) => ({
+    stage: i,
+    module: model.stageNames[i],
+    channels: ops.shape(st.tokens)[2],
+    reduction: model.imgSize / st.hw[0],
+  }));
   // parameters per stage by key prefix; everything else is stem or head by position
   const stageOf = (path: string): number => {
     const i = model.stageNames.findIndex(
@@ -87,6 +104,7 @@ export function modelInfo(
     macs: ops.macs,
     resolution: model.imgSize,
     stages: names.map((name, i) => ({ name, parameters: pcount[i], macs: macs[i] })),
+    featureInfo,
   };
 }
 

@@ -111,7 +111,11 @@ async function modelRunner(m: LoadedModel, o: PipelineOptions): Promise<Runner> 
   return {
     ...about,
     channels,
-    run: (x) => run(m.weights, [x], (ctx, xi) => m.model.forward(ctx, xi)),
+    run: (x) =>
+      run(m.weights, [x], (ctx, xi) => {
+        const { logits, features } = m.model.forward(ctx, xi);
+        return { logits, features };
+      }),
     dispose: async () => {},
   };
 }

@@ -7,7 +7,7 @@ import { Module, ParamTable } from '../nn/module.js';
 import { FocusedCswinBranch, LepeCswinBranch } from '../attention/cswin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import { entry, type RegistryEntry } from './presets.js';
-import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput, type StageOutput } from './model.js';
 
 /** CSWinTransformer arguments, official names. */
 export interface CswinConfig {
@@ -174,16 +174,20 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     const { ops } = ctx;
     let y = this.stemNorm.forward(ctx, imageToTokens(ops, this.stem.forward(ctx, x)));
     let res = this.stages[0].res;
+    const stages: StageOutput[] = [];
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       if (s.merge)
         y = s.merge.norm.forward(ctx, imageToTokens(ops, s.merge.conv.forward(ctx, tokensToImage(ops, y, res, res))));
       res = s.res;
       for (const blk of s.blocks) y = blk.forward(ctx, y);
+      stages.push({ tokens: y, hw: [res, res] }); // before the next stage's merge conv
     });
     ctx.stage?.(this.stages.length);
-    const features = ops.mean(this.norm.forward(ctx, y), [1]);
-    return { logits: headLogits(ctx, this.head, features), features };
+    const last = stages[stages.length - 1];
+    last.tokens = this.norm.forward(ctx, y); // (B, N, C) after the final norm
+    const features = ops.mean(last.tokens, [1]);
+    return { logits: headLogits(ctx, this.head, features), features, stages };
   }
 }
 

@@ -129,8 +129,11 @@ export class FLattenDeit extends ImageClassifier<DeitConfig> {
     ctx.stage?.(0);
     for (const blk of this.blocks) y = blk.forward(ctx, y);
     ctx.stage?.(1);
-    const features = ops.reshape(ops.slice(this.norm.forward(ctx, y), [0, 0, 0], [b, 1, c]), [b, c]);
-    return { logits: headLogits(ctx, this.head, features), features };
+    const normed = this.norm.forward(ctx, y); // (B, 1 + N, C)
+    const features = ops.reshape(ops.slice(normed, [0, 0, 0], [b, 1, c]), [b, c]); // the cls token
+    const side = this.cfg.img_size / this.cfg.patch_size;
+    const stages = [{ tokens: normed, hw: [side, side] as [number, number], leadingTokens: 1 }];
+    return { logits: headLogits(ctx, this.head, features), features, stages };
   }
 }
 

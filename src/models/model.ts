@@ -5,11 +5,34 @@ import { Linear } from '../nn/layers.js';
 
 export type Family = 'swin' | 'pvt' | 'pvt_v2' | 'cswin' | 'deit';
 
+/** One stage's output: tokens (B, H·W, C) on an H×W grid; `stageMap` gives the NCHW map. */
+export interface StageOutput {
+  tokens: Tensor;
+  hw: [number, number];
+  /** Tokens before the grid's (DeiT's cls token), which the map leaves out. */
+  leadingTokens?: number;
+}
+
 export interface ModelOutput {
   /** (B, num_classes) */
   logits: Tensor;
   /** (B, C_last): the pooled features fed to the head */
   features: Tensor;
+  /**
+   * Every stage's output, as backbones hand it on: PVT/PVTv2 after the stage's blocks (PVTv2: and its norm),
+   * Swin and CSwin after the last block before the downsampling, the last stage after the final norm (before the
+   * pooling), never a cls token. Returned as tokens, so a forward that does not use them computes nothing more.
+   */
+  stages: StageOutput[];
+}
+
+/** A stage's output as the NCHW feature map (B, C, H, W). */
+export function stageMap(ctx: Ctx, s: StageOutput): Tensor {
+  const { ops } = ctx;
+  const [b, n, c] = ops.shape(s.tokens);
+  const lead = s.leadingTokens ?? 0;
+  const grid = lead ? ops.slice(s.tokens, [0, lead, 0], [b, n - lead, c]) : s.tokens; // (B, H·W, C)
+  return ops.transpose(ops.reshape(grid, [b, s.hw[0], s.hw[1], c]), [0, 3, 1, 2]);
 }
 
 /** A whole classifier built from one config: its parameters live in `table` under the official keys. */

@@ -7,7 +7,7 @@ import { Module, ParamTable } from '../nn/module.js';
 import { FocusedSrAttention, SrAttention } from '../attention/pvt.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import { entry, type RegistryEntry } from './presets.js';
-import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput, type StageOutput } from './model.js';
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
 export interface PvtConfig {
@@ -229,17 +229,19 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     const { ops } = ctx;
     let img = x;
     let tokens = x;
+    const stages: StageOutput[] = [];
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       tokens = s.embedNorm.forward(ctx, imageToTokens(ops, s.embed.forward(ctx, img)));
       if (s.pos) tokens = ops.add(tokens, this.posEmbed(ctx, s));
       for (const blk of s.blocks) tokens = blk.forward(ctx, tokens, s.res, s.res);
       if (s.norm) tokens = s.norm.forward(ctx, tokens);
+      stages.push({ tokens, hw: [s.res, s.res] }); // what the official loop hands to the next stage
       if (i < this.stages.length - 1) img = tokensToImage(ops, tokens, s.res, s.res);
     });
     ctx.stage?.(this.stages.length);
     const features = ops.mean(tokens, [1]);
-    return { logits: headLogits(ctx, this.head, features), features };
+    return { logits: headLogits(ctx, this.head, features), features, stages };
   }
 
   /** pos_embed (1, N, C), bilinearly resized (align_corners = false) when its grid is not the stage's. */

@@ -8,7 +8,7 @@ import { Module, ParamTable } from '../nn/module.js';
 import { FocusedWindowAttention, WindowAttention } from '../attention/swin.js';
 import { blockTypes, checkAttnType, dropPathRates, INERT_KWARGS, resolveKwargs } from './config.js';
 import { entry, type RegistryEntry } from './presets.js';
-import { classifierHead, headLogits, ImageClassifier, type ModelOutput } from './model.js';
+import { classifierHead, headLogits, ImageClassifier, type ModelOutput, type StageOutput } from './model.js';
 
 /** FLattenSwinTransformer arguments, official names. */
 export interface SwinConfig {
@@ -240,14 +240,18 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
     let y = imageToTokens(ops, this.patchEmbed.forward(ctx, x)); // (B, C, H/4, W/4) → (B, N, C)
     if (this.patchNorm) y = this.patchNorm.forward(ctx, y);
     if (this.ape) y = ops.add(y, ctx.p(this.ape));
+    const stages: StageOutput[] = [];
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       for (const blk of s.blocks) y = blk.forward(ctx, y);
+      const res = s.blocks[0].opts.res;
+      stages.push({ tokens: s.down ? y : this.norm.forward(ctx, y), hw: [res, res] }); // before PatchMerging
       if (s.down) y = s.down.forward(ctx, y);
     });
     ctx.stage?.(this.stages.length);
-    const features = ops.mean(this.norm.forward(ctx, y), [1]);
-    return { logits: headLogits(ctx, this.head, features), features };
+    const last = stages[stages.length - 1].tokens; // (B, N, C) after the final norm
+    const features = ops.mean(last, [1]);
+    return { logits: headLogits(ctx, this.head, features), features, stages };
   }
 }
 

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fashionMnist, FASHION_MNIST_CLASSES } from '../../src/data/fashion_mnist.js';
+import { fileURLToPath } from 'node:url';
+import { float32 } from '../../src/core/tensor.js';
+import { readNpyFile } from '../../src/io/npy.js';
 import { GOLDEN_DIR } from '../golden.js';
+import { maxAbsError } from '../util.js';
 import { flatten } from './cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'flatten-usage-'));
@@ -87,6 +91,21 @@ describe('flatten forward', () => {
     const r = flatten('forward', ...args, '--output', out, '--features', feats);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(`wrote ${out} (2×10) and ${feats} (2×128) on tfjs`);
+  });
+
+  it('--stages writes every stage map as <prefix>i.npy, equal to the official maps', () => {
+    const prefix = join(tmp, 'stage');
+    const r = flatten('forward', ...args, '--output', join(tmp, 'f2.npy'), '--stages', prefix, '--engine', 'onnx');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${prefix}3.npy (2×128×7×7)`);
+    const fixtures = fileURLToPath(new URL('../fixtures/stages/pvt_v2_llll/', import.meta.url));
+    for (let i = 0; i < 4; i++) {
+      const ref = readNpyFile(`${fixtures}stage${i}.npy`);
+      const ours = readNpyFile(`${prefix}${i}.npy`);
+      const first = float32(ref.shape, (ours.data as Float32Array).slice(0, ref.data.length));
+      const { err, tol } = maxAbsError(first, ref);
+      expect(err).toBeLessThanOrEqual(tol);
+    }
   });
 
   it('writes all of its outputs or none: a bad second target leaves the first file untouched', () => {

@@ -8,6 +8,7 @@ interface ForwardOpts {
   input: string;
   output: string;
   features?: string;
+  stages?: string;
   engine: string;
   strict: boolean;
 }
@@ -22,6 +23,7 @@ export function registerForward(program: Command): void {
     .requiredOption('--input <in.npy>', 'input tensor: images (B,3,H,W) or tokens (B,N,C)')
     .requiredOption('--output <out.npy>', 'where to write the output (logits for models)')
     .option('--features <file.npy>', 'models: also write the pooled features fed to the head')
+    .option('--stages <prefix>', "models: also write stage i's NCHW feature map to <prefix>i.npy")
     .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .action(
