@@ -8,6 +8,7 @@ import {
   captureFocused,
   createModel,
   exportOnnx,
+  extractFeatures,
   listModels,
   loadOnnx,
   modelInfo,
@@ -39,6 +40,13 @@ const images = { dtype: 'float32' as const, shape: [2, 1, 28, 28], data: new Flo
 const { logits } = await runExported(session, images, { reuseOutputs: true });
 console.log(`exported graph: logits ${logits.shape.join('×')}`);
 await Promise.all([classify.dispose(), session.release()]);
+
+// a backbone, timm style: the stage maps (NCHW) a detection or segmentation head reads
+const backbone = createModel('flatten_pvt_v2_b0', { featuresOnly: true, outIndices: [1, 2, 3] });
+console.log(backbone.featureInfo.map((f) => `stage ${f.stage}: ${f.channels} ch, 1/${f.reduction}`).join('; '));
+const pixels = { dtype: 'float32' as const, shape: [1, 3, 224, 224], data: new Float32Array(3 * 224 * 224) };
+const maps = await extractFeatures(backbone, pixels, { engine: 'onnx' });
+console.log(`feature maps: ${maps.map((t) => t.shape.join('×')).join(', ')}`);
 
 // the paper's rank analysis on the model's own q and k: linear attention ≤ head dim, with DWC full rank
 const x = { dtype: 'float32' as const, shape: [1, 1, 28, 28], data: new Float32Array(784).map((_, i) => Math.sin(i)) };

@@ -9,7 +9,13 @@ export type { DType, StateDict, TensorData } from './core/tensor.js';
 
 export { createModel, type CreateModelOptions, type LoadedModel } from './api/model.js';
 export { describeModels, listModels, type ModelSummary } from './api/registry.js';
-export { modelInfo, type ModelInfo, type StageInfo } from './api/info.js';
+export { modelInfo, type FeatureInfo, type ModelInfo, type StageInfo } from './api/info.js';
+export {
+  extractFeatures,
+  forwardIntermediates,
+  type Intermediates,
+  type IntermediatesOptions,
+} from './api/features.js';
 export type { ModelSpec } from './models/build.js';
 export type { Preprocess } from './models/registry.js';
 

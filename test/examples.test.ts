@@ -32,6 +32,8 @@ describe('examples', () => {
     expect(out).toMatch(/onnx: (Sneaker|Ankle boot|Sandal) \(/);
     expect(out).toContain('pooled features: 1×64');
     expect(out).toContain('exported graph: logits 2×10');
+    expect(out).toContain('stage 1: 64 ch, 1/8; stage 2: 160 ch, 1/16; stage 3: 256 ch, 1/32');
+    expect(out).toContain('feature maps: 1×64×28×28, 1×160×14×14, 1×256×7×7');
     expect(out).toMatch(/blocks\.0\.attn: rank \d+ without DWC, 50 with it \(50 tokens, head dim 32\)/);
   });
 

@@ -14,7 +14,8 @@ import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
-import { createModel, sizeOverrides } from './model.js';
+import { createModel } from './model.js';
+import { sizeOverrides } from './size.js';
 
 export interface ExportSpec {
   /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */

@@ -4,7 +4,7 @@ import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
 import { buildNamed } from '../models/build.js';
 import { registryEntry, resolutionOverrides } from '../models/registry.js';
-import { sizeOverrides } from './model.js';
+import { sizeOverrides } from './size.js';
 
 export interface StageInfo {
   name: string;

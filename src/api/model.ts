@@ -7,7 +7,10 @@ import { buildModel, type ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
 import { loadWeights } from '../nn/checkpoint.js';
+import { resolveIndices } from './features.js';
+import { modelInfo, type FeatureInfo } from './info.js';
 import { labelsFor } from './labels.js';
+import { sizeOverrides } from './size.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,6 +24,12 @@ export interface LoadedModel {
   /** Where the weights came from: a file, the package's shipped weights, 'state_dict' or 'random'. */
   source: string;
   labels: string[];
+  /** Every stage's channels and reduction (timm's `feature_info`), or the `outIndices` ones for a backbone. */
+  featureInfo: FeatureInfo[];
+  /** Set by `featuresOnly`: a backbone, whose forward's purpose is its stage maps. */
+  featuresOnly?: boolean;
+  /** The stages a backbone returns (`extractFeatures`), ascending. */
+  outIndices?: number[];
 }
 
 export interface CreateModelOptions {
@@ -37,22 +46,16 @@ export interface CreateModelOptions {
   strict?: boolean;
   /** Seed of the random weights when there is no checkpoint. */
   seed?: number;
+  /** A backbone (timm's `features_only`): `extractFeatures` returns its stage maps; no head is needed. */
+  featuresOnly?: boolean;
+  /** With `featuresOnly`: which stages, negative counted from the end (default: all). */
+  outIndices?: number[];
 }
 
 /** The weights file this package ships for a registry name (flatten_deit_fmnist), if any. */
 export function shippedWeights(name: string): string | undefined {
   const file = registryEntry(name).weights;
   return file && existsSync(PACKAGE_ROOT + file) ? PACKAGE_ROOT + file : undefined;
-}
-
-/** `imgSize` as kwargs overrides; the models take square inputs. */
-export function sizeOverrides(imgSize: CreateModelOptions['imgSize']): { img_size?: number } {
-  if (imgSize === undefined) return {};
-  const [h, w] = typeof imgSize === 'number' ? [imgSize, imgSize] : imgSize;
-  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1)
-    throw new FlattenError('BAD_CONFIG', `imgSize must be a positive whole side or [H, W], got ${String(imgSize)}`);
-  if (h !== w) throw new FlattenError('BAD_CONFIG', `imgSize ${h}×${w}: non-square inputs are not supported yet`);
-  return { img_size: h };
 }
 
 /**
@@ -85,6 +88,12 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
   const checkpoint = opts.checkpoint ?? shipped;
   const weights = loadWeights(model.table, checkpoint, { strict: opts.strict, seed: opts.seed });
   const source = typeof checkpoint === 'string' ? checkpoint : checkpoint ? 'state_dict' : 'random';
+  if (opts.outIndices && !opts.featuresOnly)
+    throw new FlattenError('BAD_CONFIG', 'outIndices applies to a backbone: pass featuresOnly: true as well');
+  const all = modelInfo(model).featureInfo;
+  const outIndices = opts.featuresOnly
+    ? [...new Set(resolveIndices(opts.outIndices ?? all.map((f) => f.stage), all.length, name))].sort((a, b) => a - b)
+    : undefined;
   return {
     name,
     model,
@@ -92,6 +101,8 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
     preprocess: { ...(preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: model.imgSize },
     source,
     labels: labelsFor(name, model.numClasses),
+    featureInfo: outIndices ? outIndices.map((i) => all[i]) : all,
+    ...(outIndices ? { featuresOnly: true, outIndices } : {}),
   };
 }
 

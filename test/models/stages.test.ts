@@ -5,6 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../../src/api/export.js';
 import { runCase, type CaseConfig } from '../../src/api/forward.js';
 import { modelInfo } from '../../src/api/info.js';
+import { extractFeatures, forwardIntermediates } from '../../src/api/features.js';
+import { createModel } from '../../src/api/model.js';
+import { FlattenError } from '../../src/core/errors.js';
 import { buildModel } from '../../src/models/build.js';
 import { float32 } from '../../src/core/tensor.js';
 import { readJsonFile } from '../../src/io/json.js';
@@ -77,5 +80,67 @@ describe('stage maps in an exported graph and feature_info', () => {
     expect(info('flatten_cswin_t').map((f) => f[1])).toEqual([64, 128, 256, 512]);
     expect(info('flatten_pvt_tiny').map((f) => f[1])).toEqual([64, 128, 320, 512]);
     expect(modelInfo(buildModel(readJsonFile(`${GOLDEN_DIR}cswin_llss/config.json`))).featureInfo).toHaveLength(4);
+  });
+});
+
+describe('backbones: featuresOnly, outIndices, forwardIntermediates', () => {
+  const name = 'pvt_v2_llll';
+  const dir = `${GOLDEN_DIR}${name}/`;
+  const spec = () => readJsonFile<CaseConfig>(`${dir}config.json`);
+  const firstImage = () => {
+    const all = readNpyFile(`${dir}input.npy`);
+    const [, c, h, w] = all.shape;
+    return float32([1, c, h, w], (all.data as Float32Array).slice(0, c * h * w));
+  };
+
+  it('a features-only model returns the chosen stages, equal to the official maps, on both engines', async () => {
+    const m = createModel(spec(), { checkpoint: `${dir}checkpoint.pth`, featuresOnly: true, outIndices: [3, -3] });
+    expect(m.outIndices).toEqual([1, 3]);
+    expect(m.featureInfo.map((f) => [f.stage, f.channels, f.reduction])).toEqual([
+      [1, 32, 8],
+      [3, 128, 32],
+    ]);
+    for (const engine of ['tfjs', 'onnx'] as const) {
+      const maps = await extractFeatures(m, firstImage(), { engine });
+      expect(maps.map((t) => t.shape)).toEqual([
+        [1, 32, 28, 28],
+        [1, 128, 7, 7],
+      ]);
+      [1, 3].forEach((stage, k) => {
+        const { err, tol } = maxAbsError(maps[k], readNpyFile(`${FIXTURES}${name}/stage${stage}.npy`));
+        expect(err, `${engine} stage ${stage}`).toBeLessThanOrEqual(tol);
+      });
+    }
+  });
+
+  it('forwardIntermediates gives the logits and the stages asked for in one forward', async () => {
+    const m = createModel(spec(), { checkpoint: `${dir}checkpoint.pth` });
+    const r = await forwardIntermediates(m, firstImage(), { indices: [0] });
+    const ref = readNpyFile(`${dir}output.npy`);
+    const out = maxAbsError(r.logits!, float32([1, 10], (ref.data as Float32Array).slice(0, 10)));
+    expect(out.err).toBeLessThanOrEqual(out.tol);
+    const s0 = maxAbsError(r.intermediates[0], readNpyFile(`${FIXTURES}${name}/stage0.npy`));
+    expect(s0.err).toBeLessThanOrEqual(s0.tol);
+  });
+
+  it('names out-of-range indices, outIndices without featuresOnly, and a wrong image size', async () => {
+    const bad = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(FlattenError);
+        return (e as FlattenError).message;
+      }
+      throw new Error('expected a FlattenError');
+    };
+    expect(bad(() => createModel('flatten_swin_t', { featuresOnly: true, outIndices: [4] }))).toBe(
+      'outIndices [4]: flatten_swin_t has stages 0–3 (or −4…−1), not 4',
+    );
+    expect(bad(() => createModel('flatten_swin_t', { featuresOnly: true, outIndices: [0.5] }))).toMatch(/not 0.5/);
+    expect(bad(() => createModel('flatten_swin_t', { outIndices: [0] }))).toMatch(/pass featuresOnly: true/);
+    const m = createModel(spec(), { featuresOnly: true });
+    await expect(extractFeatures(m, float32([1, 3, 112, 112]))).rejects.toThrow(
+      /112×112 but this model is built for 224×224/,
+    );
   });
 });
