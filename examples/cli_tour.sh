@@ -12,3 +12,4 @@ flatten export flatten_deit_fmnist --output "$out/fmnist.onnx" # input pixel_val
 flatten classify examples/images/bag.png --onnx "$out/fmnist.onnx" --top-k 1
 flatten rank --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/rank" | tail -3
 flatten attention --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/maps" | tail -1
+flatten features --model flatten_deit_fmnist --image examples/images/bag.png --out "$out/features" | tail -1

@@ -49,5 +49,6 @@ describe('examples', () => {
     expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 384×384/);
     expect(out).toMatch(/examples\/images\/bag\.png\n\s+\d+\.\d%\s+Bag/);
     expect(out).toContain('wrote ');
+    expect(out).toMatch(/wrote .*\/features\/index\.html/);
   });
 });

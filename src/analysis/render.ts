@@ -9,6 +9,9 @@ export interface Rgb {
   data: Uint8Array;
 }
 
+/** Text for HTML and SVG: the characters that would start markup or an entity, escaped. */
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
 export const GREY = [224, 224, 224];
 export const BLUE = [0, 0, 255];
 export const RED = [255, 33, 33];
@@ -96,7 +99,6 @@ export function barChartSvg(title: string, categories: string[], series: BarSeri
   const max = Math.max(1, ...series.flatMap((s) => s.values.map((v) => v ?? 0)));
   const group = plot.w / categories.length;
   const bar = Math.min(14, (group - 8) / series.length);
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const bars = categories.flatMap((_, i) =>
     series.map((s, k) => {
       const v = s.values[i];

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../io/files.js';
 import type { VisionModel } from '../models/model.js';
 import { attentionWeights, FORM_LABELS, FORMS, meanRowEntropy, type AttentionForm } from './attention_maps.js';
 import { captureFocused, type FocusedCapture } from './capture.js';
-import { overlay, pngFromRgb, type Rgb } from './render.js';
+import { esc, overlay, pngFromRgb, type Rgb } from './render.js';
 
 export interface BlockFocus {
   block: string;
@@ -138,7 +138,6 @@ export async function attentionStudy(
 
 /** The side-by-side HTML report of an attention study. */
 export function attentionHtml(title: string, blocks: BlockFocus[], extra = ''): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const fmt = (v: number | null) => (v === null ? '–' : v.toFixed(3));
   const sections = blocks.map((b) => {
     const header = FORMS.map(

@@ -5,8 +5,11 @@ import { writeFileAtomic } from '../io/files.js';
 import { captureFocused } from '../analysis/capture.js';
 import { attentionHtml, attentionStudy, prepareOutDir, type BlockFocus } from '../analysis/report.js';
 import { blockRanks, DEFAULT_MAX_TOKENS, rankChartPng, RANK_TOLERANCE_RULE, type RankRow } from '../analysis/rank.js';
-import { toRgb } from '../analysis/render.js';
+import { pcaRgb } from '../analysis/pca.js';
+import { esc, pngFromRgb, toRgb } from '../analysis/render.js';
 import { prepareFor } from './classify.js';
+import type { EngineName } from './engine.js';
+import { forwardIntermediates } from './features.js';
 import { loadModelArg, warnIfRandom, type ModelArg } from './model.js';
 
 export { DEFAULT_MAX_TOKENS, RANK_TOLERANCE_RULE, type BlockFocus, type RankRow };
@@ -80,4 +83,45 @@ export async function rankReport(o: RankOptions): Promise<RankReport> {
     writeFileAtomic(join(o.out, 'rank.png'), await rankChartPng(`${m.name}: numerical rank per block/head`, rows));
   }
   return report;
+}
+
+export interface FeatureMapOptions extends StudyOptions {
+  /** Output folder: the input, one PCA picture per stage, and index.html. */
+  out: string;
+  /** 'tfjs' (default) or 'onnx'. */
+  engine?: EngineName;
+}
+
+export interface FeatureMapReport {
+  index: string;
+  stages: { stage: number; channels: number; size: [number, number]; file: string }[];
+}
+
+/**
+ * A backbone's features as people look at them: each stage's map, its first three principal components as RGB
+ * (a PNG per stage, nearest-upscaled to at least 224 px), beside the input, in one page.
+ */
+export async function featureMaps(o: FeatureMapOptions): Promise<FeatureMapReport> {
+  prepareOutDir(o.out);
+  const { m, img, input } = await modelAndImage(o);
+  const { intermediates } = await forwardIntermediates(m, input, { engine: o.engine });
+  const write = async (file: string, rgb: { size: number; data: Uint8Array }) =>
+    writeFileAtomic(join(o.out, file), new Uint8Array(await pngFromRgb(rgb.data, rgb.size)));
+  await write('input.png', toRgb(img.pixels, img.size, img.channels));
+  const stages: FeatureMapReport['stages'] = [];
+  for (const [i, map] of intermediates.entries()) {
+    const [, c, h, w] = map.shape;
+    const file = `stage${i}.png`;
+    await write(file, toRgb(pcaRgb(map.data as Float32Array, c, h * w), h, 3)); // stage maps are square
+    stages.push({ stage: i, channels: c, size: [h, w], file });
+  }
+  const cells = stages
+    .map((s) => `<td><img src="${s.file}" width="224"><br>stage ${s.stage}: ${s.channels} ch, ${s.size.join('×')}</td>`)
+    .join('');
+  const page = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(m.name)} features</title></head><body>
+<h1>${esc(m.name)}: stage features on ${esc(o.image)}</h1><p>First three principal components of each stage's channels as RGB.</p>
+<table><tr><td><img src="input.png" width="224"><br>input</td>${cells}</tr></table></body></html>`;
+  const index = join(o.out, 'index.html');
+  writeFileAtomic(index, text(page));
+  return { index, stages };
 }

@@ -55,7 +55,19 @@ describe('bad option values are usage errors that name the option', () => {
   }
 
   it('--help never states a default twice', () => {
-    for (const cmd of ['forward', 'info', 'list', 'export', 'classify', 'attention', 'rank', 'demo', 'train', 'eval']) {
+    for (const cmd of [
+      'forward',
+      'info',
+      'list',
+      'export',
+      'classify',
+      'attention',
+      'rank',
+      'features',
+      'demo',
+      'train',
+      'eval',
+    ]) {
       const help = flatten(cmd, '--help').stdout.replace(/\n\s+/g, ' ');
       for (const opt of help.split(/\s(?=-)/))
         expect(opt.match(/default/gi)?.length ?? 0, `${cmd}: ${opt}`).toBeLessThan(2);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { attentionMaps, DEFAULT_MAX_TOKENS, rankReport } from '../../api/analysis.js';
-import { action, parseIntOption, warn } from '../run.js';
+import { attentionMaps, DEFAULT_MAX_TOKENS, featureMaps, rankReport } from '../../api/analysis.js';
+import { action, parseEngineOption, parseIntOption, warn } from '../run.js';
 import { formatTable } from '../table.js';
 
 function parseQueries(v: string): number[] {
@@ -27,8 +27,25 @@ function studyOptions(cmd: Command, image: string): Command {
     .requiredOption('--image <file>', image);
 }
 
-/** `flatten attention` and `flatten rank`: the paper's two pictures, on the user's model and image. */
+/** `flatten attention`, `rank` and `features`: the paper's two pictures and a backbone's, on the user's model. */
 export function registerAnalysis(program: Command): void {
+  studyOptions(program.command('features'), 'image to look at')
+    .description("each stage's feature map as its first three principal components in RGB (PNG + index.html)")
+    .requiredOption('--out <dir>', 'output folder (created if missing)')
+    .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
+    .action(
+      action(async (o: StudyOpts & { out: string; engine: 'tfjs' | 'onnx' }) => {
+        const r = await featureMaps({ ...o, warn });
+        console.log(
+          formatTable(
+            ['stage', 'channels', 'map', 'file'],
+            r.stages.map((s) => [String(s.stage), String(s.channels), s.size.join('×'), s.file]),
+          ),
+        );
+        console.log(`wrote ${r.index}`);
+      }),
+    );
+
   studyOptions(program.command('attention'), 'image to look at')
     .description('draw focused vs plain linear vs softmax attention maps of every focused block (PNG + index.html)')
     .option('--queries <i,j,…>', 'query token indices (default: the centre token of each block)', parseQueries)
