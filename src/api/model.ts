@@ -6,7 +6,8 @@ import { readJsonFile } from '../io/json.js';
 import { buildModel, type ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
-import { loadWeights } from '../nn/checkpoint.js';
+import { loadWeights, readStateDict } from '../nn/checkpoint.js';
+import { resamplePositionTables } from '../nn/resample.js';
 import { resolveIndices } from './features.js';
 import { modelInfo, type FeatureInfo } from './info.js';
 import { labelsFor } from './labels.js';
@@ -86,8 +87,17 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
   }
   const model = buildModel({ ...spec, kwargs: { ...(spec.kwargs ?? {}), ...overrides } });
   const checkpoint = opts.checkpoint ?? shipped;
-  const weights = loadWeights(model.table, checkpoint, { strict: opts.strict, seed: opts.seed });
   const source = typeof checkpoint === 'string' ? checkpoint : checkpoint ? 'state_dict' : 'random';
+  // at another size, position tables made for the checkpoint's token grids are resampled to the model's
+  const fitted =
+    checkpoint !== undefined && opts.imgSize !== undefined
+      ? resamplePositionTables(
+          model.table,
+          typeof checkpoint === 'string' ? readStateDict(checkpoint) : checkpoint,
+          source,
+        )
+      : checkpoint;
+  const weights = loadWeights(model.table, fitted, { strict: opts.strict, seed: opts.seed, source });
   if (opts.outIndices && !opts.featuresOnly)
     throw new FlattenError('BAD_CONFIG', 'outIndices applies to a backbone: pass featuresOnly: true as well');
   const all = modelInfo(model).featureInfo;

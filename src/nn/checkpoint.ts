@@ -23,6 +23,8 @@ export function readStateDict(path: string, opts: ReadOptions = {}): StateDict {
 
 export interface LoadOptions {
   strict?: boolean;
+  /** What a state_dict given as data is called in messages (default 'state_dict'). */
+  source?: string;
   /** Seed of the random weights used when no checkpoint is given (and for missing keys when not strict). */
   seed?: number;
 }
@@ -35,7 +37,7 @@ export function loadWeights(
 ): Map<string, TensorData> {
   if (checkpoint === undefined) return initWeights(table, opts.seed ?? 0);
   const sd = typeof checkpoint === 'string' ? readStateDict(checkpoint) : checkpoint;
-  const src = typeof checkpoint === 'string' ? checkpoint : 'state_dict';
+  const src = typeof checkpoint === 'string' ? checkpoint : (opts.source ?? 'state_dict');
   const { weights, missing } = bindStateDict(table, sd, { strict: opts.strict ?? true, source: src });
   if (missing.length) {
     const fresh = initWeights(table, opts.seed ?? 0);
