@@ -5,7 +5,7 @@ import { FlattenError, systemReason } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
-import { buildModel, buildNamed, type ModelSpec } from '../models/build.js';
+import type { ModelSpec } from '../models/build.js';
 import { stageMap, type VisionModel } from '../models/model.js';
 import { findRegistryEntry, IMAGENET_EVAL, type Preprocess } from '../models/registry.js';
 import { OPSET } from '../engines/onnx/graph.js';
@@ -15,7 +15,7 @@ import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from './model.js';
-import { sizeOverrides } from './size.js';
+import { buildAtSize } from './size.js';
 
 export interface ExportSpec {
   /** A registry name (`flatten_swin_t`), or with `config` just the name given to the exported model. */
@@ -57,9 +57,7 @@ export const MODEL_OUTPUTS = ['logits', 'pooler_output'] as const;
 
 /** Build the model an export describes (registry entry or config, at the requested resolution). */
 export function exportedModel(spec: ExportSpec): VisionModel {
-  const size = sizeOverrides(spec.imgSize);
-  if (!spec.config) return buildNamed(spec.name, size);
-  return buildModel({ ...spec.config, kwargs: { ...(spec.config.kwargs ?? {}), ...size } });
+  return buildAtSize(spec.config ?? spec.name, { imgSize: spec.imgSize }).model;
 }
 
 /**

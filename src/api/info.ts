@@ -2,9 +2,7 @@ import { sizeOf } from '../core/tensor.js';
 import { MetaOps } from '../engines/meta/ops.js';
 import type { Tensor } from '../ops/ops.js';
 import type { VisionModel } from '../models/model.js';
-import { buildNamed } from '../models/build.js';
-import { registryEntry, resolutionOverrides } from '../models/registry.js';
-import { sizeOverrides } from './size.js';
+import { buildAtSize } from './size.js';
 
 export interface StageInfo {
   name: string;
@@ -42,11 +40,8 @@ export function modelInfo(
   modelOrName: VisionModel | string,
   opts: { imgSize?: number | [number, number] } = {},
 ): ModelInfo {
-  const side = sizeOverrides(opts.imgSize).img_size;
   const model =
-    typeof modelOrName === 'string'
-      ? buildNamed(modelOrName, side ? resolutionOverrides(registryEntry(modelOrName), side) : {})
-      : modelOrName;
+    typeof modelOrName === 'string' ? buildAtSize(modelOrName, { imgSize: opts.imgSize }).model : modelOrName;
   const ops = new MetaOps();
   const names = ['stem', ...model.stageNames, 'head'];
   const macs = new Array<number>(names.length).fill(0);

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { readJsonFile } from '../io/json.js';
-import { buildModel, type ModelSpec } from '../models/build.js';
+import type { ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
 import { loadWeights, readStateDict } from '../nn/checkpoint.js';
@@ -11,7 +11,7 @@ import { resamplePositionTables } from '../nn/resample.js';
 import { resolveIndices } from './features.js';
 import { modelInfo, type FeatureInfo } from './info.js';
 import { labelsFor } from './labels.js';
-import { sizeOverrides } from './size.js';
+import { buildAtSize } from './size.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,26 +66,11 @@ export function shippedWeights(name: string): string | undefined {
  *   const m = createModel('flatten_swin_t', { checkpoint: 'flatten_swin_t.pth' });
  */
 export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOptions = {}): LoadedModel {
-  const overrides = {
-    ...sizeOverrides(opts.imgSize),
-    ...(opts.numClasses !== undefined ? { num_classes: opts.numClasses } : {}),
-  };
-  let name: string;
-  let spec: ModelSpec;
-  let preprocess: Preprocess | undefined;
-  let shipped: string | undefined;
-  if (typeof nameOrSpec === 'string') {
-    const entry = registryEntry(nameOrSpec);
-    name = entry.name;
-    spec = { family: entry.family, constructor: entry.constructor, kwargs: entry.kwargs };
-    preprocess = entry.preprocess;
-    // shipped weights fit only the shipped head and size
-    if (opts.numClasses === undefined && opts.imgSize === undefined) shipped = shippedWeights(entry.name);
-  } else {
-    spec = nameOrSpec;
-    name = spec.constructor ?? spec.family ?? 'model';
-  }
-  const model = buildModel({ ...spec, kwargs: { ...(spec.kwargs ?? {}), ...overrides } });
+  const { name, model, entry } = buildAtSize(nameOrSpec, opts);
+  // shipped weights fit only the shipped head and size
+  const shipped =
+    entry && opts.numClasses === undefined && opts.imgSize === undefined ? shippedWeights(entry.name) : undefined;
+  const preprocess = entry?.preprocess;
   const checkpoint = opts.checkpoint ?? shipped;
   const source = typeof checkpoint === 'string' ? checkpoint : checkpoint ? 'state_dict' : 'random';
   // at another size, position tables made for the checkpoint's token grids are resampled to the model's

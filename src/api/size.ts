@@ -1,4 +1,9 @@
 import { FlattenError } from '../core/errors.js';
+import { buildModel, type ModelSpec } from '../models/build.js';
+import { cswinSizeOverrides } from '../models/cswin.js';
+import { CONSTRUCTORS } from '../models/factories.js';
+import type { VisionModel } from '../models/model.js';
+import { registryEntry, type RegistryEntry } from '../models/registry.js';
 
 /** `imgSize` as kwargs overrides; the models take square inputs. */
 export function sizeOverrides(imgSize: number | [number, number] | undefined): { img_size?: number } {
@@ -8,4 +13,29 @@ export function sizeOverrides(imgSize: number | [number, number] | undefined): {
     throw new FlattenError('BAD_CONFIG', `imgSize must be a positive whole side or [H, W], got ${String(imgSize)}`);
   if (h !== w) throw new FlattenError('BAD_CONFIG', `imgSize ${h}×${w}: non-square inputs are not supported yet`);
   return { img_size: h };
+}
+
+/**
+ * The model the official constructor builds for a registry name or a config at another input size and head:
+ * img_size (and num_classes) replaced, and CSwin's whole-map focused stages given the new whole map.
+ */
+export function buildAtSize(
+  nameOrSpec: string | ModelSpec,
+  o: { imgSize?: number | [number, number]; numClasses?: number } = {},
+): { name: string; model: VisionModel; entry?: RegistryEntry } {
+  const entry = typeof nameOrSpec === 'string' ? registryEntry(nameOrSpec) : undefined;
+  const spec: ModelSpec = entry
+    ? { family: entry.family, constructor: entry.constructor, kwargs: entry.kwargs }
+    : (nameOrSpec as ModelSpec);
+  // own-property reads: a JSON object without "constructor" would otherwise yield Object itself
+  const ctor = Object.hasOwn(spec, 'constructor') ? spec.constructor : undefined;
+  const family = spec.family ?? (ctor && Object.hasOwn(CONSTRUCTORS, ctor) ? CONSTRUCTORS[ctor].family : undefined);
+  const size = sizeOverrides(o.imgSize).img_size;
+  const kwargs = {
+    ...(spec.kwargs ?? {}),
+    ...(size !== undefined ? { img_size: size } : {}),
+    ...(o.numClasses !== undefined ? { num_classes: o.numClasses } : {}),
+    ...(family === 'cswin' && size !== undefined ? cswinSizeOverrides(spec.kwargs ?? {}, size) : {}),
+  };
+  return { name: entry?.name ?? ctor ?? family ?? 'model', model: buildModel({ ...spec, kwargs }), entry };
 }

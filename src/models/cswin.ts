@@ -121,6 +121,26 @@ class CswinBlock extends Module {
   }
 }
 
+/** Side of each stage's map: the 7×7 stride-4 stem (padding 2), then a stride-2 merge per stage. */
+function stageSides(imgSize: number): number[] {
+  const res0 = Math.floor((imgSize + 4 - 7) / 4) + 1;
+  return [0, 1, 2, 3].map((i) => Math.floor(res0 / 2 ** i));
+}
+
+/**
+ * Kwargs for building a CSwin config at another input size, as the released configs scale: focused stages whose
+ * `la_split_size` is their whole map (the only kind the official focused module runs) keep the whole map.
+ */
+export function cswinSizeOverrides(kwargs: Record<string, unknown>, imgSize: number): Record<string, unknown> {
+  const old = stageSides((kwargs.img_size as number | undefined) ?? CSWIN_DEFAULTS.img_size);
+  const split = String(kwargs.la_split_size ?? CSWIN_DEFAULTS.la_split_size)
+    .split('-')
+    .map(Number);
+  const sides = stageSides(imgSize);
+  const la = split.map((v, i) => (v === old[i] ? sides[i] : v)).join('-');
+  return { img_size: imgSize, la_split_size: la };
+}
+
 /** FLatten-CSwin: a conv stem, four stages of cross-shaped window blocks joined by strided conv merges. */
 export class FLattenCswin extends ImageClassifier<CswinConfig> {
   readonly family = 'cswin' as const;
@@ -145,12 +165,12 @@ export class FLattenCswin extends ImageClassifier<CswinConfig> {
     const c0 = cfg.embed_dim;
     this.stem = new Conv2d(t, 'stage1_conv_embed.0', cfg.in_chans, c0, { kernel: 7, stride: 4, padding: 2 });
     this.stemNorm = new LayerNorm(t, 'stage1_conv_embed.2', c0, cfg.norm_eps);
-    const res0 = Math.floor((cfg.img_size + 4 - 7) / 4) + 1;
+    const sides = stageSides(cfg.img_size);
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depth);
     let blockIndex = 0;
     for (let i = 0; i < 4; i++) {
       const dim = c0 * 2 ** i;
-      const res = Math.floor(res0 / 2 ** i);
+      const res = sides[i];
       const merge =
         i === 0
           ? undefined

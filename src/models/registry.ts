@@ -33,22 +33,3 @@ export function registryEntry(name: string): RegistryEntry {
   }
   return e;
 }
-
-/**
- * Kwargs that rebuild a registry model for another input side R the way the official cfgs scale from 224
- * to 384: Swin keeps its linear stages global (window ⌈R/4⌉, at least 56), CSwin keeps full-map linear
- * stages (la_split R/4…R/32) and R/32 softmax strips. Everything else only changes img_size.
- */
-export function resolutionOverrides(e: RegistryEntry, r: number): Record<string, unknown> {
-  if (r % 32 !== 0)
-    throw new FlattenError(
-      'BAD_CONFIG',
-      `resolution ${r} must be a multiple of 32 (four stride-2 stages after a stride-4 stem)`,
-    );
-  if (e.family === 'swin') return { img_size: r, window_size: Math.max(56, r / 4) };
-  if (e.family === 'cswin') {
-    const split = [1, 2, r / 32, r / 32];
-    return { img_size: r, la_split_size: [4, 8, 16, 32].map((f) => r / f).join('-'), split_size: split };
-  }
-  return { img_size: r };
-}

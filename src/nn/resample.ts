@@ -50,13 +50,17 @@ const side = (n: number) => {
 /**
  * A checkpoint made at one input size, fitted to a model built at another: every `positional_encoding`
  * (1, n, C) whose token count differs from the model's is resampled from its square grid to the model's with
- * bicubic interpolation (as timm's resample_abs_pos_embed). Everything else is left for the key check.
+ * bicubic interpolation (as timm's resample_abs_pos_embed), and stored buffers of another shape (Swin's
+ * `attn_mask` follows the window grid) are dropped, since the model computes its own. The rest is left to the
+ * key check.
  */
 export function resamplePositionTables(table: ParamTable, sd: StateDict, source: string): StateDict {
   const out: StateDict = new Map(sd);
   for (const spec of table.specs.values()) {
+    const stored = sd.get(spec.path);
+    if (spec.buffer && stored && stored.shape.join() !== spec.shape.join()) out.delete(spec.path);
     if (!spec.path.endsWith('positional_encoding')) continue;
-    const t = sd.get(spec.path);
+    const t = stored;
     if (!t || t.shape.length !== 3 || t.shape.join() === spec.shape.join()) continue;
     const [, n, c] = t.shape;
     const [, m, cm] = spec.shape;

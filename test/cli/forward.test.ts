@@ -126,7 +126,7 @@ describe('flatten info and list', () => {
     expect(unknown.stderr).toMatch(/unknown model 'flatten_swin_xl'; known models: flatten_swin_t/);
     const res = flatten('info', 'flatten_swin_t', '--resolution', '200');
     expect(res.status).toBe(1);
-    expect(res.stderr).toMatch(/resolution/);
+    expect(res.stderr).toMatch(/img_size 200 must be a multiple of patch_size·2\^3 = 32/);
   });
 
   it('lists the registry as JSON', () => {

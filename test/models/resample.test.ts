@@ -34,6 +34,39 @@ describe('bicubic resampling equals torch.nn.functional.interpolate (bicubic, al
     });
 });
 
+/** The fixtures' input: x[0, c, i, j] = sin(0.013·(c·65536 + i·S + j)), a formula rather than a file. */
+function formulaInput(side: number) {
+  const x = new Float32Array(3 * side * side);
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < side; i++)
+      for (let j = 0; j < side; j++) x[(c * side + i) * side + j] = Math.sin(0.013 * (c * 65536 + i * side + j));
+  return float32([1, 3, side, side], x);
+}
+
+describe('other official models at other sizes (Swin 448², CSwin 288²)', () => {
+  for (const [name, side] of [
+    ['swin_llss', 448],
+    ['cswin_llss', 288],
+  ] as const)
+    it(`${name} at ${side}² matches the official model built at that size`, async () => {
+      const ref = JSON.parse(readFileSync(`${FIXTURES}${name}_${side}.json`, 'utf8')) as {
+        kwargs: Record<string, unknown>;
+        logits: number[];
+        stage3: { shape: number[]; values: number[] };
+      };
+      const config = readJsonFile<CaseConfig>(`${GOLDEN_DIR}${name}/config.json`);
+      // CSwin's softmax strips must divide the 288² maps: the fixture's split_size (img_size // 32), as the 384 cfg
+      const split = ref.kwargs.split_size ? { split_size: ref.kwargs.split_size } : {};
+      const spec = { ...config, kwargs: { ...config.kwargs, ...split } };
+      const m = createModel(spec, { checkpoint: `${GOLDEN_DIR}${name}/checkpoint.pth`, imgSize: side });
+      const r = await forwardIntermediates(m, formulaInput(side), { engine: 'onnx', indices: [3] });
+      const logits = maxAbsError(r.logits!, float32([1, ref.logits.length], Float32Array.from(ref.logits)));
+      expect(logits.err).toBeLessThanOrEqual(logits.tol);
+      const s3 = maxAbsError(r.intermediates[0], float32(ref.stage3.shape, Float32Array.from(ref.stage3.values)));
+      expect(s3.err).toBeLessThanOrEqual(s3.tol);
+    });
+});
+
 describe('a 224² checkpoint at another size', () => {
   const name = 'pvt_v2_llll';
   const dir = `${GOLDEN_DIR}${name}/`;
