@@ -1,10 +1,10 @@
-import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import { stageMap } from '../models/model.js';
 import { checkImageInput } from './forward.js';
 import { engineRunner, type EngineName } from './engine.js';
 import type { LoadedModel } from './model.js';
+import { resolveIndices } from './size.js';
 
 export interface IntermediatesOptions {
   /** Stages to return (default: the model's `outIndices`, else all); negative counts from the end. */
@@ -20,18 +20,6 @@ export interface Intermediates {
   features: TensorData;
   /** The chosen stages' NCHW maps (B, C_i, H_i, W_i), in the order asked. */
   intermediates: TensorData[];
-}
-
-/** Stage indices checked against the model: each a whole number in [−n, n), negative ones counted from the end. */
-export function resolveIndices(indices: number[], stages: number, name: string): number[] {
-  return indices.map((i) => {
-    if (!Number.isInteger(i) || i < -stages || i >= stages)
-      throw new FlattenError(
-        'BAD_CONFIG',
-        `outIndices [${indices.join(', ')}]: ${name} has stages 0–${stages - 1} (or −${stages}…−1), not ${i}`,
-      );
-    return i < 0 ? stages + i : i;
-  });
 }
 
 /**

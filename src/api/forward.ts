@@ -5,6 +5,7 @@ import { buildModel } from '../models/build.js';
 import { stageMap, type Family, type VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
 import { loadWeights } from '../nn/checkpoint.js';
+import { createModel } from './model.js';
 import { readJsonFile } from '../io/json.js';
 import { writeFilesAtomic } from '../io/files.js';
 import { readNpyFile, writeNpy } from '../io/npy.js';
@@ -29,6 +30,8 @@ export interface ForwardOptions {
   strict?: boolean;
   /** Models: also return every stage's feature map. */
   stages?: boolean;
+  /** Models: run at this input size instead of the config's own (a side or [H, W]). */
+  imgSize?: number | [number, number];
 }
 
 /** Checks an image batch against what a model was built for, naming the mismatch. */
@@ -72,10 +75,14 @@ export async function runCase(
     });
     return { output: r.output };
   }
-  const model = buildModel(config);
+  // at another size: the model the official constructor builds there, its position tables resampled
+  const { model, weights } =
+    opts.imgSize === undefined
+      ? { model: buildModel(config), weights: undefined }
+      : createModel(config, { checkpoint, imgSize: opts.imgSize, strict: opts.strict });
   checkImageInput(model, input);
-  const weights = loadWeights(model.table, checkpoint, { strict: opts.strict });
-  const r: Record<string, TensorData> = await run(weights, [input], (ctx, x) => {
+  const bound = weights ?? loadWeights(model.table, checkpoint, { strict: opts.strict });
+  const r: Record<string, TensorData> = await run(bound, [input], (ctx, x) => {
     const { logits, features, stages } = model.forward(ctx, x);
     const maps = opts.stages ? stages.map((s, i) => [`stage${i}`, stageMap(ctx, s)] as const) : [];
     return { logits, features, ...Object.fromEntries(maps) };
@@ -108,6 +115,7 @@ export async function forwardFiles(o: ForwardFilesOptions): Promise<{ path: stri
     engine: o.engine,
     strict: o.strict,
     stages: !!o.stages,
+    imgSize: o.imgSize,
   });
   if ((o.features || o.stages) && !r.features)
     throw new FlattenError('BAD_ARGUMENT', '--features and --stages apply to whole models only, not attention cases');

@@ -8,10 +8,9 @@ import type { VisionModel } from '../models/model.js';
 import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
 import { loadWeights, readStateDict } from '../nn/checkpoint.js';
 import { resamplePositionTables } from '../nn/resample.js';
-import { resolveIndices } from './features.js';
 import { modelInfo, type FeatureInfo } from './info.js';
 import { labelsFor } from './labels.js';
-import { buildAtSize } from './size.js';
+import { buildAtSize, resolveIndices } from './size.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

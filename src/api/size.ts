@@ -39,3 +39,15 @@ export function buildAtSize(
   };
   return { name: entry?.name ?? ctor ?? family ?? 'model', model: buildModel({ ...spec, kwargs }), entry };
 }
+
+/** Stage indices checked against the model: each a whole number in [−n, n), negative ones counted from the end. */
+export function resolveIndices(indices: number[], stages: number, name: string): number[] {
+  return indices.map((i) => {
+    if (!Number.isInteger(i) || i < -stages || i >= stages)
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `outIndices [${indices.join(', ')}]: ${name} has stages 0–${stages - 1} (or −${stages}…−1), not ${i}`,
+      );
+    return i < 0 ? stages + i : i;
+  });
+}

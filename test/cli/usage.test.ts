@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fashionMnist, FASHION_MNIST_CLASSES } from '../../src/data/fashion_mnist.js';
 import { fileURLToPath } from 'node:url';
 import { float32 } from '../../src/core/tensor.js';
-import { readNpyFile } from '../../src/io/npy.js';
+import { readNpyFile, writeNpyFile } from '../../src/io/npy.js';
 import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
 import { flatten } from './cli.js';
@@ -118,6 +118,23 @@ describe('flatten forward', () => {
       const { err, tol } = maxAbsError(first, ref);
       expect(err).toBeLessThanOrEqual(tol);
     }
+  });
+
+  it('--img-size runs a 224² config at another size, its position tables resampled as the official model', () => {
+    const side = 256;
+    const x = new Float32Array(3 * side * side);
+    for (let c = 0; c < 3; c++)
+      for (let i = 0; i < side; i++)
+        for (let j = 0; j < side; j++) x[(c * side + i) * side + j] = Math.sin(0.013 * (c * 65536 + i * side + j));
+    const input = join(tmp, 'x256.npy');
+    writeNpyFile(input, float32([1, 3, side, side], x));
+    const out = join(tmp, 'y256.npy');
+    const r = flatten('forward', ...args.slice(0, 4), '--input', input, '--output', out, '--img-size', '256');
+    expect(r.status).toBe(0);
+    const fixture = fileURLToPath(new URL('../fixtures/resample/pvt_v2_llll_256.json', import.meta.url));
+    const ref = JSON.parse(readFileSync(fixture, 'utf8')) as { logits: number[] };
+    const { err, tol } = maxAbsError(readNpyFile(out), float32([1, 10], Float32Array.from(ref.logits)));
+    expect(err).toBeLessThanOrEqual(tol);
   });
 
   it('writes all of its outputs or none: a bad second target leaves the first file untouched', () => {

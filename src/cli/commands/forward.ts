@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { forwardFiles } from '../../api/forward.js';
-import { action, parseEngineOption } from '../run.js';
+import { action, parseEngineOption, parseImgSize } from '../run.js';
 
 interface ForwardOpts {
   config: string;
@@ -9,6 +9,7 @@ interface ForwardOpts {
   output: string;
   features?: string;
   stages?: string;
+  imgSize?: [number, number];
   engine: string;
   strict: boolean;
 }
@@ -23,6 +24,11 @@ export function registerForward(program: Command): void {
     .requiredOption('--input <in.npy>', 'input tensor: images (B,3,H,W) or tokens (B,N,C)')
     .requiredOption('--output <out.npy>', 'where to write the output (logits for models)')
     .option('--features <file.npy>', 'models: also write the pooled features fed to the head')
+    .option(
+      '--img-size <H[,W]>',
+      "models: run at this size (position tables resampled), not the config's own",
+      parseImgSize,
+    )
     .option('--stages <prefix>', "models: also write stage i's NCHW feature map to <prefix>i.npy")
     .option('--engine <name>', 'tfjs or onnx', parseEngineOption, 'tfjs')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
