@@ -6,7 +6,7 @@ out=$(mktemp -d)
 flatten() { node "$(dirname "$0")/../bin/flatten.js" "$@"; }   # or: npx flatten …
 
 flatten list | head -4                                         # the registry
-flatten info flatten_swin_t --img-size 384                     # parameters and MACs per stage, at 384²
+flatten info flatten_swin_t --img-size 448                     # parameters and MACs per stage, at 448²
 flatten classify examples/images/*.png --model flatten_deit_fmnist --top-k 2
 flatten export flatten_deit_fmnist --output "$out/fmnist.onnx" # input pixel_values → logits, pooler_output
 flatten classify examples/images/bag.png --onnx "$out/fmnist.onnx" --top-k 1

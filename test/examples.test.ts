@@ -46,7 +46,7 @@ describe('examples', () => {
 
   it('cli_tour.sh', () => {
     const out = run('examples/cli_tour.sh');
-    expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 384×384/);
+    expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 448×448/);
     expect(out).toMatch(/examples\/images\/bag\.png\n\s+\d+\.\d%\s+Bag/);
     expect(out).toContain('wrote ');
     expect(out).toMatch(/wrote .*\/features\/index\.html/);

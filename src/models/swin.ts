@@ -218,7 +218,7 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
         if (res % win !== 0)
           throw new FlattenError(
             'BAD_CONFIG',
-            `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows, e.g. 224 or 384`,
+            `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows (flatten_swin_t: 224 or 448)`,
           );
         const opts = { dim, heads: cfg.num_heads[i], res, type, window: win, shift, dropRate: rates[blockIndex++] };
         return new SwinBlock(t, `layers.${i}.blocks.${j}`, opts, cfg);
