@@ -1,18 +1,9 @@
 import type { Command } from 'commander';
-import { forwardFiles } from '../../api/forward.js';
+import { forwardFiles, type ForwardFilesOptions } from '../../api/forward.js';
 import { action, parseEngineOption, parseImgSize } from '../run.js';
 
-interface ForwardOpts {
-  config: string;
-  checkpoint?: string;
-  input: string;
-  output: string;
-  features?: string;
-  stages?: string;
-  imgSize?: [number, number];
-  engine: string;
-  strict: boolean;
-}
+/** The options as commander parses them: the API's, with the engine always set (its default). */
+type ForwardOpts = ForwardFilesOptions & { engine: string };
 
 /** `flatten forward`: one case in the golden format (config.json + checkpoint + input.npy → output.npy). */
 export function registerForward(program: Command): void {
