@@ -124,14 +124,16 @@ async function modelRunner(m: LoadedModel, o: PipelineOptions): Promise<Runner> 
 async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
   if (o.engine === 'tfjs') throw new FlattenError('BAD_ARGUMENT', `${file}: an .onnx file runs on the onnx engine`);
   const { OnnxSession } = await import('../engines/onnx/session.js');
-  const session = await OnnxSession.create(file, file, { threads: o.threads });
+  // read once: the session's own check, ORT and the metadata all use these bytes
+  const bytes = readFileBytes(file);
+  const session = await OnnxSession.create(bytes, file, { threads: o.threads });
   const input = session.inputs.find((i) => i.name === MODEL_INPUT);
   if (!input || !session.outputs.includes('logits'))
     throw new FlattenError(
       'BAD_FILE',
       `${file}: not an image model exported by flatten (needs input '${MODEL_INPUT}' and output 'logits')`,
     );
-  const meta = onnxMetadata(readFileBytes(file));
+  const meta = onnxMetadata(bytes);
   const preprocess = parseJson<Preprocess>(meta['flatten.preprocess'] ?? 'null', {
     file,
     field: "metadata 'flatten.preprocess'",

@@ -44,7 +44,7 @@ export function systemReason(err: unknown): string {
   if (!e?.code) return String((e as Error)?.message ?? err).split('\n')[0];
   const text = String(e.message ?? '')
     .replace(new RegExp(`^${e.code}:\\s*`), '')
-    .replace(/,\s*\w+\s+'.*$/, '') // ", open '/tmp/…'"
+    .replace(/,\s*\w+\s+'.*$/, '') // ", open '<the path the call used>'"
     .trim();
   return text ? `${text}, ${e.code}` : e.code;
 }

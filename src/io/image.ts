@@ -60,7 +60,7 @@ export async function prepareImage(
     sharp = (await importPackage<{ default: typeof import('sharp') }>('sharp', 'decoding images')).default;
   } catch (e) {
     // without sharp's native binary, PNGs and decoded pixels still work (our own decoder and resize)
-    if (e instanceof FlattenError && e.code === 'MISSING_PACKAGE' && !isJpegLike(image))
+    if (e instanceof FlattenError && e.code === 'MISSING_PACKAGE' && !needsSharp(image))
       return prepareWithoutSharp(image, pre, channels, name, opts.budget ?? new ReadBudget(4 * MAX_PIXELS));
     throw e;
   }
@@ -100,7 +100,7 @@ export async function prepareImage(
 }
 
 /** Anything but a PNG file or decoded pixels needs sharp. */
-function isJpegLike(image: string | Uint8Array | RawImage): boolean {
+function needsSharp(image: string | Uint8Array | RawImage): boolean {
   if (typeof image === 'string') return !/\.png$/i.test(image);
   return image instanceof Uint8Array && !isPng(image);
 }
