@@ -13,6 +13,7 @@ import { nodeOpTypes, opHistogram } from '../engines/onnx/inspect.js';
 import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
+import { applyDType, checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from './model.js';
 import { buildAtSize } from './size.js';
@@ -36,7 +37,11 @@ export interface ExportSpec {
   stages?: boolean;
   /** Eval transform recorded in the file (default: the registry entry's, else ImageNet's at the model's size). */
   preprocess?: Preprocess;
+  /** Weights as fp32 (default), fp16 (stored, computed in fp32), q8 (dynamic int8 Linears) or q4 (4-bit Linears). */
+  dtype?: ModelDType;
 }
+
+export { MODEL_DTYPES, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 
 export interface OnnxExport {
   bytes: Uint8Array;
@@ -66,6 +71,7 @@ export function exportedModel(spec: ExportSpec): VisionModel {
  * metadata records the model, its config and its eval preprocessing.
  */
 export function exportOnnx(spec: ExportSpec): OnnxExport {
+  const dtype = checkDType(spec.dtype ?? 'fp32');
   const model = spec.model ?? exportedModel(spec);
   const weights = loadWeights(model.table, spec.checkpoint, { strict: spec.strict, seed: spec.seed });
   const r = model.imgSize;
@@ -81,6 +87,7 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
         : spec.checkpoint
           ? 'state_dict'
           : `random (seed ${spec.seed ?? 0})`),
+    'flatten.dtype': dtype,
   };
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   const entry = spec.config ? undefined : findRegistryEntry(spec.name);
@@ -103,6 +110,7 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
       name: spec.name,
       doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`,
       metadata,
+      transform: (m) => applyDType(m, dtype),
     },
   );
   return { bytes, model, proto, shapes };

@@ -18,6 +18,8 @@ export interface TraceOptions {
   name?: string;
   doc?: string;
   metadata?: Record<string, string>;
+  /** Rewrites the finished model before it is encoded (the dtype passes of quantize/). */
+  transform?: (model: ModelProto) => ModelProto;
 }
 
 export interface Traced {
@@ -44,6 +46,7 @@ export function traceOnnx<K extends string>(
   const xs = inputs.map((i) => g.input(i.name, i.shape, i.batchAxis) as unknown as Tensor);
   const outs = fn(makeCtx(ops, bound), ...xs);
   const real = Object.fromEntries(Object.entries<Tensor>(outs).map(([k, x]) => [k, ops.real(x)])) as Record<K, Value>;
-  const { proto, shapes } = g.toModel(real, { name: opts.name ?? 'flatten', doc: opts.doc, metadata: opts.metadata });
-  return { model: proto, bytes: encodeModel(proto), shapes };
+  const traced = g.toModel(real, { name: opts.name ?? 'flatten', doc: opts.doc, metadata: opts.metadata });
+  const proto = opts.transform ? opts.transform(traced.proto) : traced.proto;
+  return { model: proto, bytes: encodeModel(proto), shapes: traced.shapes };
 }
