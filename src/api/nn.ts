@@ -1,6 +1,7 @@
 /**
  * `flatten-transformer/nn`: the pieces to build your own modules over the engine-neutral `Ops` (the same ones the
- * FLatten models are made of), run them on either engine and export them to ONNX.
+ * FLatten models are made of, `FocusedLinearAttention` among them), run them on either engine, train them
+ * (`trainModule`) and export them to ONNX.
  *
  *   class Net extends Module { ... forward(ctx: Ctx, x: Tensor): Tensor { ... } }
  *   const table = new ParamTable();
@@ -12,6 +13,8 @@ import type { TensorData } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx } from '../ops/ctx.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
+import { importWith, TFJS_PACKAGES } from '../core/optional.js';
+import type { TrainModuleOptions, TrainModuleResult } from '../train/module.js';
 import { engineRunner, type EngineName } from './engine.js';
 
 export { Module, ParamTable, type Init, type ParamSpec } from '../nn/module.js';
@@ -20,7 +23,14 @@ export { initWeights } from '../nn/init.js';
 export { loadWeights, readStateDict, type LoadOptions } from '../nn/checkpoint.js';
 export { bindStateDict, type BindOptions, type BindReport } from '../nn/state.js';
 export { makeCtx, type Ctx } from '../ops/ctx.js';
+export {
+  FocusedLinearAttention,
+  type AttentionContext,
+  type FocusedLinearAttentionOptions,
+} from '../attention/focused_linear_attention.js';
 export type { Conv2dOptions, Ops, Tensor } from '../ops/ops.js';
+export type { ModuleBatch, ModuleStep, TrainModuleOptions, TrainModuleResult } from '../train/module.js';
+export { ProgressBar } from '../train/progress.js';
 
 /** A forward over bound parameters: the inputs in, named outputs out. */
 export type Forward<K extends string> = (ctx: Ctx, ...inputs: Tensor[]) => Record<K, Tensor>;
@@ -53,4 +63,13 @@ export interface ExportModuleOptions<K extends string> {
 export function exportModule<K extends string>(o: ExportModuleOptions<K>): Uint8Array {
   const inputs = o.inputs.map((i) => ({ ...i, batchAxis: 0 }));
   return traceOnnx(o.weights, inputs, o.forward, { dynamic: !o.fixedBatch, metadata: o.metadata }).bytes;
+}
+
+/**
+ * Trains a module of your own on tfjs in this process (AdamW, warmup + cosine, label-smoothed cross-entropy,
+ * gradient clipping: `flatten train`'s pieces and defaults) and returns the trained weights and each step's
+ * loss. tfjs loads on the first call.
+ */
+export async function trainModule(o: TrainModuleOptions): Promise<TrainModuleResult> {
+  return (await importWith(() => import('../train/module.js'), 'trainModule', TFJS_PACKAGES)).trainModule(o);
 }

@@ -114,13 +114,12 @@ export class FocusedLinearCore extends Module {
 
   /**
    * The focusing core 𝓕(Q, K, V): PE on K, φ on Q and K, heads, linear attention.
-   * q (B, N, C); k, v (B, n, C) → (B, N, C).
+   * q (B, N, C); k, v (B, n, C) → (B, N, C). `pe` (1, n, C) replaces the stored table (a resampled one).
    */
-  core(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor): Tensor {
+  core(ctx: Ctx, q: Tensor, k: Tensor, v: Tensor, pe = ctx.p(this.pe)): Tensor {
     const { ops } = ctx;
     const { heads, focusingFactor: p } = this.opts;
     const scale = ctx.p(this.scale);
-    const pe = ctx.p(this.pe);
     const [n, peTokens] = [ops.shape(k)[1], ops.shape(pe)[1]];
     if (n !== peTokens) {
       throw new FlattenError(

@@ -19,6 +19,13 @@ function bicubicTaps(src: number, dst: number): { index: number[]; weight: numbe
   });
 }
 
+/** The same 1-D resampling src → dst as a row-major (dst, src) matrix: out = M · in (for resampling inside a graph). */
+export function bicubicMatrix(src: number, dst: number): Float32Array {
+  const m = new Float32Array(dst * src);
+  bicubicTaps(src, dst).forEach(({ index, weight }, i) => index.forEach((k, j) => (m[i * src + k] += weight[j])));
+  return m;
+}
+
 /**
  * What `torch.nn.functional.interpolate(x, size, mode='bicubic', align_corners=False)` computes, without
  * antialiasing: x (C, H, W) planes → (C, H2, W2), separably, rows then columns, borders clamped.

@@ -8,7 +8,9 @@ import { buildNamed } from '../models/build.js';
 import { registryEntry } from '../models/registry.js';
 import { bindStateDict } from '../nn/state.js';
 import type { StateDict } from '../core/tensor.js';
+import type { VisionModel } from '../models/model.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { evaluateLogits, type BatchClassifier } from './eval_logits.js';
 import { LiveWeights } from './params.js';
 
 export interface EvalCheckpointOptions {
@@ -19,6 +21,8 @@ export interface EvalCheckpointOptions {
   batchSize: number;
   numClasses?: number;
   log?: (msg: string) => void;
+  /** Another engine's classifier for the model and its bound weights (the api's ONNX path); default: tfjs. */
+  classifier?: (model: VisionModel, weights: StateDict) => Promise<BatchClassifier>;
 }
 
 /**
@@ -26,7 +30,9 @@ export interface EvalCheckpointOptions {
  * kwargs they were trained with (metadata `flatten.kwargs`, e.g. an ablation's attn_type), applied when
  * the metadata names the same model; the classifier size follows the checkpoint's `head.weight`.
  */
-export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResult & { split: string }> {
+export async function evalCheckpoint(
+  o: EvalCheckpointOptions,
+): Promise<EvalResult & { split: string; predictions?: Int32Array }> {
   const entry = registryEntry(o.model);
   let sd: StateDict;
   let kwargs: Record<string, unknown> = {};
@@ -48,7 +54,6 @@ export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResu
   const model = buildNamed(o.model, kwargs);
   const weights = bindStateDict(model.table, sd, { strict: true, source: o.checkpoint }).weights;
   const split = o.split ?? heldOutSplit(o.dataset);
-  await initTfjs();
   const data = await openDataset(
     o.dataset,
     split,
@@ -61,6 +66,15 @@ export async function evalCheckpoint(o: EvalCheckpointOptions): Promise<EvalResu
       `model '${o.model}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
     );
   }
+  if (o.classifier) {
+    const c = await o.classifier(model, weights);
+    try {
+      return { ...(await evaluateLogits(data, o.batchSize, model.numClasses, c)), split };
+    } finally {
+      await c.release();
+    }
+  }
+  await initTfjs();
   const live = new LiveWeights(model.table, weights);
   try {
     return { ...(await evaluate(model, live.evalCtx(), data, o.batchSize)), split };

@@ -72,3 +72,19 @@ export function clipGlobalNorm(
   for (const [k, g] of grads) out.set(k, tf.mul(g, factor));
   return { grads: out, norm };
 }
+
+/**
+ * One optimizer step from a batch's gradients: clip their global norm to `clipGrad` (off when ≤ 0), apply
+ * AdamW at `lr`, and free the gradients. Returns the norm before clipping.
+ */
+export function applyStep(opt: AdamW, grads: Map<string, tf.Tensor>, lr: number, clipGrad: number): number {
+  try {
+    return tf.tidy(() => {
+      const { grads: clipped, norm } = clipGlobalNorm(grads, clipGrad);
+      opt.apply(clipped, lr);
+      return norm.dataSync()[0];
+    });
+  } finally {
+    tf.dispose([...grads.values()]);
+  }
+}

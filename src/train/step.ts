@@ -39,30 +39,51 @@ export async function lossAndGrads(
 ): Promise<StepGrads> {
   const B = y.length;
   const per = shape[0] * shape[1] * shape[2];
-  const vars = live.params.map((p) => p.variable);
-  const byName = new Map(live.params.map((p) => [p.variable.name, p.path]));
   const grads = new Map<string, tf.Tensor>();
   const logits = new Float32Array(B * model.numClasses);
   let loss = 0;
   for (let start = 0; start < B; start += micro) {
     const n = Math.min(micro, B - start);
     const ctx = live.trainCtx(dropKeys, share.first + start);
-    let out: tf.Tensor | undefined;
-    const { value, grads: g } = tf.variableGrads(() => {
+    const part = await addGrads(live, grads, () => {
       const xb = tf.tensor4d(x.subarray(start * per, (start + n) * per), [n, ...shape]);
       const l = model.forward(ctx, xb as unknown as Tensor).logits as unknown as tf.Tensor2D; // (n, K)
-      out = tf.keep(l);
-      return tf.mul(smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing), n / share.total) as tf.Scalar;
-    }, vars);
-    loss += (await value.data())[0];
-    logits.set((await out!.data()) as Float32Array, start * model.numClasses);
-    for (const [name, t] of Object.entries(g)) {
-      const path = byName.get(name)!;
-      const prev = grads.get(path);
-      grads.set(path, prev ? tf.add(prev, t) : t);
-      if (prev) tf.dispose([prev, t]);
-    }
-    tf.dispose([value, out!]);
+      const mean = smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing);
+      return { loss: tf.mul(mean, n / share.total) as tf.Scalar, logits: l };
+    });
+    loss += part.loss;
+    logits.set(part.logits, start * model.numClasses);
   }
   return { loss, logits, grads };
+}
+
+/**
+ * The step every training loop shares: the gradient of `f`'s loss with respect to the live parameters, added
+ * by path into `grads` (parameters off the graph get none). Returns the loss and `f`'s logits as data.
+ */
+export async function addGrads(
+  live: LiveWeights,
+  grads: Map<string, tf.Tensor>,
+  f: () => { loss: tf.Scalar; logits: tf.Tensor },
+): Promise<{ loss: number; logits: Float32Array }> {
+  const byName = new Map(live.params.map((p) => [p.variable.name, p.path]));
+  let out: tf.Tensor | undefined;
+  const { value, grads: g } = tf.variableGrads(
+    () => {
+      const r = f();
+      out = tf.keep(r.logits);
+      return r.loss;
+    },
+    live.params.map((p) => p.variable),
+  );
+  const loss = (await value.data())[0];
+  const logits = (await out!.data()) as Float32Array;
+  for (const [name, t] of Object.entries(g)) {
+    const path = byName.get(name)!;
+    const prev = grads.get(path);
+    grads.set(path, prev ? tf.add(prev, t) : t);
+    if (prev) tf.dispose([prev, t]);
+  }
+  tf.dispose([value, out!]);
+  return { loss, logits };
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DATASETS, evalCheckpoint, type EvalOptions } from '../../api/train.js';
-import { action, parseIntOption } from '../run.js';
+import { MODEL_DTYPES } from '../../api/export.js';
+import { action, parseEngineOption, parseIntOption } from '../run.js';
 
 interface EvalCliOpts extends Omit<EvalOptions, 'log'> {
   json?: boolean;
@@ -21,6 +22,14 @@ export function registerEval(program: Command): void {
       "classifier outputs (default: from the checkpoint's head.weight)",
       parseIntOption('--num-classes'),
     )
+    .option(
+      '--engine <name>',
+      'tfjs, or onnx (the model exported once, run on onnxruntime-node)',
+      parseEngineOption,
+      'tfjs',
+    )
+    .option('--dtype <type>', `with --engine onnx: ${MODEL_DTYPES.join(', ')} (default fp32)`)
+    .option('--threads <n>', 'with --engine onnx: intra-op threads (default: every core)', parseIntOption('--threads'))
     .option('--json', 'print a JSON object (top1/top5 as fractions)')
     .action(
       action(async (o: EvalCliOpts) => {
@@ -31,6 +40,8 @@ export function registerEval(program: Command): void {
               model: o.model,
               checkpoint: o.checkpoint,
               dataset: o.dataset,
+              engine: o.engine ?? 'tfjs',
+              dtype: o.dtype ?? 'fp32',
               split: r.split,
               images: r.images,
               top1: r.top1,
@@ -41,7 +52,7 @@ export function registerEval(program: Command): void {
           return;
         }
         console.log(
-          `${o.model} on ${o.dataset} ${r.split} (${r.images} images): top-1 ${(100 * r.top1).toFixed(2)}%  top-5 ${(100 * r.top5).toFixed(2)}%  loss ${r.loss.toFixed(4)}`,
+          `${o.model}${o.engine === 'onnx' ? ` (onnx ${o.dtype ?? 'fp32'})` : ''} on ${o.dataset} ${r.split} (${r.images} images): top-1 ${(100 * r.top1).toFixed(2)}%  top-5 ${(100 * r.top5).toFixed(2)}%  loss ${r.loss.toFixed(4)}`,
         );
       }),
     );
