@@ -24,3 +24,14 @@ export function maxAbsError(y: TensorData, ref: TensorData): { err: number; tol:
   }
   return { err, tol: 1e-4 * Math.max(1, mx) };
 }
+
+/** max|a − b| over max|b|: the error of a whole tensor relative to its reference's largest value. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return e / Math.max(m, 1e-30);
+}

@@ -5,7 +5,7 @@ import { makeCtx, type Ctx } from '../ops/ctx.js';
 import { type ParamTable } from '../nn/module.js';
 import { TrainTfjsOps } from '../engines/tfjs/grad_ops.js';
 import type { TrainParam } from './optim.js';
-import { Rng } from '../core/rng.js';
+import { dropMask } from './drop_mask.js';
 
 /**
  * A model's weights as live tfjs state: a Variable per trainable parameter and a constant per buffer,
@@ -47,13 +47,8 @@ export class LiveWeights {
     let call = 0;
     ctx.dropPath = (x, rate) => {
       const v = x as unknown as tf.Tensor;
-      const keep = 1 - rate;
       const b = v.shape[0];
-      const k = call++;
-      const mask = Float32Array.from(
-        { length: b },
-        (_, i) => Math.floor(keep + Rng.derive(...keys, first + i, k).next()) / keep,
-      ); // 0 or 1/keep
+      const mask = dropMask(keys, first, b, call++, rate);
       return tf.mul(v, tf.tensor(mask, [b, ...v.shape.slice(1).map(() => 1)])) as unknown as Tensor; // (B, 1, …)
     };
     return ctx;

@@ -1,0 +1,77 @@
+import type { TensorData } from '../core/tensor.js';
+import { gradName, traceTrainStep, type TrainStepGraph } from '../engines/onnx/grad/step.js';
+import { OnnxSession } from '../engines/onnx/session.js';
+import type { VisionModel } from '../models/model.js';
+import { dropMask } from './drop_mask.js';
+
+export interface OnnxStepResult {
+  /** The batch's mean loss. */
+  loss: number;
+  /** (B, K) logits, for accuracy. */
+  logits: Float32Array;
+  /** Gradients of the mean loss by parameter path (parameters the forward does not read have none). */
+  grads: Map<string, Float32Array>;
+}
+
+/** (B, K) target distributions: (1 − ε) on the label plus ε/K on every class (timm's label smoothing). */
+export function smoothedTargets(labels: Int32Array, classes: number, smoothing: number): Float32Array {
+  const t = new Float32Array(labels.length * classes).fill(smoothing / classes);
+  labels.forEach((c, i) => (t[i * classes + c] += 1 - smoothing));
+  return t;
+}
+
+/**
+ * A model's training step on ONNX Runtime: one graph (grad/step.ts) computing the loss, the logits and every
+ * parameter's gradient for a batch of fixed size, fed the current parameter values on every call, so the
+ * optimizer can live anywhere. Drop path draws the same masks as the tfjs trainer for the same keys.
+ */
+export class OnnxTrainStep {
+  private constructor(
+    readonly model: VisionModel,
+    readonly batch: number,
+    readonly graph: TrainStepGraph,
+    private readonly session: OnnxSession,
+  ) {}
+
+  static async create(model: VisionModel, batch: number, opts: { threads?: number } = {}): Promise<OnnxTrainStep> {
+    const params = new Map<string, number[]>();
+    const buffers = new Map<string, TensorData>();
+    for (const s of model.table.specs.values()) {
+      if (s.buffer) buffers.set(s.path, s.buffer);
+      else params.set(s.path, s.shape);
+    }
+    const input = [batch, model.inChans, ...model.imgSize];
+    const graph = traceTrainStep(
+      { params, buffers, input, classes: model.numClasses, name: 'train_step' },
+      (ctx, x) => model.forward(ctx, x).logits,
+    );
+    const session = await OnnxSession.create(graph.bytes, 'training step graph', { threads: opts.threads });
+    return new OnnxTrainStep(model, batch, graph, session);
+  }
+
+  /** Loss, logits and gradients for images x (B, C, H, W) with labels y (B), at the given parameter values. */
+  async run(
+    params: Map<string, Float32Array>,
+    x: Float32Array,
+    y: Int32Array,
+    smoothing: number,
+    dropKeys: number[],
+  ): Promise<OnnxStepResult> {
+    const { batch: B, model } = this;
+    const K = model.numClasses;
+    const f = (shape: number[], data: Float32Array): TensorData => ({ dtype: 'float32', shape, data });
+    const feeds: Record<string, TensorData> = {
+      input: f([B, model.inChans, ...model.imgSize], x),
+      target: f([B, K], smoothedTargets(y, K, smoothing)),
+    };
+    this.graph.masks.forEach((m, call) => (feeds[m.name] = f(m.shape, dropMask(dropKeys, 0, B, call, m.rate))));
+    for (const s of model.table.specs.values()) if (!s.buffer) feeds[s.path] = f(s.shape, params.get(s.path)!);
+    const out = await this.session.run(feeds);
+    const grads = new Map(this.graph.grads.map((k) => [k, out[gradName(k)].data as Float32Array]));
+    return { loss: (out.loss.data as Float32Array)[0], logits: out.logits.data as Float32Array, grads };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
