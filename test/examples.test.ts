@@ -44,6 +44,14 @@ describe('examples', () => {
     expect(out).toMatch(/exported: \d+ bytes, batch 2 output 2×5×16/);
   });
 
+  it('focused_layer.ts trains a network built with FocusedLinearAttention, exports it and runs the export', () => {
+    const out = run('examples/focused_layer.ts');
+    const [, before, after] = /loss (\S+) → (\S+)/.exec(out) ?? [];
+    expect(Number(after)).toBeLessThan(0.5 * Number(before));
+    expect(Number(/max difference (\S+);/.exec(out)?.[1])).toBeLessThan(1e-4);
+    expect(out).toMatch(/exported \d+ bytes; batch 8 on ONNX Runtime/);
+  });
+
   it('cli_tour.sh', () => {
     const out = run('examples/cli_tour.sh');
     expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 448×448/);
