@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   FocusedLinearAttention,
@@ -159,6 +160,39 @@ describe('FocusedLinearAttention: the official modules', () => {
     });
     expect(maxDiff(mine.y, model.y)).toBeLessThan(1e-6);
   });
+});
+
+describe('FocusedLinearAttention: PyTorch oracles (test/fixtures/layer)', () => {
+  type Arr = { shape: number[]; values: number[] };
+  const fx = JSON.parse(readFileSync(new URL('../fixtures/layer/pvt_attn_sr2_6x8.json', import.meta.url), 'utf8'));
+  const data = (a: Arr) => float32(a.shape, Float32Array.from(a.values));
+  const stateDict = (sd: Record<string, Arr>) => new Map(Object.entries(sd).map(([k, v]) => [k, data(v)]));
+  const cases: [string, string, [number, number], boolean][] = [
+    ['the official PVT module on a non-square 6×8 grid with sr 2', 'native', [6, 8], false],
+    [
+      'a table built for 8×8, resampled in the graph to the 3×4 keys as torch’s bicubic interpolate',
+      'resampled',
+      [8, 8],
+      false,
+    ],
+    ['cross-attention to a 4×4 context with sr 2 and the DWC on Q', 'cross', [4, 4], true],
+  ];
+  for (const [name, key, grid, cross] of cases) {
+    it(name, async () => {
+      const table = new ParamTable();
+      const layer = new FocusedLinearAttention(table, '', { dim: 8, numHeads: 2, srRatio: 2, grid });
+      const weights = loadWeights(table, stateDict(fx[key].state_dict), { strict: true });
+      const inputs = [data(fx.input), ...(cross ? [data(fx[key].context)] : [])];
+      const forward = (ctx: Ctx, x: Tensor, c?: Tensor) => ({
+        y: layer.forward(ctx, x, [6, 8], c && { tokens: c, grid: [4, 4] }),
+      });
+      for (const engine of ['tfjs', 'onnx'] as const) {
+        const { y } = await runModule({ weights, inputs, forward, engine });
+        const { err, tol } = maxAbsError(y, data(fx[key].output));
+        expect(err, engine).toBeLessThanOrEqual(tol);
+      }
+    });
+  }
 });
 
 describe('FocusedLinearAttention: tfjs and ONNX agree', () => {
