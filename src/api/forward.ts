@@ -4,6 +4,7 @@ import { buildAttentionCase } from '../models/attention_case.js';
 import { buildModel } from '../models/build.js';
 import { stageMap, type Family, type VisionModel } from '../models/model.js';
 import { engineRunner } from './engine.js';
+import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import { loadWeights } from '../nn/checkpoint.js';
 import { createModel } from './model.js';
 import { readJsonFile } from '../io/json.js';
@@ -32,6 +33,8 @@ export interface ForwardOptions {
   stages?: boolean;
   /** Models: run at this input size instead of the config's own (a side or [H, W]). */
   imgSize?: number | [number, number];
+  /** The onnx engine only: the graph's weights as fp32 (default), fp16, q8 or q4, as `exportOnnx` writes them. */
+  dtype?: ModelDType;
 }
 
 /** Checks an image batch against what a model was built for, naming the mismatch. */
@@ -55,7 +58,10 @@ export async function runCase(
   input: TensorData,
   opts: ForwardOptions = {},
 ): Promise<ForwardResult> {
-  const run = engineRunner(opts.engine ?? 'tfjs');
+  const dtype = checkDType(opts.dtype ?? 'fp32');
+  if (dtype !== 'fp32' && opts.engine !== 'onnx')
+    throw new FlattenError('BAD_ARGUMENT', `dtype '${dtype}' needs the onnx engine (the tfjs engine computes in fp32)`);
+  const run = engineRunner(opts.engine ?? 'tfjs', { dtype });
   if (input.dtype !== 'float32') throw new FlattenError('BAD_SHAPE', `input must be float32, got ${input.dtype}`);
   if ((config.kind ?? 'model') === 'attention') {
     if (!config.family) throw new FlattenError('BAD_CONFIG', 'an attention case needs a "family"');
