@@ -18,7 +18,7 @@ import { readJsonFile } from '../../src/io/json.js';
 import { readNpyFile } from '../../src/io/npy.js';
 import { buildAttentionCase } from '../../src/models/attention_case.js';
 import { resampleBicubic } from '../../src/nn/resample.js';
-import { fromWindows, toWindows } from '../../src/ops/compose.js';
+import { fromWindows, roll, toWindows } from '../../src/ops/compose.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
@@ -246,6 +246,24 @@ describe('FocusedLinearAttention: what it computes', () => {
       },
     });
     expect(Math.max(...(y.data as Float32Array).map(Math.abs))).toBeLessThan(1e-5);
+  });
+
+  it('shifted windows: the unshifted layer on the map rolled by −s, rolled back by s (Swin’s cyclic shift)', async () => {
+    const table = new ParamTable();
+    const shifted = new FocusedLinearAttention(table, 'attn', { dim: 8, numHeads: 2, window: 2, shift: 1 });
+    const plain = new FocusedLinearAttention(new ParamTable(), 'attn', { dim: 8, numHeads: 2, window: 2 });
+    const { y } = await runModule({
+      weights: randomWeights(table, 4),
+      inputs: [randomData([B, 24, 8], 5)],
+      forward: (ctx, x) => {
+        const { ops } = ctx;
+        const rolled = (t: Tensor, s: number) =>
+          ops.reshape(roll(ops, roll(ops, ops.reshape(t, [B, 4, 6, 8]), s, 1), s, 2), [B, 24, 8]);
+        const expected = rolled(plain.forward(ctx, rolled(x, -1), [4, 6]), 1);
+        return { y: ops.sub(shifted.forward(ctx, x, [4, 6]), expected) };
+      },
+    });
+    expect(Math.max(...(y.data as Float32Array).map(Math.abs))).toBeLessThan(1e-6);
   });
 
   it('the output keeps x’s grid whatever the context’s', async () => {
