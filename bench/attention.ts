@@ -44,7 +44,7 @@ export function attentionModule(variant: AttentionVariant, dim: number, side: nu
   const table = new ParamTable();
   const base = { dim, heads: 1, srRatio: 1, qkvBias: true };
   if (variant === 'focused') {
-    const m = new FocusedSrAttention(table, '', { ...base, numPatches: side * side, focusingFactor: 3, kernelSize: 5 });
+    const m = new FocusedSrAttention(table, '', { ...base, grid: [side, side], focusingFactor: 3, kernelSize: 5 });
     return { table, forward: (ctx: Ctx, x: Tensor) => m.forward(ctx, x, side, side) };
   }
   if (variant === 'softmax') {

@@ -139,7 +139,7 @@ async function sgemm(job: Extract<Job, { kind: 'sgemm' }>) {
 
 async function model(job: Extract<Job, { kind: 'model' }>) {
   const m = buildNamed(job.model);
-  const x = random([job.batch, 3, m.imgSize, m.imgSize]);
+  const x = random([job.batch, 3, ...m.imgSize]);
   if (job.engine === 'onnx') {
     // the exported file, as users deploy it: the process holds no JS copy of the weights
     const base = peakRss();

@@ -322,7 +322,7 @@ if (parts.includes('phases')) {
   writeFileSync(file, exportOnnx({ name: PHASE_MODEL }).bytes);
   const [slots, gapS] = quick ? [3, 1] : [30, 20];
   log(`phases: ${slots} slots ${gapS} s apart (about ${Math.ceil((slots * (gapS + 4)) / 60)} min)`);
-  const r = child({ kind: 'phases', file, imgSize: buildNamed(PHASE_MODEL).imgSize, slots, gapS });
+  const r = child({ kind: 'phases', file, imgSize: buildNamed(PHASE_MODEL).imgSize[0], slots, gapS });
   if (ok(r)) phaseSlots = r.slots;
   else log(`phases failed: ${r.failed}`);
 }

@@ -31,7 +31,7 @@ const pool =
   threads > 1 ? await GradientWorkers.start(threads - 1, name, {}, backend as TfjsBackend, weights) : undefined;
 const opt = new AdamW(live.params, { lr: 1e-4, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
 const rng = new Rng(1);
-const s = model.imgSize;
+const [s] = model.imgSize;
 const x = Float32Array.from({ length: B * model.inChans * s * s }, () => rng.next() * 2 - 1);
 const micro = Number(microArg ?? B);
 const y = Int32Array.from({ length: B }, (_, i) => i % model.numClasses);

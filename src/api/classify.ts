@@ -1,5 +1,6 @@
 import type { TensorData } from '../core/tensor.js';
 import { prepareImage, type PreparedImage, type RawImage } from '../io/image.js';
+import { squareSide } from '../models/model.js';
 import type { Preprocess } from '../models/registry.js';
 import type { LoadedModel } from './model.js';
 
@@ -26,5 +27,6 @@ export function prepareImages(images: ImageInput[], pre: Preprocess, channels: 1
 
 /** Decode and preprocess images for a loaded model (its eval transform). */
 export function prepareFor(m: LoadedModel, images: ImageInput[]): Promise<PreparedImage[]> {
+  squareSide(m.model, 'image preprocessing (a square eval crop)');
   return prepareImages(images, m.preprocess, m.model.inChans === 1 ? 1 : 3);
 }

@@ -74,11 +74,11 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
   const dtype = checkDType(spec.dtype ?? 'fp32');
   const model = spec.model ?? exportedModel(spec);
   const weights = loadWeights(model.table, spec.checkpoint, { strict: spec.strict, seed: spec.seed });
-  const r = model.imgSize;
+  const [h, w] = model.imgSize;
   const metadata: Record<string, string> = {
     'flatten.name': spec.name,
     'flatten.family': model.family,
-    'flatten.img_size': String(r),
+    'flatten.img_size': h === w ? String(h) : `${h},${w}`,
     'flatten.num_classes': String(model.numClasses),
     'flatten.weights':
       spec.source ??
@@ -92,14 +92,15 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   const entry = spec.config ? undefined : findRegistryEntry(spec.name);
   const preprocess = spec.preprocess ?? entry?.preprocess ?? { ...IMAGENET_EVAL, crop: true };
-  metadata['flatten.preprocess'] = JSON.stringify({ ...preprocess, imgSize: r });
+  // eval crops are square: a file for H×W images records none (its pipeline names the missing transform)
+  if (h === w) metadata['flatten.preprocess'] = JSON.stringify({ ...preprocess, imgSize: h });
   const {
     bytes,
     model: proto,
     shapes,
   } = traceOnnx(
     weights,
-    [{ name: MODEL_INPUT, shape: [1, model.inChans, r, r], batchAxis: 0 }],
+    [{ name: MODEL_INPUT, shape: [1, model.inChans, h, w], batchAxis: 0 }],
     (ctx, x) => {
       const { logits, features, stages } = model.forward(ctx, x);
       const maps = spec.stages ? stages.map((st, i) => [`stage${i}`, stageMap(ctx, st)] as const) : [];
@@ -108,7 +109,7 @@ export function exportOnnx(spec: ExportSpec): OnnxExport {
     {
       dynamic: true,
       name: spec.name,
-      doc: `FLatten Transformer ${spec.name} (${model.family}) at ${r}×${r}, opset ${OPSET}`,
+      doc: `FLatten Transformer ${spec.name} (${model.family}) at ${h}×${w}, opset ${OPSET}`,
       metadata,
       transform: (m) => applyDType(m, dtype),
     },

@@ -40,13 +40,15 @@ export interface ForwardOptions {
 /** Checks an image batch against what a model was built for, naming the mismatch. */
 export function checkImageInput(model: VisionModel, input: TensorData): void {
   const s = input.shape;
-  const want = `(B, ${model.inChans}, ${model.imgSize}, ${model.imgSize})`;
+  const [h, w] = model.imgSize;
+  const want = `(B, ${model.inChans}, ${h}, ${w})`;
   if (s.length !== 4 || s[1] !== model.inChans)
     throw new FlattenError('BAD_SHAPE', `input has shape ${shapeStr(s)} but the model takes images ${want}`);
-  if (s[2] !== model.imgSize || s[3] !== model.imgSize) {
+  if (s[2] !== h || s[3] !== w) {
+    const size = s[2] === s[3] ? `${s[2]}` : `[${s[2]}, ${s[3]}]`;
     throw new FlattenError(
       'BAD_SHAPE',
-      `input is ${s[2]}×${s[3]} but this model is built for ${model.imgSize}×${model.imgSize} images ${want}; resize the image or build the model with img_size=${s[2]}`,
+      `input is ${s[2]}×${s[3]} but this model is built for ${h}×${w} images ${want}; resize the image or build the model with img_size=${size}`,
     );
   }
 }

@@ -14,7 +14,8 @@ export interface ModelInfo {
   parameters: number;
   /** Multiply-accumulates for one image (every conv, linear and matmul; norms, activations and softmax are free). */
   macs: number;
-  resolution: number;
+  /** Input size [H, W] in pixels. */
+  resolution: [number, number];
   stages: StageInfo[];
   /** What each stage's feature map holds (timm's `feature_info`): channels and stride to the input. */
   featureInfo: FeatureInfo[];
@@ -56,7 +57,7 @@ export function modelInfo(
     params.set(s.path, ops.constant({ dtype: 'float32', shape: s.shape, data: new Float32Array(0) }));
   const x = ops.constant({
     dtype: 'float32',
-    shape: [1, model.inChans, model.imgSize, model.imgSize],
+    shape: [1, model.inChans, ...model.imgSize],
     data: new Float32Array(0),
   });
   const { stages } = model.forward(
@@ -76,7 +77,7 @@ export function modelInfo(
     stage: i,
     module: model.stageNames[i],
     channels: ops.shape(st.tokens)[2],
-    reduction: model.imgSize / st.hw[0],
+    reduction: model.imgSize[0] / st.hw[0],
   }));
   // parameters per stage by key prefix; everything else is stem or head by position
   const stageOf = (path: string): number => {

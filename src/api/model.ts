@@ -92,7 +92,8 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
     name,
     model,
     weights,
-    preprocess: { ...(preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: model.imgSize },
+    // eval crops are square: a model built for H×W takes its tensors through extractFeatures / forwardIntermediates
+    preprocess: { ...(preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: model.imgSize[0] },
     source,
     labels: labelsFor(name, model.numClasses),
     featureInfo: outIndices ? outIndices.map((i) => all[i]) : all,

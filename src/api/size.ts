@@ -5,14 +5,25 @@ import { CONSTRUCTORS } from '../models/factories.js';
 import type { VisionModel } from '../models/model.js';
 import { registryEntry, type RegistryEntry } from '../models/registry.js';
 
-/** `imgSize` as kwargs overrides; the models take square inputs. */
-export function sizeOverrides(imgSize: number | [number, number] | undefined): { img_size?: number } {
+/** Families whose official modules take H and W at forward, so that a non-square size builds them for H×W. */
+const NON_SQUARE = ['pvt', 'pvt_v2'];
+
+/** `imgSize` as the img_size kwarg: a side for square sizes (configs as before), [H, W] otherwise. */
+export function sizeOverrides(
+  imgSize: number | [number, number] | undefined,
+  family?: string,
+): { img_size?: number | [number, number] } {
   if (imgSize === undefined) return {};
   const [h, w] = typeof imgSize === 'number' ? [imgSize, imgSize] : imgSize;
   if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1)
     throw new FlattenError('BAD_CONFIG', `imgSize must be a positive whole side or [H, W], got ${String(imgSize)}`);
-  if (h !== w) throw new FlattenError('BAD_CONFIG', `imgSize ${h}×${w}: non-square inputs are not supported yet`);
-  return { img_size: h };
+  if (h === w) return { img_size: h };
+  if (!NON_SQUARE.includes(family ?? ''))
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `imgSize ${h}×${w}: ${family ?? 'this model'} takes square sizes only (its windows tile a square map); non-square sizes work for PVT and PVTv2`,
+    );
+  return { img_size: [h, w] };
 }
 
 /**
@@ -30,12 +41,12 @@ export function buildAtSize(
   // own-property reads: a JSON object without "constructor" would otherwise yield Object itself
   const ctor = Object.hasOwn(spec, 'constructor') ? spec.constructor : undefined;
   const family = spec.family ?? (ctor && Object.hasOwn(CONSTRUCTORS, ctor) ? CONSTRUCTORS[ctor].family : undefined);
-  const size = sizeOverrides(o.imgSize).img_size;
+  const size = sizeOverrides(o.imgSize, family).img_size;
   const kwargs = {
     ...(spec.kwargs ?? {}),
     ...(size !== undefined ? { img_size: size } : {}),
     ...(o.numClasses !== undefined ? { num_classes: o.numClasses } : {}),
-    ...(family === 'cswin' && size !== undefined ? cswinSizeOverrides(spec.kwargs ?? {}, size) : {}),
+    ...(family === 'cswin' && typeof size === 'number' ? cswinSizeOverrides(spec.kwargs ?? {}, size) : {}),
   };
   return { name: entry?.name ?? ctor ?? family ?? 'model', model: buildModel({ ...spec, kwargs }), entry };
 }

@@ -77,6 +77,8 @@ export function headSharedDwc(
 export interface FocusedCoreOptions extends FocusedOptions {
   /** Keys the block sees, which sizes `positional_encoding` (fixed at build time, as in the official code). */
   tokens: number;
+  /** Their grid [H, W] when it is not square (PVT at H×W): what a checkpoint's table is resampled to. */
+  grid?: [number, number];
   /** false drops the rank-restoring conv (ablation variants only). */
   withDwc?: boolean;
 }
@@ -101,7 +103,7 @@ export class FocusedLinearCore extends Module {
     const d = opts.dim / opts.heads;
     const k = opts.kernelSize;
     this.scale = this.param('scale', [1, 1, opts.dim], { kind: 'zeros' }, true);
-    this.pe = this.param('positional_encoding', [1, tokens, opts.dim], { kind: 'zeros' }, true);
+    this.pe = this.param('positional_encoding', [1, tokens, opts.dim], { kind: 'zeros' }, true, opts.grid);
     this.dwcWeight = withDwc
       ? this.param('dwc.weight', [d, 1, k, k], { kind: 'normal', std: Math.sqrt(2 / (k * k)) })
       : '';

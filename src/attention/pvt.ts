@@ -77,13 +77,20 @@ export class FocusedSrAttention extends SpatialReduction {
   constructor(
     table: ParamTable,
     prefix: string,
-    opts: SrAttentionOptions & { numPatches: number; focusingFactor: number; kernelSize: number },
+    /** grid: the stage's nominal token grid [H, W] (the official PatchEmbed's H, W). */
+    opts: SrAttentionOptions & { grid: [number, number]; focusingFactor: number; kernelSize: number },
   ) {
     super(table, prefix, opts);
-    // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with sr 8421)
+    const [h, w] = opts.grid;
+    const sr = opts.srRatio;
+    // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with sr 8421);
+    // its keys lie on the (H/sr)×(W/sr) grid when sr divides both sides
+    const keyGrid: [number, number] | undefined =
+      !opts.linear && h % sr === 0 && w % sr === 0 ? [h / sr, w / sr] : undefined;
     this.focused = new FocusedLinearCore(table, prefix, {
       ...opts,
-      tokens: Math.floor(opts.numPatches / opts.srRatio ** 2),
+      tokens: Math.floor((h * w) / sr ** 2),
+      grid: keyGrid,
     });
   }
 

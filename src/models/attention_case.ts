@@ -62,19 +62,19 @@ export function buildAttentionCase(family: Family, kwargs: Record<string, unknow
     );
     if (kw.linear && family !== 'pvt_v2')
       throw new FlattenError('BAD_CONFIG', 'pvt attention: linear=true exists only in PVTv2');
+    const side = Math.round(Math.sqrt(num(kw.num_patches, 'num_patches', family)));
+    if (side * side !== kw.num_patches)
+      throw new FlattenError('BAD_CONFIG', `pvt attention: num_patches ${kw.num_patches} is not a square map`);
     const m = new FocusedSrAttention(table, '', {
       dim: num(kw.dim, 'dim', family),
       heads: kw.num_heads,
       srRatio: kw.sr_ratio,
-      numPatches: num(kw.num_patches, 'num_patches', family),
+      grid: [side, side],
       qkvBias: kw.qkv_bias,
       focusingFactor: kw.focusing_factor,
       kernelSize: kw.kernel_size,
       linear: kw.linear,
     });
-    const side = Math.round(Math.sqrt(kw.num_patches));
-    if (side * side !== kw.num_patches)
-      throw new FlattenError('BAD_CONFIG', `pvt attention: num_patches ${kw.num_patches} is not a square map`);
     return {
       table,
       describeInput: `(B, ${kw.num_patches}, ${kw.dim})`,

@@ -9,6 +9,8 @@ export function resolveKwargs<T extends object>(
   defaults: T,
   kwargs: Record<string, unknown>,
   inert: readonly string[] = [],
+  /** Keys that take a number or an [H, W] pair (PVT's img_size, as if its official modules took H and W). */
+  pairs: readonly string[] = [],
 ): T {
   const unknown = Object.keys(kwargs).filter((k) => !Object.hasOwn(defaults, k) && !inert.includes(k));
   if (unknown.length) {
@@ -23,7 +25,8 @@ export function resolveKwargs<T extends object>(
     const dflt = (defaults as Record<string, unknown>)[k];
     // a null default (qk_scale) takes a number or null
     const want = dflt === null ? (v === null ? 'object' : 'number') : kindOf(dflt);
-    if (kindOf(v) !== want)
+    const pair = pairs.includes(k) && Array.isArray(v) && v.length === 2;
+    if (kindOf(v) !== want && !pair)
       throw new FlattenError(
         'BAD_CONFIG',
         `${family}: '${k}' must be ${want === 'array' ? 'an array' : `a ${want}`}, got ${JSON.stringify(v)}`,

@@ -1,3 +1,4 @@
+import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
 import type { Ctx } from '../ops/ctx.js';
 import { Module, ParamTable } from '../nn/module.js';
@@ -39,8 +40,8 @@ export function stageMap(ctx: Ctx, s: StageOutput): Tensor {
 export interface VisionModel {
   readonly family: Family;
   readonly table: ParamTable;
-  /** Exact input resolution (the models bake it into position tables and windows). */
-  readonly imgSize: number;
+  /** Exact input size [H, W] in pixels (the models bake it into position tables and windows). */
+  readonly imgSize: [number, number];
   readonly inChans: number;
   readonly numClasses: number;
   /** Names of the stages, in order, for per-stage reports. */
@@ -61,7 +62,8 @@ export function headLogits(ctx: Ctx, head: Linear | undefined, features: Tensor)
 
 /** What every family's config has in common (official names). */
 export interface ClassifierConfig {
-  img_size: number;
+  /** A side, or [H, W] for the families that take non-square inputs (PVT, PVTv2). */
+  img_size: number | [number, number];
   in_chans: number;
   num_classes: number;
 }
@@ -73,8 +75,9 @@ export abstract class ImageClassifier<C extends ClassifierConfig> extends Module
   constructor(readonly cfg: C) {
     super(new ParamTable(), '');
   }
-  get imgSize(): number {
-    return this.cfg.img_size;
+  get imgSize(): [number, number] {
+    const s = this.cfg.img_size;
+    return typeof s === 'number' ? [s, s] : [s[0], s[1]];
   }
   get inChans(): number {
     return this.cfg.in_chans;
@@ -83,4 +86,12 @@ export abstract class ImageClassifier<C extends ClassifierConfig> extends Module
     return this.cfg.num_classes;
   }
   abstract forward(ctx: Ctx, x: Tensor): ModelOutput;
+}
+
+/** The side of a model built for square inputs; a non-square one is a named error where `use` needs squares. */
+export function squareSide(model: VisionModel, use: string): number {
+  const [h, w] = model.imgSize;
+  if (h !== w)
+    throw new FlattenError('BAD_CONFIG', `${use} takes square images, but this model is built for ${h}×${w}`);
+  return h;
 }

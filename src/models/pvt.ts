@@ -11,7 +11,8 @@ import { classifierHead, headLogits, ImageClassifier, type ModelOutput, type Sta
 
 /** PyramidVisionTransformer (v1) and V2 arguments, official names. */
 export interface PvtConfig {
-  img_size: number;
+  /** A side or [H, W]: the official modules take H and W at forward, so a pair builds them for H×W. */
+  img_size: number | [number, number];
   patch_size: number;
   in_chans: number;
   num_classes: number;
@@ -91,8 +92,8 @@ interface PvtBlockOptions {
   /** Stage index (0-based), which picks the per-stage config entries. */
   stage: number;
   dim: number;
-  /** Tokens the focused block's positional_encoding is sized for. */
-  numPatches: number;
+  /** The stage's nominal token grid [H, W], which sizes the focused block's positional_encoding. */
+  grid: [number, number];
   dropRate: number;
 }
 
@@ -104,7 +105,7 @@ class PvtBlock extends Module {
   readonly dropRate: number;
   constructor(table: ParamTable, prefix: string, opts: PvtBlockOptions, cfg: PvtConfig) {
     super(table, prefix);
-    const { v2, type, stage, dim, numPatches } = opts;
+    const { v2, type, stage, dim, grid } = opts;
     this.dropRate = opts.dropRate;
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const base = {
@@ -124,7 +125,7 @@ class PvtBlock extends Module {
       this.attn = new FocusedSrAttention(table, this.sub('attn'), {
         ...base,
         srRatio,
-        numPatches,
+        grid,
         focusingFactor: cfg.focusing_factor,
         kernelSize: cfg.kernel_size,
       });
@@ -157,11 +158,12 @@ interface Stage {
   embed: Conv2d;
   embedNorm: LayerNorm;
   pos?: string;
-  /** Side of pos_embed's own grid. */
-  posSide: number;
+  /** pos_embed's own grid [H, W]. */
+  posGrid: [number, number];
   blocks: PvtBlock[];
   norm?: LayerNorm;
-  res: number;
+  /** The stage's token grid [H, W]. */
+  hw: [number, number];
 }
 
 /**
@@ -177,7 +179,7 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     readonly family: 'pvt' | 'pvt_v2',
     kwargs: Partial<PvtConfig> & Record<string, unknown>,
   ) {
-    super(resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS));
+    super(resolveKwargs(family, PVT_DEFAULTS, kwargs, INERT_KWARGS, ['img_size']));
     const v2 = family === 'pvt_v2';
     const cfg = this.cfg;
     if (!v2 && cfg.linear) throw new FlattenError('BAD_CONFIG', 'pvt: linear=true exists only in PVTv2');
@@ -186,22 +188,30 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     const t = this.table;
     // v1 registers its position embeddings first, as the official class does
     const pos = v2 ? [] : cfg.embed_dims.slice(0, n).map((c, i) => [`pos_embed${i + 1}`, c] as const);
-    let res = cfg.img_size;
-    const resolutions: number[] = [];
+    // every size per axis [H, W]
+    const each = (f: (side: number) => number): [number, number] => [f(this.imgSize[0]), f(this.imgSize[1])];
+    let hw = this.imgSize;
+    const grids: [number, number][] = [];
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? (v2 ? 4 : cfg.patch_size) : 2;
-      res = Math.floor(res / stride);
-      resolutions.push(res);
+      hw = [Math.floor(hw[0] / stride), Math.floor(hw[1] / stride)];
+      grids.push(hw);
     }
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depths.slice(0, n));
     let blockIndex = 0;
     // v1 sizes pos_embed and the attention PE from each PatchEmbed's nominal grid: img/patch, then
     // (img // 2^(i+1)) // 2. They equal the real grid unless patch_size ≠ 4; pos_embed is then resized.
-    const nominal = resolutions.map((r, i) =>
-      v2 ? r : i === 0 ? r : Math.floor(Math.floor(cfg.img_size / 2 ** (i + 1)) / 2),
+    const nominal = grids.map((g, i) =>
+      v2 || i === 0 ? g : each((side) => Math.floor(Math.floor(side / 2 ** (i + 1)) / 2)),
     );
     const posPaths = pos.map(([name, c], i) =>
-      t.add({ path: name, shape: [1, nominal[i] ** 2, c], init: { kind: 'truncNormal', std: 0.02 }, noDecay: true }),
+      t.add({
+        path: name,
+        shape: [1, nominal[i][0] * nominal[i][1], c],
+        init: { kind: 'truncNormal', std: 0.02 },
+        noDecay: true,
+        grid: nominal[i],
+      }),
     );
     for (let i = 0; i < n; i++) {
       const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
@@ -212,11 +222,11 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
       const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
       const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
       const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map((type, j) => {
-        const opts = { v2, type, stage: i, dim: c, numPatches: nominal[i] ** 2, dropRate: rates[blockIndex++] };
+        const opts = { v2, type, stage: i, dim: c, grid: nominal[i], dropRate: rates[blockIndex++] };
         return new PvtBlock(t, `block${i + 1}.${j}`, opts, cfg);
       });
       const norm = v2 ? new LayerNorm(t, `norm${i + 1}`, c, cfg.norm_eps) : undefined;
-      this.stages.push({ embed, embedNorm, pos: posPaths[i], posSide: nominal[i], blocks, norm, res: resolutions[i] });
+      this.stages.push({ embed, embedNorm, pos: posPaths[i], posGrid: nominal[i], blocks, norm, hw: grids[i] });
     }
     const cLast = cfg.embed_dims[n - 1];
     // v1 keeps a final norm in its state_dict that its forward never calls (the official class registers it too)
@@ -234,10 +244,11 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
       ctx.stage?.(i);
       tokens = s.embedNorm.forward(ctx, imageToTokens(ops, s.embed.forward(ctx, img)));
       if (s.pos) tokens = ops.add(tokens, this.posEmbed(ctx, s));
-      for (const blk of s.blocks) tokens = blk.forward(ctx, tokens, s.res, s.res);
+      const [h, w] = s.hw;
+      for (const blk of s.blocks) tokens = blk.forward(ctx, tokens, h, w);
       if (s.norm) tokens = s.norm.forward(ctx, tokens);
-      stages.push({ tokens, hw: [s.res, s.res] }); // what the official loop hands to the next stage
-      if (i < this.stages.length - 1) img = tokensToImage(ops, tokens, s.res, s.res);
+      stages.push({ tokens, hw: s.hw }); // what the official loop hands to the next stage
+      if (i < this.stages.length - 1) img = tokensToImage(ops, tokens, h, w);
     });
     ctx.stage?.(this.stages.length);
     const features = ops.mean(tokens, [1]);
@@ -248,10 +259,11 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
   private posEmbed(ctx: Ctx, s: Stage): Tensor {
     const { ops } = ctx;
     const pos = ctx.p(s.pos!);
-    if (s.posSide === s.res) return pos;
-    let img = tokensToImage(ops, pos, s.posSide, s.posSide); // (1, C, n, n)
-    img = ops.interpolateLinear(ops.interpolateLinear(img, 2, s.res), 3, s.res); // (1, C, res, res)
-    return imageToTokens(ops, img); // (1, res², C)
+    const [[ph, pw], [h, w]] = [s.posGrid, s.hw];
+    if (ph === h && pw === w) return pos;
+    let img = tokensToImage(ops, pos, ph, pw); // (1, C, ph, pw)
+    img = ops.interpolateLinear(ops.interpolateLinear(img, 2, h), 3, w); // (1, C, H, W)
+    return imageToTokens(ops, img); // (1, H·W, C)
   }
 }
 

@@ -13,6 +13,8 @@ export interface ParamSpec {
   noDecay: boolean;
   /** Buffers (e.g. `relative_position_index`, `attn_mask`) are state_dict entries computed by the model, never trained. */
   buffer?: TensorData;
+  /** Position tables (1, H·W, C): their token grid [H, W], which a checkpoint made at another size is resampled to. */
+  grid?: [number, number];
 }
 
 /** Every parameter and buffer of a model, in registration order (= the official state_dict order). */
@@ -50,8 +52,8 @@ export abstract class Module {
     return this.prefix ? `${this.prefix}.${name}` : String(name);
   }
 
-  protected param(name: string, shape: number[], init: Init, noDecay = false): string {
-    return this.table.add({ path: this.sub(name), shape, init, noDecay });
+  protected param(name: string, shape: number[], init: Init, noDecay = false, grid?: [number, number]): string {
+    return this.table.add({ path: this.sub(name), shape, init, noDecay, ...(grid ? { grid } : {}) });
   }
 
   protected buffer(name: string, value: TensorData): string {

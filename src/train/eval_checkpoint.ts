@@ -5,6 +5,7 @@ import { parseJson } from '../io/json_text.js';
 import { readSafetensorsFile } from '../io/safetensors.js';
 import { readStateDict } from '../nn/checkpoint.js';
 import { buildNamed } from '../models/build.js';
+import { squareSide } from '../models/model.js';
 import { registryEntry } from '../models/registry.js';
 import { bindStateDict } from '../nn/state.js';
 import type { StateDict } from '../core/tensor.js';
@@ -57,13 +58,14 @@ export async function evalCheckpoint(
   const data = await openDataset(
     o.dataset,
     split,
-    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    folderPreprocess(entry.preprocess, squareSide(model, 'evaluation'), model.inChans),
     (files) => o.log?.(`skipped ${files.length} corrupt image(s): ${files.slice(0, 5).join(', ')}`),
   );
-  if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
+  const side = squareSide(model, 'evaluation');
+  if (data.inChans !== model.inChans || data.imgSize !== side) {
     throw new FlattenError(
       'BAD_CONFIG',
-      `model '${o.model}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
+      `model '${o.model}' takes ${model.inChans}×${side}×${side} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
     );
   }
   if (o.classifier) {

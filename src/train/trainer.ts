@@ -13,7 +13,7 @@ import { optimizerState, restoreOptimizer } from './optim_state.js';
 import { appendFileText, ensureOutputDir } from '../io/files.js';
 import { writeSafetensorsFile } from '../io/safetensors.js';
 import { buildNamed } from '../models/build.js';
-import type { VisionModel } from '../models/model.js';
+import { squareSide, type VisionModel } from '../models/model.js';
 import { registryEntry } from '../models/registry.js';
 import { initWeights } from '../nn/init.js';
 import { bindStateDict } from '../nn/state.js';
@@ -92,10 +92,11 @@ export interface TrainHooks {
 
 /** Checks that a dataset can feed a model (channels, size, classes). */
 function checkFit(model: VisionModel, data: Dataset, name: string): void {
-  if (data.inChans !== model.inChans || data.imgSize !== model.imgSize) {
+  const side = squareSide(model, 'training');
+  if (data.inChans !== model.inChans || data.imgSize !== side) {
     throw new FlattenError(
       'BAD_CONFIG',
-      `model '${name}' takes ${model.inChans}×${model.imgSize}×${model.imgSize} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
+      `model '${name}' takes ${model.inChans}×${side}×${side} images but ${data.name} gives ${data.inChans}×${data.imgSize}×${data.imgSize}`,
     );
   }
   if (data.classes.length > model.numClasses) {
@@ -155,14 +156,14 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   let trainSet = await openDataset(
     o.dataset,
     'train',
-    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    folderPreprocess(entry.preprocess, squareSide(model, 'training'), model.inChans),
     onCorrupt,
   );
   if (o.trainPerClass) trainSet = subsetOf(trainSet, o.trainPerClass, '--train-per-class');
   let testSet = await openDataset(
     o.dataset,
     heldOutSplit(o.dataset),
-    folderPreprocess(entry.preprocess, model.imgSize, model.inChans),
+    folderPreprocess(entry.preprocess, squareSide(model, 'training'), model.inChans),
     onCorrupt,
   );
   if (o.testPerClass) testSet = subsetOf(testSet, o.testPerClass, '--test-per-class');

@@ -1,46 +1,52 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { exportOnnx } from '../../src/api/export.js';
 import { forwardIntermediates } from '../../src/api/features.js';
+import { modelInfo } from '../../src/api/info.js';
 import { createModel } from '../../src/api/model.js';
 import type { CaseConfig } from '../../src/api/forward.js';
 import { FlattenError } from '../../src/core/errors.js';
 import { float32 } from '../../src/core/tensor.js';
 import { readJsonFile } from '../../src/io/json.js';
 import { readStateDict } from '../../src/nn/checkpoint.js';
-import { resampleBicubic } from '../../src/nn/resample.js';
+import { resampleBicubic, resampleBilinear } from '../../src/nn/resample.js';
 import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
 
-/** torch.nn.functional.interpolate values and a PVTv2 run at 256² made by the official code (README there). */
+/** torch.nn.functional.interpolate values and official runs at other sizes made by the official code (README there). */
 const FIXTURES = fileURLToPath(new URL('../fixtures/resample/', import.meta.url));
 
-describe('bicubic resampling equals torch.nn.functional.interpolate (bicubic, align_corners = false)', () => {
-  const cases = JSON.parse(readFileSync(`${FIXTURES}bicubic.json`, 'utf8')) as {
-    in: [number, number];
-    out: [number, number];
-    values: number[];
-  }[];
-  for (const c of cases)
-    it(`${c.in.join('×')} → ${c.out.join('×')}`, () => {
-      const [h, w] = c.in;
-      const x = Float32Array.from({ length: h * w }, (_, k) => {
-        const [i, j] = [Math.floor(k / w), k % w];
-        return Math.sin(0.7 * i + 0.3 * j) + 0.1 * i * j;
+for (const [mode, resample] of [
+  ['bicubic', resampleBicubic],
+  ['bilinear', resampleBilinear],
+] as const)
+  describe(`${mode} resampling equals torch.nn.functional.interpolate (${mode}, align_corners = false)`, () => {
+    const cases = JSON.parse(readFileSync(`${FIXTURES}${mode}.json`, 'utf8')) as {
+      in: [number, number];
+      out: [number, number];
+      values: number[];
+    }[];
+    for (const c of cases)
+      it(`${c.in.join('×')} → ${c.out.join('×')}`, () => {
+        const [h, w] = c.in;
+        const x = Float32Array.from({ length: h * w }, (_, k) => {
+          const [i, j] = [Math.floor(k / w), k % w];
+          return Math.sin(0.7 * i + 0.3 * j) + 0.1 * i * j;
+        });
+        const y = resample(x, 1, c.in, c.out);
+        expect(y.length).toBe(c.values.length);
+        expect(Math.max(...c.values.map((v, k) => Math.abs(v - y[k])))).toBeLessThan(1e-5);
       });
-      const y = resampleBicubic(x, 1, c.in, c.out);
-      expect(y.length).toBe(c.values.length);
-      expect(Math.max(...c.values.map((v, k) => Math.abs(v - y[k])))).toBeLessThan(1e-5);
-    });
-});
+  });
 
-/** The fixtures' input: x[0, c, i, j] = sin(0.013·(c·65536 + i·S + j)), a formula rather than a file. */
-function formulaInput(side: number) {
-  const x = new Float32Array(3 * side * side);
+/** The fixtures' input: x[0, c, i, j] = sin(0.013·(c·65536 + i·W + j)), a formula rather than a file. */
+function formulaInput(h: number, w = h) {
+  const x = new Float32Array(3 * h * w);
   for (let c = 0; c < 3; c++)
-    for (let i = 0; i < side; i++)
-      for (let j = 0; j < side; j++) x[(c * side + i) * side + j] = Math.sin(0.013 * (c * 65536 + i * side + j));
-  return float32([1, 3, side, side], x);
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++) x[(c * h + i) * w + j] = Math.sin(0.013 * (c * 65536 + i * w + j));
+  return float32([1, 3, h, w], x);
 }
 
 describe('other official models at other sizes (Swin 448², CSwin 288²)', () => {
@@ -75,21 +81,13 @@ describe('a 224² checkpoint at another size', () => {
     features: number[];
     stage3: { shape: number[]; values: number[] };
   };
-  const input = () => {
-    const x = new Float32Array(3 * 256 * 256);
-    for (let c = 0; c < 3; c++)
-      for (let i = 0; i < 256; i++)
-        for (let j = 0; j < 256; j++) x[(c * 256 + i) * 256 + j] = Math.sin(0.013 * (c * 65536 + i * 256 + j));
-    return float32([1, 3, 256, 256], x);
-  };
-
   for (const engine of ['tfjs', 'onnx'] as const)
     it(`PVTv2 at 256² with resampled position encodings matches the official model (${engine})`, async () => {
       const m = createModel(readJsonFile<CaseConfig>(`${dir}config.json`), {
         checkpoint: `${dir}checkpoint.pth`,
         imgSize: 256,
       });
-      const r = await forwardIntermediates(m, input(), { engine, indices: [3] });
+      const r = await forwardIntermediates(m, formulaInput(256), { engine, indices: [3] });
       const check = (y: Parameters<typeof maxAbsError>[0], values: number[], shape: number[]) => {
         const { err, tol } = maxAbsError(y, float32(shape, Float32Array.from(values)));
         expect(err).toBeLessThanOrEqual(tol);
@@ -116,6 +114,97 @@ describe('a 224² checkpoint at another size', () => {
       new RegExp(
         `'${key.replace(/\./g, '\\.')}' is \\(1, ${n - 1}, ${c}\\) and cannot be resampled .*not a square grid`,
       ),
+    );
+  });
+});
+
+/** A fixture's stage map: every value (`stride` absent) or every `stride`-th of the flattened map. */
+interface StageRef {
+  shape: number[];
+  stride?: number;
+  values: number[];
+}
+
+interface RunRef {
+  img_size: [number, number];
+  logits: number[];
+  features: number[];
+  stages: StageRef[];
+}
+
+/** max |y − ref| against a reference and its bound 1e-4·max(1, max|ref|), over the values the fixture holds. */
+function checkStage(y: Parameters<typeof maxAbsError>[0], ref: StageRef, what: string) {
+  expect(y.shape, what).toEqual(ref.shape);
+  const stride = ref.stride ?? 1;
+  const data = y.data as Float32Array;
+  const picked = float32(
+    [ref.values.length],
+    Float32Array.from(ref.values, (_, k) => data[k * stride]),
+  );
+  const { err, tol } = maxAbsError(picked, float32([ref.values.length], Float32Array.from(ref.values)));
+  expect(err, what).toBeLessThanOrEqual(tol);
+}
+
+async function checkRun(m: ReturnType<typeof createModel>, ref: RunRef, engine: 'tfjs' | 'onnx') {
+  const r = await forwardIntermediates(m, formulaInput(...ref.img_size), { engine });
+  checkStage(r.logits!, { shape: [1, ref.logits.length], values: ref.logits }, 'logits');
+  checkStage(r.features, { shape: [1, ref.features.length], values: ref.features }, 'features');
+  ref.stages.forEach((s, i) => checkStage(r.intermediates[i], s, `stage ${i}`));
+}
+
+describe('PVT and PVTv2 at other sizes, non-square included, as the official modules run them', () => {
+  const fixture = <T>(f: string) => JSON.parse(readFileSync(`${FIXTURES}${f}`, 'utf8')) as T;
+  const config = (name: string) => readJsonFile<CaseConfig>(`${GOLDEN_DIR}${name}/config.json`);
+  const v2 = fixture<RunRef & { la_sr_ratios: string; from_pvt_sr8421_llss: string[] }>('pvt_v2_sr8411_224x288.json');
+  /** pvt_v2_llll's checkpoint with focused stages 1–2 at sr 8 and 4: their sr, norm and PE from pvt_sr8421_llss. */
+  const v2Checkpoint = () => {
+    const sd = readStateDict(`${GOLDEN_DIR}pvt_v2_llll/checkpoint.pth`);
+    const v1 = readStateDict(`${GOLDEN_DIR}pvt_sr8421_llss/checkpoint.pth`);
+    for (const k of v2.from_pvt_sr8421_llss) sd.set(k, v1.get(k)!);
+    return sd;
+  };
+  const v2Model = () => {
+    const c = config('pvt_v2_llll');
+    const spec = { ...c, kwargs: { ...c.kwargs, la_sr_ratios: v2.la_sr_ratios } };
+    return createModel(spec, { checkpoint: v2Checkpoint(), imgSize: v2.img_size });
+  };
+  const v1 = fixture<RunRef>('pvt_sr8421_llss_320.json');
+
+  for (const engine of ['tfjs', 'onnx'] as const) {
+    it(`PVTv2 at 224×288, focused stages at sr 8 and 4: logits, features and every stage map (${engine})`, async () => {
+      await checkRun(v2Model(), v2, engine);
+    });
+    it(`PVT v1 at 320²: pos_embed resized bilinearly as _get_pos_embed, PEs bicubically (${engine})`, async () => {
+      const name = 'pvt_sr8421_llss';
+      const m = createModel(config(name), { checkpoint: `${GOLDEN_DIR}${name}/checkpoint.pth`, imgSize: 320 });
+      await checkRun(m, v1, engine);
+    });
+  }
+
+  it('a non-square export takes (batch, 3, H, W) and says so in its metadata; info reports [H, W]', async () => {
+    const m = v2Model();
+    const { proto } = exportOnnx({ name: 'pvt_v2_224x288', model: m.model, checkpoint: m.weights });
+    const input = proto.inputs.find((i) => i.name === 'pixel_values')!;
+    expect(input.shape.slice(1)).toEqual([3, 224, 288]);
+    expect(proto.metadata?.['flatten.img_size']).toBe('224,288');
+    const info = modelInfo('flatten_pvt_v2_b0', { imgSize: [224, 288] });
+    expect(info.resolution).toEqual([224, 288]);
+    expect(info.featureInfo.map((f) => f.reduction)).toEqual([4, 8, 16, 32]);
+    // cost grows with the tokens: 224×288 lies between 224² and 288²
+    const [a, b] = [modelInfo('flatten_pvt_v2_b0', { imgSize: 224 }), modelInfo('flatten_pvt_v2_b0', { imgSize: 288 })];
+    expect(info.macs).toBeGreaterThan(a.macs);
+    expect(info.macs).toBeLessThan(b.macs);
+  });
+
+  it('a family whose windows tile square maps names a non-square size; so does a pos_embed that is no grid', () => {
+    expect(() => createModel('flatten_swin_t', { imgSize: [224, 288] })).toThrow(
+      /imgSize 224×288: swin takes square sizes only .*PVT and PVTv2/,
+    );
+    const name = 'pvt_sr8421_llss';
+    const sd = readStateDict(`${GOLDEN_DIR}${name}/checkpoint.pth`);
+    sd.set('pos_embed2', float32([1, 783, 32]));
+    expect(() => createModel(config(name), { checkpoint: sd, imgSize: 320 })).toThrow(
+      /'pos_embed2' is \(1, 783, 32\) and cannot be resampled to \(1, 1600, 32\): 783 tokens are not a square grid/,
     );
   });
 });

@@ -20,7 +20,7 @@ export function registerInfo(program: Command): void {
           return;
         }
         console.log(
-          `${name}: ${info.parameters.toLocaleString('en-US')} parameters, ${(info.macs / 1e9).toFixed(3)} GMACs at ${info.resolution}×${info.resolution}`,
+          `${name}: ${info.parameters.toLocaleString('en-US')} parameters, ${(info.macs / 1e9).toFixed(3)} GMACs at ${info.resolution.join('×')}`,
         );
         console.log(
           formatTable(
