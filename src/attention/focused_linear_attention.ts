@@ -76,7 +76,7 @@ export class FocusedLinearAttention extends Module {
   readonly norm?: LayerNorm;
   readonly proj: Linear;
   readonly focused: FocusedLinearCore;
-  /** The grid `positional_encoding` is laid on (undefined for a gridless context). */
+  /** The grid `positional_encoding` is laid on without a window (undefined for a gridless context). */
   private readonly peGrid?: [number, number];
 
   constructor(table: ParamTable, prefix: string, options: FocusedLinearAttentionOptions) {
@@ -95,6 +95,12 @@ export class FocusedLinearAttention extends Module {
     const bad = (msg: string) => new FlattenError('BAD_CONFIG', `${layerName(prefix)}: ${msg}`);
     if (!(o.dim > 0 && o.numHeads > 0 && o.dim % o.numHeads === 0))
       throw bad(`dim ${o.dim} is not divisible by numHeads ${o.numHeads}`);
+    for (const [name, v, min] of [
+      ['srRatio', o.srRatio, 1],
+      ['window', o.window, 0],
+      ['shift', o.shift, 0],
+    ] as const)
+      if (!Number.isInteger(v) || v < min) throw bad(`${name} must be an integer ≥ ${min}, not ${v}`);
     if (o.window && (o.srRatio > 1 || options.contextDim !== undefined))
       throw bad(
         'window is for self-attention without srRatio (a window and a reduced or other context do not tile alike)',
@@ -105,7 +111,6 @@ export class FocusedLinearAttention extends Module {
     const core = { dim: o.dim, heads: o.numHeads, focusingFactor: o.focusingFactor, kernelSize: o.kernelSize };
     if (o.window) {
       // Swin's order: the core's parameters, then qkv and proj
-      this.peGrid = [o.window, o.window];
       this.focused = new FocusedLinearCore(table, prefix, { ...core, tokens: o.window ** 2 });
       this.qkv = new Linear(table, this.sub('qkv'), o.dim, 3 * o.dim, o.qkvBias);
       this.proj = new Linear(table, this.sub('proj'), o.dim, o.dim);

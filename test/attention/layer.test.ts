@@ -330,6 +330,7 @@ describe('FocusedLinearAttention: bad input is a named error', () => {
     expect(() => make({ dim: 10, numHeads: 3 })).toThrow(/'blocks\.0\.attn': dim 10 is not divisible by numHeads 3/);
     expect(() => make({ grid: undefined })).toThrow(/grid is required without a window/);
     expect(() => make({ window: 4, srRatio: 2 })).toThrow(/window is for self-attention without srRatio/);
+    expect(() => make({ srRatio: 1.5 })).toThrow(/srRatio must be an integer ≥ 1, not 1.5/);
   });
 
   it('a grid that does not match N, a window that does not tile it, a context of the wrong channels', async () => {
