@@ -20,7 +20,7 @@ import { bindStateDict } from '../nn/state.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { topkHits } from './loss.js';
 import { batchGrads, GradientWorkers } from './workers.js';
-import { AdamW, clipGlobalNorm } from './optim.js';
+import { AdamW, applyStep } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
 import { ProgressBar } from './progress.js';
@@ -255,8 +255,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
             `loss became ${loss} at epoch ${epoch + 1}, step ${stepInEpoch}; training stopped without saving this step. The last good checkpoint is ${join(o.out, RUN_FILES.weights)} (try a lower --lr or --clip-grad)`,
           );
         }
-        tf.tidy(() => opt.apply(clipGlobalNorm(grads, o.clipGrad).grads, lr));
-        tf.dispose([...grads.values()]);
+        applyStep(opt, grads, lr, o.clipGrad);
         pool?.sync(live.paramValues());
         const hits = topkHits(logits, model.numClasses, batch.y);
         globalStep++;
