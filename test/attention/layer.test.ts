@@ -2,8 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  bindStateDict,
   FocusedLinearAttention,
   loadWeights,
+  readStateDict,
   ParamTable,
   runModule,
   type AttentionContext,
@@ -120,6 +122,22 @@ describe('FocusedLinearAttention: the official modules', () => {
       expect(err).toBeLessThanOrEqual(tol);
     });
   }
+
+  it('a block’s attention inside an official model checkpoint binds by name (PVTv2 block2.0.attn, Swin layers.0.blocks.1.attn)', () => {
+    const layers: [string, string, FocusedLinearAttentionOptions][] = [
+      ['pvt_v2_llll', 'block2.0.attn', { dim: 32, numHeads: 2, grid: [28, 28] }],
+      ['swin_llll_w7', 'layers.0.blocks.1.attn', { dim: 16, numHeads: 1, window: 7, shift: 3 }],
+    ];
+    for (const [name, prefix, options] of layers) {
+      const table = new ParamTable();
+      new FocusedLinearAttention(table, prefix, options);
+      const sd = readStateDict(`${GOLDEN_DIR}${name}/checkpoint.pth`);
+      const { weights, missing } = bindStateDict(table, sd, { strict: false, source: name });
+      expect(missing).toEqual([]);
+      for (const [path, w] of weights) expect(w.data, path).toEqual(sd.get(path)!.data);
+      expect(weights.size).toBe(table.specs.size);
+    }
+  });
 
   it('equals the models’ own attentions on shared weights (PVT sr 4, Swin over a 2×3 grid of windows)', async () => {
     const pvt = buildAttentionCase('pvt', {
