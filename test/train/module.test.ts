@@ -4,6 +4,7 @@ import {
   Linear,
   Module,
   ParamTable,
+  ProgressBar,
   initWeights,
   runModule,
   trainModule,
@@ -66,7 +67,10 @@ describe('trainModule: a module of your own on the trainer', () => {
     const net = new TinyNet(table);
     const start = initWeights(table, 3);
     const data = [batch(1), batch(2), batch(3), batch(4)];
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (l: string) => lines.push(l) } as unknown as NodeJS.WriteStream;
     const { weights, history } = await trainModule({
+      progress: new ProgressBar(stream, 0),
       table,
       weights: start,
       forward: (ctx, x) => net.forward(ctx, x),
@@ -85,6 +89,9 @@ describe('trainModule: a module of your own on the trainer', () => {
     const heldOut = batch(99, 32);
     expect(await meanLoss(net, weights, heldOut)).toBeLessThan(0.8 * (await meanLoss(net, start, heldOut)));
     expect([...weights.keys()]).toEqual([...table.specs.keys()]);
+    // flatten train's progress line: 4 batches a pass, 5 passes
+    expect(lines).toHaveLength(20);
+    expect(lines[19]).toMatch(/^epoch 5\/5 \[#{20}\] 4\/4 loss \d\.\d{4} acc \d+\.\d% lr /);
   });
 
   it('bad input is a named error', async () => {
