@@ -1,5 +1,5 @@
 import { FlattenError } from '../core/errors.js';
-import { float32 } from '../core/tensor.js';
+import { float32, toFloat32 } from '../core/tensor.js';
 import type { Tensor } from '../ops/ops.js';
 import { fromWindows, imageToTokens, roll, toWindows } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear, Mlp, dropPath } from '../nn/layers.js';
@@ -106,7 +106,13 @@ class SwinBlock extends Module {
   ) {
     super(table, prefix);
     const { dim, heads, res, type, window, shift } = opts;
-    if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
+    // focused blocks ignore the mask (softmax-free), so theirs is made only if a state_dict asks for it
+    const windows = (res / window) ** 2;
+    if (shift > 0 && type === 'L')
+      this.lazyBuffer('attn_mask', [windows, window ** 2, window ** 2], () =>
+        toFloat32(swinShiftMask(res, res, window, shift)),
+      );
+    else if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const common = { dim, heads, window, qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale };
     this.attn =

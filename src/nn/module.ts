@@ -56,6 +56,21 @@ export abstract class Module {
     return this.table.add({ path: this.sub(name), shape, init, noDecay, ...(grid ? { grid } : {}) });
   }
 
+  /**
+   * A float32 buffer computed on first read of its data: for state_dict entries the forward never reads (the
+   * official Swin block registers `attn_mask` whatever its attention), which a checkpoint still carries.
+   */
+  protected lazyBuffer(name: string, shape: number[], compute: () => Float32Array): string {
+    let data: Float32Array | undefined;
+    return this.buffer(name, {
+      dtype: 'float32',
+      shape,
+      get data() {
+        return (data ??= compute());
+      },
+    });
+  }
+
   protected buffer(name: string, value: TensorData): string {
     return this.table.add({
       path: this.sub(name),

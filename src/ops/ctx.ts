@@ -1,4 +1,5 @@
 import { FlattenError } from '../core/errors.js';
+import type { TensorData } from '../core/tensor.js';
 import type { Ops, Tensor } from './ops.js';
 
 /** What a forward pass runs against: an engine and the tensors bound to parameter paths. */
@@ -25,6 +26,25 @@ export interface Ctx {
    * ends (before the head), so that a counting engine can attribute cost to stem, stages and head.
    */
   stage?(index: number): void;
+}
+
+/**
+ * Engine tensors for a model's weights, each made on its first `get`: a buffer the forward never reads (the
+ * `attn_mask` of Swin's focused blocks, 629 MB at 896²) is then neither computed nor uploaded.
+ */
+export class LazyBound extends Map<string, Tensor> {
+  constructor(
+    private readonly weights: Map<string, TensorData>,
+    private readonly bind: (w: TensorData, path: string) => Tensor,
+  ) {
+    super();
+  }
+  override get(path: string): Tensor | undefined {
+    let t = super.get(path);
+    const w = t ? undefined : this.weights.get(path);
+    if (w) super.set(path, (t = this.bind(w, path)));
+    return t;
+  }
 }
 
 /** Binds a map of engine tensors to a Ctx, with a named error for an unbound path. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../src/api/export.js';
 import { forwardIntermediates } from '../../src/api/features.js';
 import { modelInfo } from '../../src/api/info.js';
+import { buildAtSize } from '../../src/api/size.js';
 import { createModel } from '../../src/api/model.js';
 import type { CaseConfig } from '../../src/api/forward.js';
 import { FlattenError } from '../../src/core/errors.js';
@@ -71,6 +72,18 @@ describe('other official models at other sizes (Swin 448², CSwin 288²)', () =>
       const s3 = maxAbsError(r.intermediates[0], float32(ref.stage3.shape, Float32Array.from(ref.stage3.values)));
       expect(s3.err).toBeLessThanOrEqual(s3.tol);
     });
+});
+
+describe("Swin's focused blocks at large sizes", () => {
+  it('register their shift masks (official keys and shapes) without computing them: the forward never reads them', () => {
+    const { model } = buildAtSize('flatten_swin_t', { imgSize: 896 });
+    const spec = model.table.specs.get('layers.0.blocks.1.attn_mask')!;
+    expect(spec.shape).toEqual([16, 3136, 3136]); // 629 MB if it were made
+    expect(typeof Object.getOwnPropertyDescriptor(spec.buffer!, 'data')?.get).toBe('function');
+    // softmax blocks read theirs, which are made at build
+    const used = model.table.specs.get('layers.2.blocks.1.attn_mask')!;
+    expect(Object.getOwnPropertyDescriptor(used.buffer!, 'data')?.value).toBeInstanceOf(Float32Array);
+  });
 });
 
 describe('a 224² checkpoint at another size', () => {

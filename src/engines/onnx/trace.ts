@@ -1,6 +1,6 @@
 import { toFloat32, type TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import { makeCtx, type Ctx } from '../../ops/ctx.js';
+import { LazyBound, makeCtx, type Ctx } from '../../ops/ctx.js';
 import { Graph, type Value } from './graph.js';
 import { OnnxOps } from './ops.js';
 import { encodeModel, type ModelProto } from './proto.js';
@@ -41,8 +41,7 @@ export function traceOnnx<K extends string>(
 ): Traced {
   const g = new Graph(opts.dynamic ?? false);
   const ops = new OnnxOps(g);
-  const bound = new Map<string, Tensor>();
-  for (const [k, w] of weights) bound.set(k, g.constant(w.shape, toFloat32(w), k, true) as unknown as Tensor);
+  const bound = new LazyBound(weights, (w, k) => g.constant(w.shape, toFloat32(w), k, true) as unknown as Tensor);
   const xs = inputs.map((i) => g.input(i.name, i.shape, i.batchAxis) as unknown as Tensor);
   const outs = fn(makeCtx(ops, bound), ...xs);
   const real = Object.fromEntries(Object.entries<Tensor>(outs).map(([k, x]) => [k, ops.real(x)])) as Record<K, Value>;

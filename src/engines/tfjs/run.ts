@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
-import { makeCtx, type Ctx } from '../../ops/ctx.js';
+import { LazyBound, makeCtx, type Ctx } from '../../ops/ctx.js';
 import { initTfjs } from './backend.js';
 import { TfjsOps } from './ops.js';
 
@@ -16,8 +16,8 @@ export async function runTfjs<K extends string>(
 ): Promise<Record<K, TensorData>> {
   await initTfjs();
   const ops = new TfjsOps();
-  const bound = new Map<string, Tensor>();
-  for (const [k, v] of weights) bound.set(k, ops.constant(v));
+  // bound on first use, inside the tidy below but kept: the finally frees them
+  const bound = new LazyBound(weights, (v) => tf.keep(ops.constant(v) as unknown as tf.Tensor) as unknown as Tensor);
   try {
     const outs = tf.tidy(() => {
       const xs = inputs.map((x) => ops.constant(x));
