@@ -32,6 +32,7 @@ export type { RawImage } from './io/image.js';
 export type { EngineName } from './api/engine.js';
 
 export { exportOnnx, loadOnnx, runExported, type ExportSpec, type OnnxExport } from './api/export.js';
+export { convertCheckpoint, type ConvertSpec, type ConvertSummary } from './api/convert.js';
 
 export {
   attentionMaps,

@@ -4,6 +4,7 @@ import { registerForward } from './commands/forward.js';
 import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerClassify } from './commands/classify.js';
+import { registerConvert } from './commands/convert.js';
 import { registerAnalysis } from './commands/analysis.js';
 import { registerDemo } from './commands/demo.js';
 import { registerTrain } from './commands/train.js';
@@ -35,6 +36,7 @@ registerAnalysis(program);
 registerDemo(program);
 registerTrain(program);
 registerEval(program);
+registerConvert(program);
 
 try {
   await program.parseAsync(process.argv);

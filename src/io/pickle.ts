@@ -347,7 +347,7 @@ function safeReducers(name: string): Record<string, Reducer> {
 }
 
 // Opcode bytes (Lib/pickle.py). Protocol 0/1 text forms are accepted too; they cost little.
-const OP = {
+export const OP = {
   MARK: 0x28,
   STOP: 0x2e,
   POP: 0x30,
