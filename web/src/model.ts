@@ -56,7 +56,7 @@ export async function loadModel(): Promise<LoadedModel> {
 /** One forward pass on 28×28 grayscale pixels in [0, 1], normalised with the registry's statistics. */
 export async function analyse(m: LoadedModel, pixels: Float32Array): Promise<Analysis> {
   const { mean, std } = registryEntry(MODEL_NAME).preprocess;
-  const side = m.model.imgSize;
+  const [side] = m.model.imgSize;
   const x = float32(
     [1, 1, side, side],
     Float32Array.from(pixels, (v) => (v - mean[0]) / std[0]),
