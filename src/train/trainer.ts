@@ -20,6 +20,8 @@ import { bindStateDict } from '../nn/state.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { topkHits } from './loss.js';
 import { batchGrads, GradientWorkers } from './workers.js';
+import { onnxGrads } from './onnx_grads.js';
+import { OnnxTrainStep } from './onnx_step.js';
 import { AdamW, applyStep } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
@@ -56,6 +58,12 @@ export interface TrainOptions {
   backend?: TfjsBackend;
   /** Split each batch into micro-batches of this many images (same gradient, less activation memory). */
   microBatch?: number;
+  /**
+   * Where the gradients are computed: the tfjs engine (default), or one ONNX Runtime graph of forward, loss and
+   * backward on `threads` intra-op threads (no gradient workers, no micro-batches). The optimizer, schedule,
+   * checkpoints and resume are the same either way; not part of the recipe, so a resumed run may change it.
+   */
+  engine?: 'tfjs' | 'onnx';
   /** CPU threads: this one plus threads − 1 gradient workers (default FLATTEN_THREADS, else every core). Not part of the recipe: a resumed run may change it. */
   threads?: number;
   /** Start a new run in an --out folder that holds one (its files are replaced as the new run saves). */
@@ -145,7 +153,13 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
       );
     // the stored recipe wins, except that a resumed run may be extended with more epochs
     const stored = state.options as unknown as TrainOptions;
-    o = { ...stored, epochs: options.epochs || stored.epochs, out: options.out, threads: options.threads };
+    o = {
+      ...stored,
+      epochs: options.epochs || stored.epochs,
+      out: options.out,
+      threads: options.threads,
+      engine: options.engine,
+    };
   }
   await initTfjs(o.backend);
   const entry = registryEntry(o.model);
@@ -217,7 +231,14 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
 
   // tfjs-wasm computes on one thread: every other core gets a gradient worker (see workers.ts)
   const threads = o.threads ?? defaultThreads();
-  const pool = threads > 1 ? await GradientWorkers.start(threads - 1, o.model, kwargs, o.backend, weights) : undefined;
+  if (o.engine === 'onnx' && o.microBatch)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      '--micro-batch applies to the tfjs engine: the onnx engine computes the whole batch in one graph',
+    );
+  const onnx = o.engine === 'onnx' ? await OnnxTrainStep.create(model, B, { threads }) : undefined;
+  const pool =
+    threads > 1 && !onnx ? await GradientWorkers.start(threads - 1, o.model, kwargs, o.backend, weights) : undefined;
   try {
     for (; epoch < o.epochs; epoch++, stepInEpoch = 0) {
       const order = Rng.derive(o.seed, epoch).permutation(trainSet.size);
@@ -237,17 +258,9 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
         const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
         const dropKeys = [o.seed, epoch, stepInEpoch, 2];
-        const { loss, logits, grads } = await batchGrads(
-          pool,
-          model,
-          live,
-          batch.x,
-          batch.y,
-          shape,
-          o.labelSmoothing,
-          dropKeys,
-          o.microBatch,
-        );
+        const { loss, logits, grads } = onnx
+          ? await onnxGrads(onnx, live, batch.x, batch.y, o.labelSmoothing, dropKeys)
+          : await batchGrads(pool, model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           throw new FlattenError(
@@ -313,6 +326,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
     return { status: 'done', epoch, stepInEpoch: 0, history, best, dir: o.out };
   } finally {
     await pool?.close();
+    await onnx?.release();
     opt.dispose();
     live.dispose();
   }

@@ -47,6 +47,10 @@ describe('flatten train / eval CLI', () => {
       ],
       [['train', '--model', 'nope', '--dataset', folder, '--out', join(run, 'y')], /unknown model 'nope'/],
       [
+        ['train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--engine', 'webgpu', '--out', join(run, 'z')],
+        /--engine must be tfjs or onnx, got 'webgpu'/,
+      ],
+      [
         ['train', '--model', 'flatten_deit_fmnist', '--dataset', folder, '--out', join(run, 'metrics.jsonl')],
         /--out .*metrics\.jsonl: it exists and is not a folder/,
       ],

@@ -26,6 +26,7 @@ interface TrainCliOpts {
   backend?: string;
   microBatch?: number;
   threads?: number;
+  engine?: string;
 }
 
 /** `flatten train`: train, resume or fine-tune a registry model on the tfjs engine. */
@@ -101,6 +102,10 @@ export function registerTrain(program: Command): void {
     )
     .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
     .option(
+      '--engine <name>',
+      'where the gradients are computed: tfjs (default) or onnx (forward, loss and backward as one ONNX Runtime graph on --threads threads)',
+    )
+    .option(
       '--threads <n>',
       'CPU threads: each batch is split between this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)',
       parseIntOption('--threads'),
@@ -109,6 +114,8 @@ export function registerTrain(program: Command): void {
       action(async (o: TrainCliOpts) => {
         if (o.backend && o.backend !== 'wasm' && o.backend !== 'cpu')
           throw new FlattenError('BAD_ARGUMENT', `--backend must be wasm or cpu, got '${o.backend}'`);
+        if (o.engine && o.engine !== 'tfjs' && o.engine !== 'onnx')
+          throw new FlattenError('BAD_ARGUMENT', `--engine must be tfjs or onnx, got '${o.engine}'`);
         const kwargs: Record<string, unknown> = {};
         if (o.numClasses) kwargs.num_classes = o.numClasses;
         if (o.dropPath !== undefined) kwargs.drop_path_rate = o.dropPath;
@@ -122,6 +129,7 @@ export function registerTrain(program: Command): void {
           // a resumed run keeps its stored epoch count unless --epochs extends it
           epochs: o.epochs ?? (o.resume ? 0 : TRAIN_DEFAULTS.epochs),
           backend: o.backend as TrainOptions['backend'],
+          engine: o.engine as TrainOptions['engine'],
         };
         let stop = false;
         const onStop = () => {
