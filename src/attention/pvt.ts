@@ -1,3 +1,4 @@
+import { FlattenError } from '../core/errors.js';
 import type { Tensor } from '../ops/ops.js';
 import { adaptiveAvgPoolTokens, imageToTokens, tokensToImage } from '../ops/compose.js';
 import { Conv2d, LayerNorm, Linear } from '../nn/layers.js';
@@ -83,13 +84,19 @@ export class FocusedSrAttention extends SpatialReduction {
     super(table, prefix, opts);
     const [h, w] = opts.grid;
     const sr = opts.srRatio;
-    // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with sr 8421);
-    // its keys lie on the (H/sr)×(W/sr) grid when sr divides both sides
-    const keyGrid: [number, number] | undefined =
-      !opts.linear && h % sr === 0 && w % sr === 0 ? [h / sr, w / sr] : undefined;
+    // the official module sizes its PE as num_patches // sr² whatever the mode (49 = 7² in linear mode at 224 with
+    // sr 8421); its keys come from a stride-sr conv, on a ⌊H/sr⌋×⌊W/sr⌋ grid, and the two counts must agree
+    const tokens = Math.floor((h * w) / sr ** 2);
+    const keys: [number, number] = [Math.floor(h / sr), Math.floor(w / sr)];
+    if (!opts.linear && tokens !== keys[0] * keys[1])
+      throw new FlattenError(
+        'BAD_CONFIG',
+        `${prefix}: sr ${sr} does not divide its ${h}×${w} token grid: the official block sizes its positional_encoding for ⌊${h * w}/${sr}²⌋ = ${tokens} tokens but sees ${keys.join('×')} keys; take a size whose stage grids sr divides`,
+      );
+    const keyGrid = opts.linear ? undefined : keys;
     this.focused = new FocusedLinearCore(table, prefix, {
       ...opts,
-      tokens: Math.floor((h * w) / sr ** 2),
+      tokens,
       grid: keyGrid,
     });
   }

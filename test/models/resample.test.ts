@@ -209,11 +209,15 @@ describe('PVT and PVTv2 at other sizes, non-square included, as the official mod
     expect(info.macs).toBeLessThan(b.macs);
   });
 
-  it('a family whose windows tile square maps names a non-square size; so does a pos_embed that is no grid', () => {
+  it('named errors: a non-square size for Swin, a PVT size its sr does not divide, a pos_embed that is no grid', () => {
     expect(() => createModel('flatten_swin_t', { imgSize: [224, 288] })).toThrow(
       /imgSize 224×288: swin takes square sizes only .*PVT and PVTv2/,
     );
     const name = 'pvt_sr8421_llss';
+    // at 240² stage 1 is 60×60, which sr 8 does not divide: the official PE (56 tokens) cannot meet its 7×7 keys
+    expect(() => createModel(config(name), { imgSize: 240 })).toThrow(
+      /block1\.0\.attn: sr 8 does not divide its 60×60 token grid: .* 56 tokens but sees 7×7 keys/,
+    );
     const sd = readStateDict(`${GOLDEN_DIR}${name}/checkpoint.pth`);
     sd.set('pos_embed2', float32([1, 783, 32]));
     expect(() => createModel(config(name), { checkpoint: sd, imgSize: 320 })).toThrow(
