@@ -33,6 +33,15 @@ export type { EngineName } from './api/engine.js';
 
 export { exportOnnx, loadOnnx, runExported, type ExportSpec, type OnnxExport } from './api/export.js';
 export { convertCheckpoint, type ConvertSpec, type ConvertSummary } from './api/convert.js';
+export { MODEL_DTYPES, type ModelDType } from './api/dtype.js';
+export {
+  exportModelFolder,
+  readModelFolder,
+  type FolderConfig,
+  type FolderExportSpec,
+  type FolderSummary,
+  type ModelFolder,
+} from './api/folder.js';
 
 export {
   attentionMaps,

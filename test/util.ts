@@ -1,3 +1,4 @@
+import { FlattenError } from '../src/core/errors.js';
 import type { TensorData } from '../src/core/tensor.js';
 import type { ModelSpec } from '../src/models/build.js';
 import type { Family } from '../src/models/model.js';
@@ -34,4 +35,16 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
     m = Math.max(m, Math.abs(b[i]));
   }
   return e / Math.max(m, 1e-30);
+}
+
+/** The FlattenError a promise rejects with, checked for its code and for being one line; returns its message. */
+export async function rejectsNamed(p: Promise<unknown>, code: string): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(e instanceof FlattenError)) throw new Error(`expected a FlattenError ${code}, got ${String(e)}`);
+  if (e.code !== code || e.message.includes('\n'))
+    throw new Error(`expected one line of ${code}, got ${e.code}: ${e.message}`);
+  return e.message;
 }

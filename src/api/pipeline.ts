@@ -8,8 +8,11 @@ import { onnxMetadata } from '../engines/onnx/inspect.js';
 import type { Preprocess } from '../models/registry.js';
 import { prepareImages, softmaxRows, type ImageInput } from './classify.js';
 import { labelsFor } from './labels.js';
+import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import { engineRunner, type EngineName } from './engine.js';
 import { exportOnnx, MODEL_INPUT } from './export.js';
+import { isFolder, readModelFolder } from './folder.js';
+import { findRegistryEntry } from '../models/registry.js';
 import { createModel, type LoadedModel } from './model.js';
 
 export type PipelineTask = 'image-classification' | 'image-feature-extraction';
@@ -20,8 +23,11 @@ export interface PipelineOptions {
   engine?: EngineName;
   /** Where the model runs. Only 'cpu' exists today. */
   device?: 'cpu';
-  /** Weight and compute type. Only 'fp32' exists today. */
-  dtype?: 'fp32';
+  /**
+   * Weight type: 'fp32' (default), 'fp16' (weights stored as fp16), 'q8' (dynamic int8), 'q4' (4-bit weights). A name
+   * or model is exported in it; a folder's file of that dtype is opened. ONNX Runtime only: tfjs computes in fp32.
+   */
+  dtype?: ModelDType;
   /** Intra-op threads of the ONNX Runtime session (default: FLATTEN_THREADS, else every core). */
   threads?: number;
   /** Classes returned per image (default 5). */
@@ -37,7 +43,7 @@ export interface Classification {
 
 interface PipelineBase {
   readonly task: PipelineTask;
-  /** The model, when the pipeline was made from a name or `createModel` (not from an `.onnx` file). */
+  /** The model, when the pipeline was made from a name or `createModel` (not from an `.onnx` file or a folder). */
   readonly model?: LoadedModel;
   readonly engine: EngineName;
   /** Class names, index = logit. */
@@ -46,6 +52,8 @@ interface PipelineBase {
   readonly preprocess: Preprocess;
   /** Where the weights came from (a file, 'random' for random weights). */
   readonly source: string;
+  /** The weight type it runs. */
+  readonly dtype: ModelDType;
   /** Frees the ONNX Runtime session. */
   dispose(): Promise<void>;
 }
@@ -62,13 +70,16 @@ export interface ImageFeatureExtractionPipeline extends PipelineBase {
 }
 
 const DEVICES = ['cpu'];
-const DTYPES = ['fp32'];
 
 function checkOptions(o: PipelineOptions): void {
   if (o.device !== undefined && !DEVICES.includes(o.device))
     throw new FlattenError('BAD_ARGUMENT', `device '${o.device}' is not available; available: ${DEVICES.join(', ')}`);
-  if (o.dtype !== undefined && !DTYPES.includes(o.dtype))
-    throw new FlattenError('BAD_ARGUMENT', `dtype '${o.dtype}' is not available; available: ${DTYPES.join(', ')}`);
+  if (o.dtype !== undefined) checkDType(o.dtype);
+  if (o.dtype !== undefined && o.dtype !== 'fp32' && o.engine === 'tfjs')
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `dtype '${o.dtype}' runs on the onnx engine only (the tfjs engine computes in fp32)`,
+    );
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1))
     throw new FlattenError('BAD_ARGUMENT', `topK must be a whole number ≥ 1, got ${o.topK}`);
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1))
@@ -83,6 +94,7 @@ interface Runner {
   preprocess: Preprocess;
   channels: 1 | 3;
   source: string;
+  dtype: ModelDType;
   run(x: TensorData): Promise<{ logits: TensorData; features?: TensorData }>;
   dispose(): Promise<void>;
 }
@@ -100,11 +112,18 @@ function sessionRunner(session: OnnxSession): Pick<Runner, 'run' | 'dispose'> {
 /** A model on the chosen engine: on ONNX Runtime its graph is traced and loaded once, here. */
 async function modelRunner(m: LoadedModel, o: PipelineOptions): Promise<Runner> {
   const engine = o.engine ?? 'onnx';
-  const about = { engine, model: m, labels: m.labels, preprocess: m.preprocess, source: m.source };
+  const dtype = o.dtype ?? 'fp32';
+  const about = { engine, model: m, labels: m.labels, preprocess: m.preprocess, source: m.source, dtype };
   const channels = m.model.inChans === 1 ? 1 : 3;
   if (engine === 'onnx') {
     const { OnnxSession } = await import('../engines/onnx/session.js');
-    const { bytes } = exportOnnx({ name: m.name, model: m.model, checkpoint: m.weights, preprocess: m.preprocess });
+    const { bytes } = exportOnnx({
+      name: m.name,
+      model: m.model,
+      checkpoint: m.weights,
+      preprocess: m.preprocess,
+      dtype,
+    });
     return { ...about, channels, ...sessionRunner(await OnnxSession.create(bytes, m.name, { threads: o.threads })) };
   }
   const run = engineRunner(engine);
@@ -120,12 +139,10 @@ async function modelRunner(m: LoadedModel, o: PipelineOptions): Promise<Runner> 
   };
 }
 
-/** An `.onnx` file written by `flatten export`: its metadata says how to preprocess and what the classes are. */
-async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
+/** A session on an exported image model's bytes, its input checked. */
+async function openExported(bytes: Uint8Array, file: string, o: PipelineOptions) {
   if (o.engine === 'tfjs') throw new FlattenError('BAD_ARGUMENT', `${file}: an .onnx file runs on the onnx engine`);
   const { OnnxSession } = await import('../engines/onnx/session.js');
-  // read once: the session's own check, ORT and the metadata all use these bytes
-  const bytes = readFileBytes(file);
   const session = await OnnxSession.create(bytes, file, { threads: o.threads });
   const input = session.inputs.find((i) => i.name === MODEL_INPUT);
   if (!input || !session.outputs.includes('logits'))
@@ -133,7 +150,21 @@ async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
       'BAD_FILE',
       `${file}: not an image model exported by flatten (needs input '${MODEL_INPUT}' and output 'logits')`,
     );
+  return { session, channels: input.shape[1] === 1 ? (1 as const) : (3 as const), inputSide: input.shape[2] };
+}
+
+/** An `.onnx` file written by `flatten export`: its metadata says how to preprocess and what the classes are. */
+async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
+  // read once: the session's own check, ORT and the metadata all use these bytes
+  const bytes = readFileBytes(file);
   const meta = onnxMetadata(bytes);
+  const dtype = checkDType(meta['flatten.dtype'] ?? 'fp32', `${file}: metadata 'flatten.dtype'`);
+  if (o.dtype !== undefined && o.dtype !== dtype)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `${file} holds the ${dtype} graph, not ${o.dtype} (export again with --dtype ${o.dtype}, or use a model folder)`,
+    );
+  const { session, channels } = await openExported(bytes, file, o);
   const preprocess = parseJson<Preprocess>(meta['flatten.preprocess'] ?? 'null', {
     file,
     field: "metadata 'flatten.preprocess'",
@@ -141,7 +172,6 @@ async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
   if (!preprocess || typeof preprocess !== 'object' || typeof preprocess.imgSize !== 'number')
     throw new FlattenError('BAD_FILE', `${file}: metadata 'flatten.preprocess' is missing or not an eval transform`);
   const classes = Number(meta['flatten.num_classes']);
-  const channels = input.shape[1] === 1 ? 1 : 3;
   const name = meta['flatten.name'] ?? file;
   return {
     engine: 'onnx',
@@ -149,8 +179,41 @@ async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
     preprocess,
     channels,
     source: file,
+    dtype,
     ...sessionRunner(session),
   };
+}
+
+/** A folder written by `flatten export --format folder`: its JSON files give the classes and the eval transform. */
+async function folderRunner(dir: string, o: PipelineOptions): Promise<Runner> {
+  const f = readModelFolder(dir, { dtype: o.dtype });
+  const { session, channels, inputSide } = await openExported(readFileBytes(f.file), f.file, o);
+  if (channels !== f.channels || inputSide !== f.preprocess.imgSize) {
+    await session.release();
+    throw new FlattenError(
+      'BAD_CONFIG',
+      `${f.file} takes ${channels}-channel ${inputSide}² images, but ${dir}'s preprocessor_config.json makes ${f.channels}-channel ${f.preprocess.imgSize}² ones`,
+    );
+  }
+  return {
+    engine: 'onnx',
+    labels: f.labels,
+    preprocess: f.preprocess,
+    channels,
+    source: f.file,
+    dtype: f.dtype,
+    ...sessionRunner(session),
+  };
+}
+
+/** A string model: a registry name first, then an `.onnx` file, then a folder (`./name` for a folder named like a model). */
+function runnerFor(model: string, opts: PipelineOptions): Promise<Runner> {
+  if (findRegistryEntry(model)) return modelRunner(createModel(model, { checkpoint: opts.checkpoint }), opts);
+  const exported = /\.onnx$/i.test(model) ? fileRunner : isFolder(model) ? folderRunner : undefined;
+  if (exported && opts.checkpoint !== undefined)
+    throw new FlattenError('BAD_ARGUMENT', `${model}: a checkpoint does not apply, the weights are in the graph`);
+  if (exported) return exported(model, opts);
+  return modelRunner(createModel(model, { checkpoint: opts.checkpoint }), opts);
 }
 
 /**
@@ -159,7 +222,8 @@ async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
  *   const classify = await pipeline('image-classification', 'flatten_deit_fmnist');
  *   const [{ label, score }] = await classify('shirt.png');
  *
- * `model` is a registry name, a model from `createModel`, or an `.onnx` file written by `flatten export`. Images are file paths, encoded bytes (JPEG, PNG,
+ * `model` is a registry name, a model from `createModel`, an `.onnx` file written by `flatten export`, or a folder
+ * written by `flatten export --format folder` (the file of `dtype` is opened). Images are file paths, encoded bytes (JPEG, PNG,
  * WebP…) or decoded `{ data, width, height, channels }` pixels; each gets the model's eval transform.
  */
 export function pipeline(
@@ -184,19 +248,14 @@ export async function pipeline(
     );
   checkOptions(opts);
   if (opts.engine !== undefined) engineRunner(opts.engine);
-  const fwd =
-    typeof model !== 'string'
-      ? await modelRunner(model, opts)
-      : /\.onnx$/i.test(model)
-        ? await fileRunner(model, opts)
-        : await modelRunner(createModel(model, { checkpoint: opts.checkpoint }), opts);
+  const fwd = typeof model !== 'string' ? await modelRunner(model, opts) : await runnerFor(model, opts);
   const topK = opts.topK ?? 5;
   const batchOf = async (images: ImageInput[]) => {
     if (!images.length) throw new FlattenError('BAD_ARGUMENT', `${task}: no images given`);
     return toBatch(await prepareImages(images, fwd.preprocess, fwd.channels), fwd.preprocess);
   };
-  const { engine, labels, preprocess, source, dispose } = fwd;
-  const base = { task, model: fwd.model, engine, labels, preprocess, source, dispose };
+  const { engine, labels, preprocess, source, dtype, dispose } = fwd;
+  const base = { task, model: fwd.model, engine, labels, preprocess, source, dtype, dispose };
   if (task === 'image-feature-extraction') {
     const extract = async (images: ImageInput | ImageInput[]) => {
       const { features } = await fwd.run(await batchOf(Array.isArray(images) ? images : [images]));

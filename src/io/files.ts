@@ -15,11 +15,13 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
+  rmdirSync,
   unlinkSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { FlattenError, systemReason } from '../core/errors.js';
 
 /** Whole file as bytes; a missing or unreadable file is a BAD_FILE naming the path. */
@@ -65,19 +67,28 @@ const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
 /** The file name that `entry`, a temporary file of writeFileAtomic, was being written for. */
 export const tempTarget = (entry: string): string | undefined => TEMP_NAME.exec(entry)?.[1];
 
+/** A new file holding `bytes`, flushed to disk. */
+function writeNewFile(path: string, bytes: Uint8Array): void {
+  // 'wx': never write through something already at the name (a planted symlink)
+  const fd = openSync(path, 'wx');
+  try {
+    for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at);
+    // on disk before the rename, so a power cut cannot leave the new name on empty data
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A fresh name beside `path`, for what is being written for it (`kind` 'tmp', or 'old' for a folder moved aside). */
+const besideName = (path: string, kind = 'tmp') =>
+  join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${kind}`);
+
 /** Writes `bytes` to a new temporary file beside `path` and flushes it; returns the temporary name. */
 function writeTemp(path: string, bytes: Uint8Array): string {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = besideName(path);
   try {
-    // 'wx': never write through something already at the temporary name (a planted symlink)
-    const fd = openSync(tmp, 'wx');
-    try {
-      for (let at = 0; at < bytes.byteLength;) at += writeSync(fd, bytes, at);
-      // on disk before the rename, so a power cut cannot leave the new name on empty data
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewFile(tmp, bytes);
     return tmp;
   } catch (err) {
     removeQuietly(tmp);
@@ -177,3 +188,73 @@ export function ensureOutputDir(path: string, what: string): void {
     throw new FlattenError('BAD_ARGUMENT', `${what} ${path}: the folder is not writable (${systemReason(err)})`);
   }
 }
+
+/**
+ * Checks an output folder before any work is done: absent, or an empty folder, or (with `overwrite`) any
+ * folder. `what` names the option in the message ("--out").
+ */
+export function checkOutputFolder(dir: string, opts: { overwrite?: boolean; what?: string } = {}): void {
+  const what = opts.what ? `${opts.what} ${dir}` : dir;
+  let st: Stats;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new FlattenError('BAD_FILE', `${what}: cannot inspect (${systemReason(err)})`);
+  }
+  if (!st.isDirectory()) throw new FlattenError('BAD_ARGUMENT', `${what}: exists and is not a folder`);
+  if (!opts.overwrite && readdirSync(dir).length > 0)
+    throw new FlattenError('BAD_ARGUMENT', `${what}: the folder is not empty (pass --overwrite to replace it)`);
+}
+
+/**
+ * A whole folder, all or none: every file is written and flushed into a temporary folder beside `dir` (the
+ * same file system), which is then renamed to `dir`. An existing `dir` must be empty unless `overwrite`; the old
+ * folder is moved aside first and deleted only once the new one is in place (and moved back if that fails).
+ * `files` paths are relative to `dir` ("onnx/model.onnx").
+ */
+export function writeFolderAtomic(
+  dir: string,
+  files: { path: string; bytes: Uint8Array }[],
+  opts: { overwrite?: boolean; what?: string } = {},
+): void {
+  checkOutputFolder(dir, opts);
+  for (const f of files)
+    if (isAbsolute(f.path) || normalize(f.path).startsWith('..'))
+      throw new FlattenError('BAD_ARGUMENT', `${f.path}: a folder's file must lie inside it`);
+  ensureOutputDir(dirname(dir), opts.what ?? 'folder');
+  const tmp = besideName(dir);
+  try {
+    mkdirSync(tmp);
+    for (const f of files) {
+      mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
+      writeNewFile(join(tmp, f.path), f.bytes);
+    }
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new FlattenError('BAD_FILE', `${dir}: cannot write the folder (${systemReason(err)})`);
+  }
+  let old: string | undefined;
+  try {
+    if (lstatExists(dir)) {
+      // an empty folder is removed (rename over a folder is not portable); a full one is kept until the end
+      if (readdirSync(dir).length === 0) rmdirSync(dir);
+      else renameSync(dir, (old = besideName(dir, 'old')));
+    }
+    renameSync(tmp, dir);
+  } catch (err) {
+    if (old && !lstatExists(dir)) renameSync(old, dir);
+    rmSync(tmp, { recursive: true, force: true });
+    throw new FlattenError('BAD_FILE', `${dir}: cannot write the folder (${systemReason(err)})`);
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+}
+
+const lstatExists = (path: string) => {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -12,12 +12,13 @@ import { FlattenError } from '../core/errors.js';
 import { budgetFor, type ReadBudget, type ReadOptions } from './budget.js';
 import { crc32 } from './crc32.js';
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
+/** Record signatures (shared with zip_write.ts). */
+export const SIG_LOCAL = 0x04034b50;
+export const SIG_CENTRAL = 0x02014b50;
+export const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
-const EOCD_SIZE = 22;
+export const EOCD_SIZE = 22;
 /** Deflate cannot expand data more than about 1032 to 1; a larger declared size is a lie. */
 const MAX_DEFLATE_RATIO = 1032;
 const utf8 = new TextDecoder('utf-8');

@@ -5,11 +5,11 @@
  */
 import { FlattenError } from '../core/errors.js';
 import { crc32 } from './crc32.js';
+import { EOCD_SIZE, SIG_CENTRAL, SIG_EOCD, SIG_LOCAL } from './zip.js';
 
 const ALIGN = 64;
 const LOCAL_HEADER = 30;
 const CENTRAL_HEADER = 46;
-const EOCD = 22;
 const LIMIT = 0xffffffff;
 /** torch's padding field id: the bytes 'F', 'B'. */
 const PAD_ID = 0x4246;
@@ -36,7 +36,7 @@ export function writeStoredZip(entries: ZipInput[], what = 'zip'): Uint8Array {
   });
   const cdStart = at;
   const cdSize = names.reduce((a, n) => a + CENTRAL_HEADER + n.length, 0);
-  const total = cdStart + cdSize + EOCD;
+  const total = cdStart + cdSize + EOCD_SIZE;
   if (total > LIMIT || entries.length > 0xffff)
     throw new FlattenError(
       'TOO_LARGE',
@@ -59,7 +59,7 @@ export function writeStoredZip(entries: ZipInput[], what = 'zip'): Uint8Array {
   };
   entries.forEach((e, i) => {
     const { local, pad, data } = layout[i];
-    v.setUint32(local, 0x04034b50, true);
+    v.setUint32(local, SIG_LOCAL, true);
     common(local + 4, i);
     v.setUint16(local + 28, 4 + pad, true);
     out.set(names[i], local + LOCAL_HEADER);
@@ -71,7 +71,7 @@ export function writeStoredZip(entries: ZipInput[], what = 'zip'): Uint8Array {
   });
   let p = cdStart;
   entries.forEach((_, i) => {
-    v.setUint32(p, 0x02014b50, true);
+    v.setUint32(p, SIG_CENTRAL, true);
     v.setUint16(p + 4, 20, true); // version made by
     common(p + 6, i);
     // extra, comment, disk, internal and external attributes: none
@@ -79,7 +79,7 @@ export function writeStoredZip(entries: ZipInput[], what = 'zip'): Uint8Array {
     out.set(names[i], p + CENTRAL_HEADER);
     p += CENTRAL_HEADER + names[i].length;
   });
-  v.setUint32(p, 0x06054b50, true);
+  v.setUint32(p, SIG_EOCD, true);
   v.setUint16(p + 8, entries.length, true);
   v.setUint16(p + 10, entries.length, true);
   v.setUint32(p + 12, cdSize, true);

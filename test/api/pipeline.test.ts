@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { createModel, exportOnnx, FlattenError, pipeline, type RawImage } from '../../src/index.js';
+import { createModel, exportOnnx, pipeline, type RawImage } from '../../src/index.js';
 import { fashionMnist } from '../../src/data/fashion_mnist.js';
+import { rejectsNamed } from '../util.js';
 
 // counts graph traces, to prove that a pipeline traces its model once, not once per call
 const traces = vi.hoisted(() => ({ count: 0 }));
@@ -30,16 +31,6 @@ beforeAll(() => {
     return { image: { data: data.pixels.slice(i * 784, (i + 1) * 784), width: 28, height: 28, channels: 1 }, label };
   });
 });
-
-const named = async (p: Promise<unknown>, code: string) => {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(FlattenError);
-  expect((e as FlattenError).code).toBe(code);
-  return (e as FlattenError).message;
-};
 
 describe("pipeline('image-classification')", () => {
   it('classifies the Fashion-MNIST samples with the shipped weights; the graph is traced once', async () => {
@@ -94,27 +85,53 @@ describe("pipeline('image-classification')", () => {
     await Promise.all([fromFile.dispose(), fromName.dispose()]);
   });
 
+  it('exports a name in the dtype asked; an .onnx file runs in the dtype it holds', async () => {
+    const q8 = await pipeline('image-classification', 'flatten_deit_fmnist', { dtype: 'q8', topK: 1, threads: 1 });
+    const fp32 = await pipeline('image-classification', 'flatten_deit_fmnist', { topK: 1, threads: 1 });
+    expect([q8.dtype, fp32.dtype]).toEqual(['q8', 'fp32']);
+    const images = samples.map((s) => s.image);
+    const [a, b] = [await q8(images), await fp32(images)];
+    expect(a.map((t) => t[0].label)).toEqual(b.map((t) => t[0].label));
+    expect(a.some((t, i) => t[0].score !== b[i][0].score)).toBe(true); // a different graph ran
+    const file = join(dir, 'q4.onnx');
+    writeFileSync(
+      file,
+      exportOnnx({ name: 'flatten_deit_fmnist', checkpoint: createModel('flatten_deit_fmnist').weights, dtype: 'q4' })
+        .bytes,
+    );
+    const q4 = await pipeline('image-classification', file);
+    expect(q4.dtype).toBe('q4');
+    expect(await rejectsNamed(pipeline('image-classification', file, { dtype: 'fp32' }), 'BAD_ARGUMENT')).toMatch(
+      /q4\.onnx holds the q4 graph, not fp32/,
+    );
+    await Promise.all([q8.dispose(), fp32.dispose(), q4.dispose()]);
+  });
+
   it('names bad options, images and tasks', async () => {
     const fm = createModel('flatten_deit_fmnist');
-    expect(await named(pipeline('image-classification', fm, { device: 'webgpu' as 'cpu' }), 'BAD_ARGUMENT')).toMatch(
-      /device 'webgpu'/,
+    expect(
+      await rejectsNamed(pipeline('image-classification', fm, { device: 'webgpu' as 'cpu' }), 'BAD_ARGUMENT'),
+    ).toMatch(/device 'webgpu'/);
+    expect(await rejectsNamed(pipeline('image-classification', fm, { dtype: 'q9' as 'q8' }), 'BAD_CONFIG')).toMatch(
+      /unknown dtype 'q9'; valid: fp32, fp16, q8, q4/,
     );
-    expect(await named(pipeline('image-classification', fm, { dtype: 'q8' as 'fp32' }), 'BAD_ARGUMENT')).toMatch(
-      /dtype 'q8'/,
-    );
-    expect(await named(pipeline('image-classification', fm, { topK: 0 }), 'BAD_ARGUMENT')).toMatch(/topK/);
-    expect(await named(pipeline('image-classification', fm, { engine: 'gpu' as 'onnx' }), 'BAD_ARGUMENT')).toMatch(
-      /unknown engine 'gpu'/,
-    );
-    expect(await named(pipeline('depth-estimation' as 'image-classification', fm), 'BAD_ARGUMENT')).toMatch(
+    // a runtime that cannot run a dtype is named: tfjs computes in fp32
+    expect(
+      await rejectsNamed(pipeline('image-classification', fm, { dtype: 'q8', engine: 'tfjs' }), 'BAD_ARGUMENT'),
+    ).toMatch(/dtype 'q8' runs on the onnx engine only/);
+    expect(await rejectsNamed(pipeline('image-classification', fm, { topK: 0 }), 'BAD_ARGUMENT')).toMatch(/topK/);
+    expect(
+      await rejectsNamed(pipeline('image-classification', fm, { engine: 'gpu' as 'onnx' }), 'BAD_ARGUMENT'),
+    ).toMatch(/unknown engine 'gpu'/);
+    expect(await rejectsNamed(pipeline('depth-estimation' as 'image-classification', fm), 'BAD_ARGUMENT')).toMatch(
       /unknown task/,
     );
-    expect(await named(pipeline('image-classification', 'flatten_nope'), 'BAD_CONFIG')).toMatch(/flatten_nope/);
+    expect(await rejectsNamed(pipeline('image-classification', 'flatten_nope'), 'BAD_CONFIG')).toMatch(/flatten_nope/);
     const classify = await pipeline('image-classification', fm, { engine: 'tfjs' });
     const short: RawImage = { data: new Uint8Array(10), width: 28, height: 28, channels: 1 };
-    expect(await named(classify(short), 'BAD_SHAPE')).toMatch(/need 784 bytes, got 10/);
-    expect(await named(classify(new Uint8Array([1, 2, 3])), 'BAD_FILE')).toMatch(/not a readable image/);
-    expect(await named(classify([]), 'BAD_ARGUMENT')).toMatch(/no images/);
+    expect(await rejectsNamed(classify(short), 'BAD_SHAPE')).toMatch(/need 784 bytes, got 10/);
+    expect(await rejectsNamed(classify(new Uint8Array([1, 2, 3])), 'BAD_FILE')).toMatch(/not a readable image/);
+    expect(await rejectsNamed(classify([]), 'BAD_ARGUMENT')).toMatch(/no images/);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createModelFromConfig, warnIfRandom } from '../../api/model.js';
+import { checkDType } from '../../api/dtype.js';
 import { pipeline } from '../../api/pipeline.js';
 import { FlattenError } from '../../core/errors.js';
 import { action, parseEngineOption, parseIntOption, warn } from '../run.js';
@@ -11,6 +12,7 @@ interface ClassifyOpts {
   checkpoint?: string;
   topK: number;
   engine: 'onnx' | 'tfjs';
+  dtype?: string;
   threads?: number;
   json?: boolean;
 }
@@ -19,14 +21,17 @@ interface ClassifyOpts {
 export function registerClassify(program: Command): void {
   program
     .command('classify')
-    .description('classify images (JPEG/PNG/WebP…) with a registry model, a model config or an exported .onnx file')
+    .description(
+      'classify images (JPEG/PNG/WebP…) with a registry model, a model config, an exported .onnx file or model folder',
+    )
     .argument('<images...>', 'image files')
     .option('--model <name>', 'registry model, e.g. flatten_swin_t or flatten_deit_fmnist')
     .option('--config <config.json>', 'or a golden-format model config')
-    .option('--onnx <model.onnx>', 'or a model written by `flatten export`')
+    .option('--onnx <model.onnx|dir>', 'or a model file or folder written by `flatten export`')
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); default: the weights shipped for the model')
     .option('--top-k <k>', 'how many classes to show', parseIntOption('--top-k'), 5)
     .option('--engine <name>', 'onnx or tfjs', parseEngineOption, 'onnx')
+    .option('--dtype <dtype>', 'fp32 (default), fp16, q8 or q4: the export, or the folder’s file, to run (onnx engine)')
     .option('--threads <n>', 'ONNX Runtime threads (default: every core)', parseIntOption('--threads'))
     .option('--json', 'print JSON')
     .action(
@@ -36,14 +41,19 @@ export function registerClassify(program: Command): void {
         if (o.onnx && o.checkpoint)
           throw new FlattenError('BAD_ARGUMENT', '--checkpoint does not apply to --onnx: the weights are in the file');
         const model = o.config ? createModelFromConfig(o.config, { checkpoint: o.checkpoint }) : (o.model ?? o.onnx!);
-        const classify = await pipeline('image-classification', model, { ...o, topK: o.topK });
+        const dtype = o.dtype === undefined ? undefined : checkDType(o.dtype, '--dtype');
+        const classify = await pipeline('image-classification', model, { ...o, dtype, topK: o.topK });
         if (classify.model) warnIfRandom(classify.model, warn);
         try {
           const results = await classify(images);
           if (o.json) {
             const predictions = results.map((top, i) => ({ image: images[i], top }));
             console.log(
-              JSON.stringify({ model: o.model ?? o.config ?? o.onnx, weights: classify.source, predictions }, null, 2),
+              JSON.stringify(
+                { model: o.model ?? o.config ?? o.onnx, weights: classify.source, dtype: classify.dtype, predictions },
+                null,
+                2,
+              ),
             );
             return;
           }

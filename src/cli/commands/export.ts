@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import { parseDtypeList, type ModelDType } from '../../api/dtype.js';
 import { exportOnnxFile, MODEL_INPUT } from '../../api/export.js';
+import { exportModelFolder } from '../../api/folder.js';
+import { FlattenError } from '../../core/errors.js';
 import { action, imgSizeOf, parseImgSize, parseIntOption, warn } from '../run.js';
 
 interface ExportOpts {
@@ -7,9 +10,46 @@ interface ExportOpts {
   checkpoint?: string;
   imgSize?: [number, number];
   resolution?: number;
-  output: string;
+  format?: 'onnx' | 'folder';
+  dtype?: string;
+  output?: string;
+  out?: string;
+  overwrite?: boolean;
   strict: boolean;
   check: boolean;
+}
+
+const mib = (bytes: number) =>
+  bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const randomWarning = (name: string, what: string) =>
+  warn(`${name} has no weights here; ${what} RANDOM weights (pass --checkpoint)`);
+
+/** --format and the output option agree: one .onnx file with --output, a folder with --out. */
+function outputOf(o: ExportOpts): { format: 'onnx' | 'folder'; dtypes?: ModelDType[] } {
+  const format = o.format ?? (o.out !== undefined ? 'folder' : 'onnx');
+  if (format !== 'onnx' && format !== 'folder')
+    throw new FlattenError('BAD_ARGUMENT', `--format '${String(format)}': available: onnx, folder`);
+  if (
+    format === 'folder' ? o.out === undefined || o.output !== undefined : o.output === undefined || o.out !== undefined
+  )
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      format === 'folder'
+        ? '--format folder writes the folder given by --out <dir> (not --output)'
+        : 'give --output <model.onnx> (or --format folder --out <dir>)',
+    );
+  if (o.overwrite && format === 'onnx')
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      '--overwrite applies to --out folders (an .onnx file is replaced atomically)',
+    );
+  const dtypes = o.dtype === undefined ? undefined : parseDtypeList(o.dtype);
+  if (format === 'onnx' && dtypes && dtypes.length > 1)
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `--dtype ${o.dtype}: one .onnx file holds one dtype; use --format folder --out <dir> for several`,
+    );
+  return { format, dtypes };
 }
 
 const histogram = (h: Record<string, number>) =>
@@ -31,18 +71,40 @@ export function registerExport(program: Command): void {
     .option('--checkpoint <file>', 'weights (.pth or .safetensors); deterministic random weights when omitted')
     .option('--img-size <H[,W]>', 'input size in pixels, baked into the graph (default: the model’s own)', parseImgSize)
     .option('--resolution <R>', 'the same as --img-size R,R', parseIntOption('--resolution'))
-    .requiredOption('--output <model.onnx>', 'where to write the model')
+    .option('--output <model.onnx>', 'write one .onnx file')
+    .option(
+      '--format <onnx|folder>',
+      'one .onnx file, or a folder that transformers.js loads (default: by --output/--out)',
+    )
+    .option('--out <dir>', 'the folder of --format folder: config.json, preprocessor_config.json, onnx/model*.onnx')
+    .option('--dtype <list>', 'fp32, fp16, q8, q4; a comma list for a folder (default fp32)')
+    .option('--overwrite', 'replace an --out folder that is not empty')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .option('--no-check', 'skip loading the result in onnxruntime (which also counts its optimized nodes)')
     .action(
       action(async (name: string, o: ExportOpts) => {
-        const r = await exportOnnxFile({ name, ...o, imgSize: imgSizeOf(o) });
-        if (r.weights === 'random')
-          warn(`${name} has no weights here; the file holds RANDOM weights (pass --checkpoint)`);
-        const { imgSize: res, inChans } = r.model;
+        const { format, dtypes } = outputOf(o);
+        const imgSize = imgSizeOf(o);
+        if (format === 'folder') {
+          const f = await exportModelFolder({ name, ...o, out: o.out!, dtypes, imgSize });
+          if (f.weights === 'random') randomWarning(name, 'the folder holds');
+          const total = f.files.reduce((a, x) => a + x.bytes, 0);
+          console.log(
+            `wrote ${f.out}/ (${mib(total)}): ${name}, input '${MODEL_INPUT}', outputs 'logits' and 'pooler_output'`,
+          );
+          for (const x of f.files)
+            console.log(`  ${x.path.padEnd(28)} ${mib(x.bytes).padStart(9)}${x.dtype ? `  ${x.dtype}` : ''}`);
+          return;
+        }
+        const r = await exportOnnxFile({ name, ...o, output: o.output!, dtype: dtypes?.[0], imgSize });
+        if (r.weights === 'random') randomWarning(name, 'the file holds');
+        const {
+          imgSize: [h, w],
+          inChans,
+        } = r.model;
         console.log(
-          `wrote ${r.output} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): ${name} at ${res}×${res}, input '${MODEL_INPUT}' ` +
-            `(batch, ${inChans}, ${res}, ${res}), outputs 'logits' and 'pooler_output', opset ${r.opset}`,
+          `wrote ${r.output} (${mib(r.bytes)}): ${name} at ${h}×${w}, input '${MODEL_INPUT}' ` +
+            `(batch, ${inChans}, ${h}, ${w}), outputs 'logits' and 'pooler_output', opset ${r.opset}`,
         );
         console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
         if (r.optimized)
