@@ -176,6 +176,8 @@ describe('bad model folders and outputs', () => {
     );
     expect(named(() => readModelFolder(crop), 'BAD_CONFIG')).toMatch(/size 28 with crop_size 28 is not our eval/);
     // the folder holds fp32 only
+    const nopre = variant('no-pre', (d) => rmSync(join(d, 'preprocessor_config.json')));
+    expect(named(() => readModelFolder(nopre), 'BAD_FILE')).toMatch(/no-pre.preprocessor_config\.json: missing/);
     const fp32 = variant('fp32-only', () => {});
     expect(named(() => readModelFolder(fp32, { dtype: 'q4' }), 'BAD_FILE')).toMatch(
       /no onnx\/model_q4\.onnx for dtype 'q4' \(the folder has: fp32\)/,

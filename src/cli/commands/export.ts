@@ -90,7 +90,7 @@ export function registerExport(program: Command): void {
           if (f.weights === 'random') randomWarning(name, 'the folder holds');
           const total = f.files.reduce((a, x) => a + x.bytes, 0);
           console.log(
-            `wrote ${f.out}/ (${mib(total)}): ${name}, input '${MODEL_INPUT}', outputs 'logits' and 'pooler_output'`,
+            `wrote ${f.out.replace(/\/+$/, '')}/ (${mib(total)}): ${name}, input '${MODEL_INPUT}', outputs 'logits' and 'pooler_output'`,
           );
           for (const x of f.files)
             console.log(`  ${x.path.padEnd(28)} ${mib(x.bytes).padStart(9)}${x.dtype ? `  ${x.dtype}` : ''}`);
