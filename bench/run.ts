@@ -7,9 +7,9 @@
  *                  tracks the host's core-to-core latency against Swin-T and attention speed, into bench/PHASES.md
  *   --models a,b   --engines onnx,tfjs   --threads 1,2   --batches 1,8   --tokens 196,784,...
  *   --quick        fewer runs per configuration
+ *   --only dtypes  the fp32/fp16/q8/q4 exports instead (bench/dtypes.ts: --parts, --models, --threads, --rounds, --levers)
  */
 import { spawnSync } from 'node:child_process';
-import { build } from 'esbuild';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import { modelInfo } from '../src/api/info.js';
 import { buildNamed } from '../src/models/build.js';
 import { formatTable } from '../src/cli/table.js';
 import { softmaxBytes, type AttentionVariant } from './attention.js';
+import { bundleChild, childEnv } from './child_build.js';
 import type { AttentionSpec, Job, PairTiming, PhaseSlot, Timing } from './child.js';
 import { phaseReport } from './phases.js';
 import { machine, markdownTable, median, type Row } from './report.js';
@@ -31,6 +32,11 @@ const opt = (name: string, dflt: string) => {
 };
 const quick = args.includes('--quick');
 const parts = opt('only', 'models,attention');
+// `--only dtypes`: the fp32/fp16/q8/q4 exports' accuracy and speed, on their own (bench/dtypes.ts reads the options)
+if (parts.includes('dtypes')) {
+  await import('./dtypes.js');
+  process.exit(0);
+}
 const MODELS = opt('models', 'flatten_swin_t,flatten_pvt_tiny,flatten_cswin_t,flatten_pvt_v2_b0');
 const ENGINES = opt('engines', 'onnx,tfjs') as ('onnx' | 'tfjs')[];
 const THREADS = opt('threads', '1,2').map(Number);
@@ -42,27 +48,8 @@ const SOFTMAX_LIMIT = 4 * 2 ** 30;
 const resultsDir = join(here, 'results');
 mkdirSync(join(resultsDir, 'models'), { recursive: true });
 
-// Children run plain compiled JavaScript, as the CLI does from dist/: under tsx, Node keeps a loader thread
-// beside the main one, and on this 2-vCPU VM 2-thread sgemm then fell into a 3× slower mode in most processes
-// (19 ms against 6.5 ms). Launched in alternation, 11 of 12 plain-node processes ran at ~6.5 ms, against 2 of 12
-// under tsx or with one idle worker thread (7 stayed at ~19 ms throughout).
 const childJs = join(resultsDir, 'child.mjs');
-// onnxruntime-node copies every output into a fresh ArrayBuffer. glibc hands large blocks back to the kernel on
-// free, so each run's copy faults its pages in again (~1 per 4 KiB: 3136 for a 50176×64 output), and on this VM a
-// fault costs up to ~12 µs: the same 1024² sgemm measured 6.5 or 19 ms by the luck of the allocator. Raising the
-// thresholds (trim: 256 MiB; mmap: 32 MiB, the most glibc takes) keeps freed blocks mapped: 0 faults per run. The
-// README gives users the same setting.
-const KEEP_PAGES = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432';
-const childEnv = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? KEEP_PAGES };
-await build({
-  entryPoints: [join(here, 'child.ts')],
-  outfile: childJs,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-});
+await bundleChild(join(here, 'child.ts'), childJs);
 
 /** Run one configuration in a fresh process; a crash (tfjs-wasm running out of its heap) becomes `failed`. */
 function child(job: Extract<Job, { kind: 'pair' }>): PairTiming | { failed: string };

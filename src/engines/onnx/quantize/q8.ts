@@ -2,8 +2,9 @@
  * q8: dynamic int8 Linears. Each weight is quantized at export, per output channel; each activation at run time
  * by DynamicQuantizeLinear (uint8, per tensor). The form written is the standard ONNX one,
  *   DynamicQuantizeLinear → MatMulInteger → Cast → Mul(x_scale·w_scale) [→ Add(bias)],
- * which ORT (level 'extended' and up) fuses into com.microsoft DynamicQuantizeMatMul, one node per Linear,
- * with the weight prepacked at load. Everything else (LayerNorm, φ, kᵀv, the normaliser, softmax, convs)
+ * which ORT (level 'extended' and up) fuses into com.microsoft DynamicQuantizeMatMul, one node per Linear (and,
+ * where Linears read the same rows, one shared DynamicQuantizeLinear and MatMulIntegerToFloat each), with the
+ * weight prepacked at load. Everything else (LayerNorm, φ, kᵀv, the normaliser, softmax, convs)
  * stays fp32: see docs/quantization.md for the measured alternatives.
  */
 import { DataType, type ModelProto, type NodeProto } from '../proto.js';
@@ -18,14 +19,9 @@ export interface Q8Options {
   weights?: 'int8' | 'int7' | 'uint8';
   /** One scale per output channel (default) or one per weight. */
   perChannel?: boolean;
-  /**
-   * Quantize an activation once for all the Linears that read it (q, k, v of one input). ORT then cannot fuse
-   * DynamicQuantizeLinear into each MatMul (it needs a single reader) and runs MatMulIntegerToFloat instead.
-   */
-  shareActivations?: boolean;
 }
 
-export const Q8_DEFAULTS: Required<Q8Options> = { weights: 'int8', perChannel: true, shareActivations: false };
+export const Q8_DEFAULTS: Required<Q8Options> = { weights: 'int8', perChannel: true };
 
 /** A quantized (out, in) weight: integers transposed to (in, out) for MatMulInteger, a scale and zero point per channel. */
 interface QWeight {
@@ -68,24 +64,18 @@ export function quantizeQ8(model: ModelProto, opts: Q8Options = {}): ModelProto 
   const o = { ...Q8_DEFAULTS, ...opts };
   const edit = new GraphEdit(model);
   const replace = new Map<NodeProto, NodeProto[]>();
-  const shared = new Map<string, string[]>();
-  // a shared DynamicQuantizeLinear is written with its first reader, before the others
-  for (const l of findLinears(edit)) replace.set(l.node, q8Linear(edit, l, o, shared));
+  for (const l of findLinears(edit)) replace.set(l.node, q8Linear(edit, l, o));
   return edit.finish(replace);
 }
 
-function q8Linear(edit: GraphEdit, l: Linear, o: Required<Q8Options>, shared: Map<string, string[]>): NodeProto[] {
+function q8Linear(edit: GraphEdit, l: Linear, o: Required<Q8Options>): NodeProto[] {
   const [out, inF] = l.weight.shape;
   const w = quantizeWeight(l.weight.data, out, inF, o);
   const intType = o.weights === 'uint8' ? DataType.UINT8 : DataType.INT8;
   const base = l.node.outputs[0];
-  const nodes: NodeProto[] = [];
-  let act = o.shareActivations ? shared.get(l.x) : undefined;
-  if (!act) {
-    act = ['quantized', 'scale', 'zero_point'].map((s) => edit.name(`${l.x}/${s}`));
-    nodes.push(edit.node('DynamicQuantizeLinear', [l.x], act));
-    if (o.shareActivations) shared.set(l.x, act);
-  }
+  // one per Linear: ORT's common-subexpression pass merges those of q, k and v, which read the same rows
+  const act = ['quantized', 'scale', 'zero_point'].map((s) => edit.name(`${l.x}/${s}`));
+  const nodes: NodeProto[] = [edit.node('DynamicQuantizeLinear', [l.x], act)];
   const [xq, xs, xz] = act;
   const wq = edit.initializer(`${base}/weight_q8`, [inF, out], intType, w.q);
   const ws = edit.initializer(`${base}/weight_scale`, o.perChannel ? [out] : [], DataType.FLOAT, w.scale);
