@@ -190,19 +190,27 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     const pos = v2 ? [] : cfg.embed_dims.slice(0, n).map((c, i) => [`pos_embed${i + 1}`, c] as const);
     // every size per axis [H, W]
     const each = (f: (side: number) => number): [number, number] => [f(this.imgSize[0]), f(this.imgSize[1])];
+    const embedArgs = (i: number) =>
+      v2
+        ? { kernel: i === 0 ? 7 : 3, stride: i === 0 ? 4 : 2, padding: i === 0 ? 3 : 1 }
+        : { kernel: i === 0 ? cfg.patch_size : 2, stride: i === 0 ? cfg.patch_size : 2, padding: 0 };
+    // each stage's real grid, the patch embed conv's output
     let hw = this.imgSize;
     const grids: [number, number][] = [];
     for (let i = 0; i < n; i++) {
-      const stride = i === 0 ? (v2 ? 4 : cfg.patch_size) : 2;
-      hw = [Math.floor(hw[0] / stride), Math.floor(hw[1] / stride)];
+      const { kernel: k, stride: s, padding: p } = embedArgs(i);
+      hw = [Math.floor((hw[0] + 2 * p - k) / s) + 1, Math.floor((hw[1] + 2 * p - k) / s) + 1];
       grids.push(hw);
     }
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depths.slice(0, n));
     let blockIndex = 0;
-    // v1 sizes pos_embed and the attention PE from each PatchEmbed's nominal grid: img/patch, then
-    // (img // 2^(i+1)) // 2. They equal the real grid unless patch_size ≠ 4; pos_embed is then resized.
-    const nominal = grids.map((g, i) =>
-      v2 || i === 0 ? g : each((side) => Math.floor(Math.floor(side / 2 ** (i + 1)) / 2)),
+    // pos_embed (v1) and the attention PE are sized from each PatchEmbed's nominal grid: img // stride, then
+    // (img // 2^(i+1)) // 2. That is the real grid for sides that are multiples of 32 (and v1's patch_size 4);
+    // pos_embed is otherwise resized at forward, and a focused block's PE fails to fit as the official one does.
+    const nominal = grids.map((_, i) =>
+      each((side) =>
+        i === 0 ? Math.floor(side / embedArgs(0).stride) : Math.floor(Math.floor(side / 2 ** (i + 1)) / 2),
+      ),
     );
     const posPaths = pos.map(([name, c], i) =>
       t.add({
@@ -216,10 +224,7 @@ export class FLattenPvt extends ImageClassifier<PvtConfig> {
     for (let i = 0; i < n; i++) {
       const cin = i === 0 ? cfg.in_chans : cfg.embed_dims[i - 1];
       const c = cfg.embed_dims[i];
-      const embedArgs = v2
-        ? { kernel: i === 0 ? 7 : 3, stride: i === 0 ? 4 : 2, padding: i === 0 ? 3 : 1 }
-        : { kernel: i === 0 ? cfg.patch_size : 2, stride: i === 0 ? cfg.patch_size : 2 };
-      const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs);
+      const embed = new Conv2d(t, `patch_embed${i + 1}.proj`, cin, c, embedArgs(i));
       const embedNorm = new LayerNorm(t, `patch_embed${i + 1}.norm`, c, 1e-5);
       const blocks = blockTypes(cfg.attn_type, i, cfg.depths[i]).map((type, j) => {
         const opts = { v2, type, stage: i, dim: c, grid: nominal[i], dropRate: rates[blockIndex++] };

@@ -210,6 +210,10 @@ describe('PVT and PVTv2 at other sizes, non-square included, as the official mod
   });
 
   it('named errors: a non-square size for Swin, a PVT size its sr does not divide, a pos_embed that is no grid', () => {
+    // PVTv2 at 240²: the stride-2 convs give stage 4 an 8×8 map, the official PatchEmbed sizes its PE for 7×7
+    expect(() => createModel(config('pvt_v2_llll'), { imgSize: 240 })).toThrow(
+      /block4\.0\.attn: positional_encoding holds 49 tokens but this block sees 64; the official module fails the same way/,
+    );
     expect(() => createModel('flatten_swin_t', { imgSize: [224, 288] })).toThrow(
       /imgSize 224×288: swin takes square sizes only .*PVT and PVTv2/,
     );
