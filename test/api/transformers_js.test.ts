@@ -42,8 +42,10 @@ describe('transformers.js loads our model folders', () => {
       );
       expect(t.map((c) => c.label)).toEqual(o.map((c) => c.label));
       expect(o.slice(40).map((c) => c.label)).toEqual(['Bag', 'Sneaker', 'T-shirt/top']);
-      // same pixels in, same graph: the same probabilities
-      t.slice(0, 40).forEach((c, i) => expect(Math.abs(c.score - o[i].score)).toBeLessThan(1e-5));
+      // same pixels in, same graph: the same probabilities (q8 within 0.01: over the 10,000 test images the two
+      // sessions' int8 paths differ by up to 0.0064, with every top-1 equal)
+      const tol = dtype === 'q8' ? 1e-2 : 1e-5;
+      t.slice(0, 40).forEach((c, i) => expect(Math.abs(c.score - o[i].score)).toBeLessThan(tol));
       await theirs.dispose();
       await ours.dispose();
     }
