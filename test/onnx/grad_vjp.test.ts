@@ -120,10 +120,15 @@ const cases: Case[] = [
     fn: (o, x, w, b) => o.conv2d(x, w, b, { padding: 1, groups: 2 }),
   },
   {
-    name: 'depthwise conv 5×5 on tokens turned into an image',
+    name: 'depthwise conv 5×5 on tokens turned into an image (a Toeplitz MatMul on this small map)',
     shapes: [[2, 25, 4], [4, 1, 5, 5], [4]],
     fn: (o, t, w, b) =>
       o.conv2d(o.transpose(o.reshape(t, [2, 5, 5, 4]), [0, 3, 1, 2]), w, b, { padding: 2, groups: 4 }),
+  },
+  {
+    name: 'depthwise conv 3×3 on a map too large for its Toeplitz MatMul (ORT Conv)',
+    shapes: [[1, 3, 12, 12], [3, 1, 3, 3], [3]],
+    fn: (o, x, w, b) => o.conv2d(x, w, b, { padding: 1, groups: 3 }),
   },
   {
     name: 'layer norm',

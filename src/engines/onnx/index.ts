@@ -4,3 +4,4 @@ export { traceOnnx, type TraceInput, type TraceOptions, type Traced } from './tr
 export { OnnxOps } from './ops.js';
 export { OPSET } from './graph.js';
 export { nodeOpTypes, onnxMetadata, opHistogram } from './inspect.js';
+export { traceTrainStep, gradName, type TrainStepOptions, type TrainStepGraph, type MaskInput } from './grad/step.js';

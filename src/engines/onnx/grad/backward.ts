@@ -44,11 +44,28 @@ export function backward(g: Graph, loss: Value, wrt: Value[]): (Value | undefine
     const prev = grads.get(v);
     grads.set(v, prev ? b.add(prev, d) : d);
   };
+  // gradients of slices of a value (q, k, v of one qkv; a cls token and the rest), kept apart until all of its
+  // readers are done: slabs that tile an axis become one Concat instead of a zero-padded copy each plus their sum
+  const slabs = new Map<Value, Slab[]>();
+  const gradOf = (v: Value) => {
+    const parts = slabs.get(v);
+    if (parts) {
+      slabs.delete(v);
+      for (const d of joinSlabs(b, v, parts)) accumulate(v, d);
+    }
+    return grads.get(v);
+  };
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
-    const dy = grads.get(node.output);
+    const dy = gradOf(node.output);
     if (!dy || !varies.has(node.output)) continue;
     grads.delete(node.output);
+    const slab = node.op === 'Slice' && varies.has(node.inputs[0]!) ? sliceSlab(node, dy) : undefined;
+    if (slab) {
+      const x = node.inputs[0]!;
+      slabs.set(x, [...(slabs.get(x) ?? []), slab]);
+      continue;
+    }
     const vjp = VJPS[node.op];
     if (!vjp) throw new FlattenError('BAD_ARGUMENT', `backward: no gradient for ONNX op ${node.op}`);
     const need = node.inputs.map((x) => x !== undefined && varies.has(x));
@@ -57,5 +74,54 @@ export function backward(g: Graph, loss: Value, wrt: Value[]): (Value | undefine
       if (x && need[k] && dxs[k]) accumulate(x, dxs[k]!);
     });
   }
-  return wrt.map((w) => grads.get(w));
+  return wrt.map((w) => gradOf(w));
+}
+
+/** The gradient of one Slice's output: its input's elements [start, end) along `axis`. */
+interface Slab {
+  axis: number;
+  start: number;
+  end: number;
+  d: Value;
+}
+
+/** A Slice along one axis with step 1, as a slab of its input; undefined for other slices (Pad VJP). */
+function sliceSlab(node: GraphNode, dy: Value): Slab | undefined {
+  const x = node.inputs[0]!;
+  const [starts, ends, axes, steps] = node.inputs.slice(1).map((v) => v?.ints);
+  if (!starts || !ends || !axes || starts.length !== 1 || steps?.some((s) => s !== 1)) return undefined;
+  const axis = axes[0] < 0 ? axes[0] + x.shape.length : axes[0];
+  const d = x.shape[axis];
+  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+  return { axis, start: clamp(starts[0]), end: clamp(ends[0]), d: dy };
+}
+
+/**
+ * The slabs' gradients as tensors of v's shape: one Concat when they tile one axis of v exactly, else each
+ * zero-padded to v's shape (the Slice VJP).
+ */
+function joinSlabs(b: GradBuilder, v: Value, parts: Slab[]): Value[] {
+  const sorted = [...parts].sort((p, q) => p.start - q.start);
+  const tiles =
+    sorted.every((p) => p.axis === sorted[0].axis) &&
+    sorted[0].start === 0 &&
+    sorted[sorted.length - 1].end === v.shape[sorted[0].axis] &&
+    sorted.every((p, i) => i === 0 || p.start === sorted[i - 1].end);
+  if (tiles)
+    return [
+      sorted.length === 1
+        ? sorted[0].d
+        : b.emit(
+            'Concat',
+            sorted.map((p) => p.d),
+            v.shape,
+            { axis: sorted[0].axis },
+          ),
+    ];
+  return parts.map((p) => {
+    const pads = new Array<number>(2 * v.shape.length).fill(0);
+    pads[p.axis] = p.start;
+    pads[v.shape.length + p.axis] = v.shape[p.axis] - p.end;
+    return b.emit('Pad', [p.d, b.ints(pads)], v.shape, { mode: 'constant' });
+  });
 }

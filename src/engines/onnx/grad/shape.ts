@@ -36,6 +36,15 @@ export const shape: Record<string, Vjp> = {
     });
     return [b.emit('Pad', [dy, b.ints(pads)], x.shape, { mode: 'constant' })];
   },
+  // y = x padded with constants (pads = begins…, ends…): dx = dy's interior
+  Pad: (b, n, dy) => {
+    const x = n.inputs[0]!;
+    if ((n.attrs?.mode ?? 'constant') !== 'constant' || n.inputs[3])
+      throw new FlattenError('BAD_ARGUMENT', 'backward: Pad other than constant on all axes (the trace writes none)');
+    const begins = intsOf(n, 1).slice(0, x.shape.length);
+    const axes = [...x.shape.keys()];
+    return [b.emit('Slice', [dy, b.ints(begins), b.ints(begins.map((s, i) => s + x.shape[i])), b.ints(axes)], x.shape)];
+  },
   // y = [x₀, x₁, …] on `axis`: dxᵢ = dy's slab of xᵢ
   Concat: (b, n, dy, need) => {
     const ax = axisOf(dy.shape.length, n.attrs!.axis as number);
