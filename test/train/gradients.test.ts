@@ -5,13 +5,12 @@ import { TrainTfjsOps } from '../../src/engines/tfjs/grad_ops.js';
 import { FocusedLinearCore, headSharedDwc } from '../../src/attention/focused.js';
 import { makeCtx } from '../../src/ops/ctx.js';
 import { ParamTable } from '../../src/nn/module.js';
-import { buildModel } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
 import { Rng } from '../../src/core/rng.js';
 import { LiveWeights } from '../../src/train/params.js';
 import { smoothedCrossEntropy } from '../../src/train/loss.js';
 import type { Tensor } from '../../src/ops/ops.js';
-import { modelSpec } from '../util.js';
+import { tinyModels } from './tiny_models.js';
 
 const ops = new TrainTfjsOps();
 const T = (x: tf.Tensor) => x as unknown as Tensor;
@@ -132,20 +131,7 @@ describe('gradients on the wasm backend (finite differences)', () => {
   it('Swin: shifted window attention with relative position bias and mask, focused linear windows, patch merging', () => {
     // 28/2 = 14² tokens: stage 1 softmax in 7×7 windows, block 1 shifted by 3 (mask + rel-pos gather);
     // stage 2 focused linear over the clamped 7×7 map
-    const model = buildModel(
-      modelSpec('swin', {
-        img_size: 28,
-        patch_size: 2,
-        in_chans: 3,
-        num_classes: 5,
-        embed_dim: 8,
-        depths: [2, 1],
-        num_heads: [2, 2],
-        window_size: 7,
-        attn_type: 'SL',
-        drop_path_rate: 0,
-      }),
-    );
+    const model = tinyModels().swin; // evaluated with drop path off
     const live = new LiveWeights(model.table, initWeights(model.table, 3));
     const x = randn([2, 3, 28, 28], 7);
     const names = [
@@ -179,67 +165,8 @@ describe('gradients on the wasm backend (finite differences)', () => {
 });
 
 describe('a training step runs on every family (wasm backend)', () => {
-  const tiny = {
-    pvt: {
-      family: 'pvt',
-      kwargs: {
-        img_size: 32,
-        patch_size: 4,
-        num_classes: 4,
-        embed_dims: [8, 16, 16, 16],
-        num_heads: [1, 2, 2, 2],
-        mlp_ratios: [2, 2, 2, 2],
-        depths: [1, 1, 1, 1],
-        la_sr_ratios: '2111',
-        attn_type: 'LLLS',
-        drop_path_rate: 0.1,
-      },
-    },
-    pvt_v2: {
-      family: 'pvt_v2',
-      kwargs: {
-        img_size: 32,
-        num_classes: 4,
-        embed_dims: [8, 16, 16, 16],
-        num_heads: [1, 2, 2, 2],
-        mlp_ratios: [2, 2, 2, 2],
-        depths: [1, 1, 1, 1],
-        la_sr_ratios: '1111',
-        attn_type: 'LLLL',
-        drop_path_rate: 0.1,
-      },
-    },
-    cswin: {
-      family: 'cswin',
-      kwargs: {
-        img_size: 32,
-        num_classes: 4,
-        embed_dim: 8,
-        depth: [1, 1, 1, 1],
-        num_heads: [1, 2, 2, 2],
-        split_size: [1, 2, 1, 1],
-        la_split_size: '8-4-2-1',
-        attn_type: 'LLSS',
-        drop_path_rate: 0.1,
-      },
-    },
-    deit: {
-      family: 'deit',
-      kwargs: {
-        img_size: 16,
-        patch_size: 4,
-        num_classes: 4,
-        embed_dim: 8,
-        depth: 2,
-        num_heads: 2,
-        attn_type: 'flatten',
-        drop_path_rate: 0.1,
-      },
-    },
-  } as const;
-  for (const [name, spec] of Object.entries(tiny)) {
+  for (const [name, model] of Object.entries(tinyModels())) {
     it(name, () => {
-      const model = buildModel(spec as unknown as Parameters<typeof buildModel>[0]);
       const live = new LiveWeights(model.table, initWeights(model.table, 1));
       const x = randn([2, 3, ...model.imgSize], 2);
       const ctx = live.trainCtx([0]);
