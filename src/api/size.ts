@@ -5,8 +5,8 @@ import { CONSTRUCTORS } from '../models/factories.js';
 import type { VisionModel } from '../models/model.js';
 import { registryEntry, type RegistryEntry } from '../models/registry.js';
 
-/** Families whose official modules take H and W at forward, so that a non-square size builds them for H×W. */
-const NON_SQUARE = ['pvt', 'pvt_v2'];
+/** Families whose official modules take H and W (PVT's at forward, Swin's PatchEmbed), so a non-square size builds them for H×W. */
+const NON_SQUARE = ['pvt', 'pvt_v2', 'swin'];
 
 /** `imgSize` as the img_size kwarg: a side for square sizes (configs as before), [H, W] otherwise. */
 export function sizeOverrides(
@@ -21,7 +21,7 @@ export function sizeOverrides(
   if (!NON_SQUARE.includes(family ?? ''))
     throw new FlattenError(
       'BAD_CONFIG',
-      `imgSize ${h}×${w}: ${family ?? 'this model'} takes square sizes only (its windows tile a square map); non-square sizes work for PVT and PVTv2`,
+      `imgSize ${h}×${w}: ${family ?? 'this model'} takes square sizes only (its strips follow a square map); non-square sizes work for PVT, PVTv2 and Swin`,
     );
   return { img_size: [h, w] };
 }

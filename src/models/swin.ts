@@ -12,7 +12,8 @@ import { classifierHead, headLogits, ImageClassifier, type ModelOutput, type Sta
 
 /** FLattenSwinTransformer arguments, official names. */
 export interface SwinConfig {
-  img_size: number;
+  /** A side or [H, W] (the official PatchEmbed takes both). */
+  img_size: number | [number, number];
   patch_size: number;
   in_chans: number;
   num_classes: number;
@@ -82,8 +83,8 @@ export function swinShiftMask(h: number, w: number, win: number, shift: number) 
 interface SwinBlockOptions {
   dim: number;
   heads: number;
-  /** Side of the stage's (square) token map. */
-  res: number;
+  /** The stage's token map [H, W]. */
+  res: [number, number];
   /** 'L': focused linear attention, 'S': softmax window attention. */
   type: 'L' | 'S';
   window: number;
@@ -107,12 +108,13 @@ class SwinBlock extends Module {
     super(table, prefix);
     const { dim, heads, res, type, window, shift } = opts;
     // focused blocks ignore the mask (softmax-free), so theirs is made only if a state_dict asks for it
-    const windows = (res / window) ** 2;
+    const [h, w] = res;
+    const windows = (h / window) * (w / window);
     if (shift > 0 && type === 'L')
       this.lazyBuffer('attn_mask', [windows, window ** 2, window ** 2], () =>
-        toFloat32(swinShiftMask(res, res, window, shift)),
+        toFloat32(swinShiftMask(h, w, window, shift)),
       );
-    else if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(res, res, window, shift));
+    else if (shift > 0) this.maskPath = this.buffer('attn_mask', swinShiftMask(h, w, window, shift));
     this.norm1 = new LayerNorm(table, this.sub('norm1'), dim, cfg.norm_eps);
     const common = { dim, heads, window, qkvBias: cfg.qkv_bias, qkScale: cfg.qk_scale };
     this.attn =
@@ -132,10 +134,11 @@ class SwinBlock extends Module {
     const { ops } = ctx;
     const [b, , c] = ops.shape(x);
     const { res, window: w, shift: s, dropRate } = this.opts;
-    let y = ops.reshape(this.norm1.forward(ctx, x), [b, res, res, c]); // (B, H, W, C)
+    const [h, wd] = res;
+    let y = ops.reshape(this.norm1.forward(ctx, x), [b, h, wd, c]); // (B, H, W, C)
     if (s > 0) y = roll(ops, roll(ops, y, -s, 1), -s, 2);
-    ctx.capture?.(this.attn.prefix, {}, { mapSize: res, shift: s });
-    y = toWindows(ops, y, [res, res], [w, w]); // (B·nW, w², C)
+    ctx.capture?.(this.attn.prefix, {}, { mapSize: h, shift: s });
+    y = toWindows(ops, y, res, [w, w]); // (B·nW, w², C)
     y =
       this.attn instanceof WindowAttention
         ? this.attn.forward(
@@ -144,9 +147,9 @@ class SwinBlock extends Module {
             this.maskPath ? ops.constant(this.table.specs.get(this.maskPath)!.buffer!) : undefined,
           )
         : this.attn.forward(ctx, y);
-    y = ops.reshape(fromWindows(ops, y, [res, res], [w, w]), [b, res, res, c]);
+    y = ops.reshape(fromWindows(ops, y, res, [w, w]), [b, h, wd, c]);
     if (s > 0) y = roll(ops, roll(ops, y, s, 1), s, 2);
-    x = ops.add(x, dropPath(ctx, ops.reshape(y, [b, res * res, c]), dropRate)); // (B, H·W, C)
+    x = ops.add(x, dropPath(ctx, ops.reshape(y, [b, h * wd, c]), dropRate)); // (B, H·W, C)
     return ops.add(x, dropPath(ctx, this.mlp.forward(ctx, this.norm2.forward(ctx, x)), dropRate));
   }
 }
@@ -158,7 +161,7 @@ class PatchMerging extends Module {
   constructor(
     table: ParamTable,
     prefix: string,
-    readonly opts: { dim: number; res: number; eps: number },
+    readonly opts: { dim: number; res: [number, number]; eps: number },
   ) {
     super(table, prefix);
     const { dim, eps } = opts;
@@ -168,10 +171,10 @@ class PatchMerging extends Module {
   forward(ctx: Ctx, x: Tensor): Tensor {
     const { ops } = ctx;
     const [b, , c] = ops.shape(x);
-    const r = this.opts.res / 2;
-    // (B, r, rowParity, r, colParity, C) → channel block index colParity·2 + rowParity
-    const y = ops.reshape(ops.transpose(ops.reshape(x, [b, r, 2, r, 2, c]), [0, 1, 3, 4, 2, 5]), [b, r * r, 4 * c]);
-    return this.reduction.forward(ctx, this.norm.forward(ctx, y)); // (B, r², 2C)
+    const [h, w] = [this.opts.res[0] / 2, this.opts.res[1] / 2];
+    // (B, H/2, rowParity, W/2, colParity, C) → channel block index colParity·2 + rowParity
+    const y = ops.reshape(ops.transpose(ops.reshape(x, [b, h, 2, w, 2, c]), [0, 1, 3, 4, 2, 5]), [b, h * w, 4 * c]);
+    return this.reduction.forward(ctx, this.norm.forward(ctx, y)); // (B, H/2·W/2, 2C)
   }
 }
 
@@ -187,7 +190,7 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
   readonly stageNames: string[];
 
   constructor(kwargs: Partial<SwinConfig> & Record<string, unknown>) {
-    super(resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS));
+    super(resolveKwargs('swin', SWIN_DEFAULTS, kwargs, INERT_KWARGS, ['img_size']));
     const cfg = this.cfg;
     checkAttnType(cfg.attn_type, cfg.depths.length);
     const t = this.table;
@@ -197,34 +200,35 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
       stride: cfg.patch_size,
     });
     if (cfg.patch_norm) this.patchNorm = new LayerNorm(t, 'patch_embed.norm', c0, cfg.norm_eps);
-    const res0 = cfg.img_size / cfg.patch_size;
+    const [h0, w0] = [this.imgSize[0] / cfg.patch_size, this.imgSize[1] / cfg.patch_size];
+    const size = this.imgSize[0] === this.imgSize[1] ? `${this.imgSize[0]}` : this.imgSize.join('×');
     if (cfg.ape)
-      this.ape = this.param('absolute_pos_embed', [1, res0 * res0, c0], { kind: 'truncNormal', std: 0.02 }, true);
+      this.ape = this.param('absolute_pos_embed', [1, h0 * w0, c0], { kind: 'truncNormal', std: 0.02 }, true);
     const down = 2 ** (cfg.depths.length - 1);
-    if (!Number.isInteger(res0 / down)) {
+    if (!Number.isInteger(h0 / down) || !Number.isInteger(w0 / down)) {
       throw new FlattenError(
         'BAD_CONFIG',
-        `swin: img_size ${cfg.img_size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`,
+        `swin: img_size ${size} must be a multiple of patch_size·2^${cfg.depths.length - 1} = ${cfg.patch_size * down}`,
       );
     }
     const rates = dropPathRates(cfg.drop_path_rate, cfg.depths);
     let blockIndex = 0;
     cfg.depths.forEach((depth, i) => {
       const dim = c0 * 2 ** i;
-      const res = res0 / 2 ** i;
+      const res: [number, number] = [h0 / 2 ** i, w0 / 2 ** i];
       const types = blockTypes(cfg.attn_type, i, depth, cfg.depths.length);
       const blocks = types.map((type, j) => {
         // per-block window and shift, then the clamp to the feature map as the official SwinTransformerBlock does
         let win = type === 'L' ? cfg.window_size : cfg.window_size <= 56 ? 7 : 12;
         let shift = j % 2 === 0 ? 0 : Math.floor(win / 2);
-        if (res <= win) {
-          win = res;
+        if (Math.min(...res) <= win) {
+          win = Math.min(...res);
           shift = 0;
         }
-        if (res % win !== 0)
+        if (res[0] % win !== 0 || res[1] % win !== 0)
           throw new FlattenError(
             'BAD_CONFIG',
-            `swin: stage ${i + 1} resolution ${res} is not a multiple of its window ${win} (img_size ${cfg.img_size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows (flatten_swin_t: 224 or 448)`,
+            `swin: stage ${i + 1} resolution ${res.join('×')} is not a multiple of its window ${win} (img_size ${size}, window_size ${cfg.window_size}); FLatten-Swin needs every stage to tile into windows (flatten_swin_t: 224, 448, 896 or 224×448)`,
           );
         const opts = { dim, heads: cfg.num_heads[i], res, type, window: win, shift, dropRate: rates[blockIndex++] };
         return new SwinBlock(t, `layers.${i}.blocks.${j}`, opts, cfg);
@@ -250,8 +254,7 @@ export class FLattenSwin extends ImageClassifier<SwinConfig> {
     this.stages.forEach((s, i) => {
       ctx.stage?.(i);
       for (const blk of s.blocks) y = blk.forward(ctx, y);
-      const res = s.blocks[0].opts.res;
-      stages.push({ tokens: s.down ? y : this.norm.forward(ctx, y), hw: [res, res] }); // before PatchMerging
+      stages.push({ tokens: s.down ? y : this.norm.forward(ctx, y), hw: s.blocks[0].opts.res }); // before PatchMerging
       if (s.down) y = s.down.forward(ctx, y);
     });
     ctx.stage?.(this.stages.length);

@@ -165,7 +165,7 @@ async function checkRun(m: ReturnType<typeof createModel>, ref: RunRef, engine: 
   ref.stages.forEach((s, i) => checkStage(r.intermediates[i], s, `stage ${i}`));
 }
 
-describe('PVT and PVTv2 at other sizes, non-square included, as the official modules run them', () => {
+describe('PVT, PVTv2 and Swin at other sizes, non-square included, as the official modules run them', () => {
   const fixture = <T>(f: string) => JSON.parse(readFileSync(`${FIXTURES}${f}`, 'utf8')) as T;
   const config = (name: string) => readJsonFile<CaseConfig>(`${GOLDEN_DIR}${name}/config.json`);
   const v2 = fixture<RunRef & { la_sr_ratios: string; from_pvt_sr8421_llss: string[] }>('pvt_v2_sr8411_224x288.json');
@@ -182,10 +182,16 @@ describe('PVT and PVTv2 at other sizes, non-square included, as the official mod
     return createModel(spec, { checkpoint: v2Checkpoint(), imgSize: v2.img_size });
   };
   const v1 = fixture<RunRef>('pvt_sr8421_llss_320.json');
+  const swin = fixture<RunRef>('swin_llss_224x448.json');
 
   for (const engine of ['tfjs', 'onnx'] as const) {
     it(`PVTv2 at 224×288, focused stages at sr 8 and 4: logits, features and every stage map (${engine})`, async () => {
       await checkRun(v2Model(), v2, engine);
+    });
+    it(`Swin at 224×448: non-square windows, shift masks and merges as the official model (${engine})`, async () => {
+      const name = 'swin_llss';
+      const m = createModel(config(name), { checkpoint: `${GOLDEN_DIR}${name}/checkpoint.pth`, imgSize: [224, 448] });
+      await checkRun(m, swin, engine);
     });
     it(`PVT v1 at 320²: pos_embed resized bilinearly as _get_pos_embed, PEs bicubically (${engine})`, async () => {
       const name = 'pvt_sr8421_llss';
@@ -209,13 +215,16 @@ describe('PVT and PVTv2 at other sizes, non-square included, as the official mod
     expect(info.macs).toBeLessThan(b.macs);
   });
 
-  it('named errors: a non-square size for Swin, a PVT size its sr does not divide, a pos_embed that is no grid', () => {
+  it('named errors: sizes Swin cannot tile, non-square CSwin, a PVT size its sr does not divide, a pos_embed that is no grid', () => {
     // PVTv2 at 240²: the stride-2 convs give stage 4 an 8×8 map, the official PatchEmbed sizes its PE for 7×7
     expect(() => createModel(config('pvt_v2_llll'), { imgSize: 240 })).toThrow(
       /block4\.0\.attn: positional_encoding holds 49 tokens but this block sees 64; the official module fails the same way/,
     );
     expect(() => createModel('flatten_swin_t', { imgSize: [224, 288] })).toThrow(
-      /imgSize 224×288: swin takes square sizes only .*PVT and PVTv2/,
+      /swin: stage 1 resolution 56×72 is not a multiple of its window 56 \(img_size 224×288/,
+    );
+    expect(() => createModel('flatten_cswin_t', { imgSize: [224, 288] })).toThrow(
+      /imgSize 224×288: cswin takes square sizes only .*PVT, PVTv2 and Swin/,
     );
     const name = 'pvt_sr8421_llss';
     // at 240² stage 1 is 60×60, which sr 8 does not divide: the official PE (56 tokens) cannot meet its 7×7 keys
