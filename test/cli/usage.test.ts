@@ -120,21 +120,54 @@ describe('flatten forward', () => {
     }
   });
 
-  it('--img-size runs a 224² config at another size, its position tables resampled as the official model', () => {
-    const side = 256;
-    const x = new Float32Array(3 * side * side);
+  /** The resample fixtures' input x[0, c, i, j] = sin(0.013·(c·65536 + i·W + j)), written as .npy. */
+  const formulaInput = (h: number, w: number) => {
+    const x = new Float32Array(3 * h * w);
     for (let c = 0; c < 3; c++)
-      for (let i = 0; i < side; i++)
-        for (let j = 0; j < side; j++) x[(c * side + i) * side + j] = Math.sin(0.013 * (c * 65536 + i * side + j));
-    const input = join(tmp, 'x256.npy');
-    writeNpyFile(input, float32([1, 3, side, side], x));
+      for (let i = 0; i < h; i++)
+        for (let j = 0; j < w; j++) x[(c * h + i) * w + j] = Math.sin(0.013 * (c * 65536 + i * w + j));
+    const input = join(tmp, `x${h}x${w}.npy`);
+    writeNpyFile(input, float32([1, 3, h, w], x));
+    return input;
+  };
+  const resampleFixture = <T>(file: string) =>
+    JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/resample/${file}`, import.meta.url)), 'utf8')) as T;
+
+  it('--img-size runs a 224² config at another size, its position tables resampled as the official model', () => {
     const out = join(tmp, 'y256.npy');
+    const input = formulaInput(256, 256);
     const r = flatten('forward', ...args.slice(0, 4), '--input', input, '--output', out, '--img-size', '256');
     expect(r.status).toBe(0);
-    const fixture = fileURLToPath(new URL('../fixtures/resample/pvt_v2_llll_256.json', import.meta.url));
-    const ref = JSON.parse(readFileSync(fixture, 'utf8')) as { logits: number[] };
+    const ref = resampleFixture<{ logits: number[] }>('pvt_v2_llll_256.json');
     const { err, tol } = maxAbsError(readNpyFile(out), float32([1, 10], Float32Array.from(ref.logits)));
     expect(err).toBeLessThanOrEqual(tol);
+  });
+
+  it('--img-size H,W --stages <prefix>: a non-square run writes the logits and every stage map of the official model', () => {
+    const name = 'swin_llss';
+    const ref = resampleFixture<{ logits: number[]; stages: { shape: number[]; stride?: number; values: number[] }[] }>(
+      `${name}_224x448.json`,
+    );
+    const [out, prefix] = [join(tmp, 'y224x448.npy'), join(tmp, 'stage')];
+    const r = flatten(
+      'forward',
+      ...['--config', `${GOLDEN_DIR}${name}/config.json`, '--checkpoint', `${GOLDEN_DIR}${name}/checkpoint.pth`],
+      ...['--input', formulaInput(224, 448), '--output', out, '--img-size', '224,448', '--stages', prefix],
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const logits = maxAbsError(readNpyFile(out), float32([1, ref.logits.length], Float32Array.from(ref.logits)));
+    expect(logits.err).toBeLessThanOrEqual(logits.tol);
+    ref.stages.forEach((s, i) => {
+      const y = readNpyFile(`${prefix}${i}.npy`);
+      expect(y.shape).toEqual(s.shape);
+      const picked = Float32Array.from(s.values, (_, k) => (y.data as Float32Array)[k * (s.stride ?? 1)]);
+      const { err, tol } = maxAbsError(
+        float32([picked.length], picked),
+        float32([picked.length], Float32Array.from(s.values)),
+      );
+      expect(err, `stage ${i}`).toBeLessThanOrEqual(tol);
+    });
   });
 
   it('writes all of its outputs or none: a bad second target leaves the first file untouched', () => {
