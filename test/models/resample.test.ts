@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { prepareFor } from '../../src/api/classify.js';
 import { exportOnnx } from '../../src/api/export.js';
 import { forwardIntermediates } from '../../src/api/features.js';
 import { modelInfo } from '../../src/api/info.js';
@@ -222,6 +223,11 @@ describe('PVT, PVTv2 and Swin at other sizes, non-square included, as the offici
     );
     expect(() => createModel('flatten_swin_t', { imgSize: [224, 288] })).toThrow(
       /swin: stage 1 resolution 56×72 is not a multiple of its window 56 \(img_size 224×288/,
+    );
+    // eval transforms crop squares: a non-square model takes tensors, and image preprocessing says so
+    const wide = createModel(config('pvt_v2_llll'), { imgSize: [224, 288] });
+    expect(() => prepareFor(wide, [])).toThrow(
+      /image preprocessing \(a square eval crop\) takes square images, but this model is built for 224×288/,
     );
     expect(() => createModel('flatten_cswin_t', { imgSize: [224, 288] })).toThrow(
       /imgSize 224×288: cswin takes square sizes only .*PVT, PVTv2 and Swin/,
