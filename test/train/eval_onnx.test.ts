@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCheckpoint } from '../../src/api/train.js';
@@ -29,6 +30,17 @@ describe('flatten eval --engine onnx', () => {
       // a loss within a few per cent of fp32's: a wrong scale or layout moves it by far more
       expect(Math.abs(r.loss - fp32.loss), dtype).toBeLessThan((dtype === 'q4' ? 0.1 : 0.03) * fp32.loss);
     }
+  }, 60_000);
+
+  it('the command: flatten eval --engine onnx --dtype q8 --json says what it ran', () => {
+    // node with tsx's loader, not npx: npx may print warnings of its own
+    const args = ['eval', '--model', base.model, '--dataset', folder, '--engine', 'onnx', '--dtype', 'q8', '--json'];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--threads', '1'], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect([res.engine, res.dtype, res.images]).toEqual(['onnx', 'q8', 12]);
   }, 60_000);
 
   it('bad input: an unknown dtype, a dtype on the tfjs engine, an unknown engine', async () => {
