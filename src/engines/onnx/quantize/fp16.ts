@@ -1,7 +1,7 @@
 /**
  * fp16: weights stored as IEEE half floats, half the file, computed in fp32. Each converted initializer is read
  * through a Cast to float, which ORT folds at load, so the session runs the fp32 graph on the rounded weights.
- * (ORT's CPU provider has fp16 kernels for few of our ops, and none of its fusions; the rounding is the only loss.)
+ * The rounding of the weights is the only loss; fp16 arithmetic is not what this file is for.
  */
 import { DataType, type ModelProto, type NodeProto } from '../proto.js';
 import { floatsOf, tensorOf } from './graph_edit.js';
