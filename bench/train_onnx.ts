@@ -8,6 +8,8 @@
  *   npx tsx bench/train_onnx.ts [model] [batch] [rounds]
  *   FLATTEN_PYTHON=/usr/bin/python3 FLATTEN_TORCH_PATH=<official models/>:<timm, einops> \
  *     npx tsx bench/train_onnx.ts flatten_pvt_v2_b0 8 5
+ * Debian's python3-torch calls the reference BLAS (libblas3) unless OpenBLAS is installed, which makes PyTorch
+ * several times slower: install libopenblas0-pthread, or put OpenBLAS's libblas.so.3 first on LD_LIBRARY_PATH.
  *   npx tsx bench/train_onnx.ts --rss flatten_pvt_v2_b0 32    peak RSS of ORT training steps alone (a child per size)
  *   npx tsx bench/train_onnx.ts --adamw flatten_deit_fmnist 16 the largest weight difference after 20 AdamW steps
  */
@@ -48,13 +50,19 @@ function apply(opt: AdamW, grads: Map<string, tf.Tensor>, lr: number) {
   tf.dispose([...grads.values()]);
 }
 
-/** A PyTorch child answering one timed step per request, or undefined when torch or the model cannot load. */
-async function torchChild(model: string, batch: number, size: number) {
+/**
+ * A PyTorch child on `threads` threads (its BLAS too) answering one timed step per request, or undefined when
+ * torch or the model cannot load.
+ */
+async function torchChild(model: string, batch: number, size: number, threads: number) {
   const family = model.replace(/^flatten_/, '').replace(/_b\d$|_(tiny|small|base|t|s|b)$/, '');
   const py = spawn(
     process.env.FLATTEN_PYTHON ?? 'python3',
     [new URL('./torch_train_step.py', import.meta.url).pathname, `flatten_${family}`, model, `${batch}`, `${size}`],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, OMP_NUM_THREADS: `${threads}`, OPENBLAS_NUM_THREADS: `${threads}` },
+    },
   );
   const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
   const next = async () => {
@@ -74,7 +82,7 @@ async function torchChild(model: string, batch: number, size: number) {
   }
   console.error(`PyTorch ${hello.torch}`);
   return {
-    step: async (threads: number) => {
+    step: async () => {
       py.stdin.write(`${JSON.stringify({ threads })}\n`);
       const r = await next();
       if (r.error || typeof r.sec !== 'number') throw new Error(`PyTorch step failed: ${r.error ?? JSON.stringify(r)}`);
@@ -95,7 +103,8 @@ async function throughput() {
   const micro = model.imgSize[0] > 64 ? 2 : B;
   const onnx = new Map<number, OnnxTrainStep>();
   for (const t of [1, 2]) onnx.set(t, await OnnxTrainStep.create(model, B, { threads: t }));
-  const torch = await torchChild(name, B, model.imgSize[0]);
+  const torch = [await torchChild(name, B, model.imgSize[0], 1)];
+  if (torch[0]) torch.push(await torchChild(name, B, model.imgSize[0], 2));
   let step = 0;
   const sides: Record<string, () => Promise<unknown>> = {};
   for (const [t, s] of onnx)
@@ -105,7 +114,9 @@ async function throughput() {
   sides['ours tfjs (1 thread)'] = async () => {
     apply(opt, (await lossAndGrads(model, live, x, y, shape, 0.1, [step++], micro)).grads, 1e-4);
   };
-  if (torch) for (const t of [1, 2]) sides[`PyTorch eager ${t} thread${t > 1 ? 's' : ''}`] = () => torch.step(t);
+  torch.forEach((child, i) => {
+    if (child) sides[`PyTorch eager ${i + 1} thread${i ? 's' : ''}`] = () => child.step();
+  });
   const names = Object.keys(sides);
   const ips: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const rounds = Number(roundsArg);
@@ -134,13 +145,13 @@ async function throughput() {
     [`${o1} / tfjs`, span(ratio(o1, (i) => ips[tj][i]))],
     [`${o2} / tfjs`, span(ratio(o2, (i) => ips[tj][i]))],
   ];
-  if (torch) {
+  if (torch.every((c) => c) && torch.length === 2) {
     const [p1, p2] = names.slice(3);
     rows.push([`${o1} / PyTorch 1 thread`, span(ratio(o1, (i) => ips[p1][i]))]);
     rows.push([`${o2} / PyTorch at its best`, span(ratio(o2, (i) => Math.max(ips[p1][i], ips[p2][i])))]);
   }
   console.log(`\nratios per round, median (min–max)\n\n${markdownTable(['ratio', 'value'], rows)}`);
-  torch?.close();
+  for (const c of torch) c?.close();
   for (const s of onnx.values()) await s.release();
 }
 
