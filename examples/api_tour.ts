@@ -29,6 +29,9 @@ const fm = createModel('flatten_deit_fmnist');
 const classify = await pipeline('image-classification', fm, { engine: 'onnx', topK: 1 });
 const [[best]] = await classify(['examples/images/sneaker.png']);
 console.log(`onnx: ${best.label} (${best.score.toFixed(3)})`);
+const int8 = await pipeline('image-classification', 'flatten_deit_fmnist', { dtype: 'q8', topK: 1 }); // fp16, q4 too
+const [[bestQ8]] = await int8(['examples/images/sneaker.png']);
+console.log(`q8: ${bestQ8.label} (${bestQ8.score.toFixed(3)})`);
 const extract = await pipeline('image-feature-extraction', fm, { engine: 'tfjs' });
 console.log(`pooled features: ${(await extract('examples/images/bag.png')).shape.join('×')}`);
 
@@ -39,12 +42,12 @@ const session = await loadOnnx(file, { threads: 1 });
 const images = { dtype: 'float32' as const, shape: [2, 1, 28, 28], data: new Float32Array(2 * 28 * 28) };
 const { logits } = await runExported(session, images, { reuseOutputs: true });
 console.log(`exported graph: logits ${logits.shape.join('×')}`);
-await Promise.all([classify.dispose(), session.release()]);
+await Promise.all([classify.dispose(), int8.dispose(), session.release()]);
 
-// a backbone, timm style: the stage maps (NCHW) a detection or segmentation head reads
-const backbone = createModel('flatten_pvt_v2_b0', { featuresOnly: true, outIndices: [1, 2, 3] });
+// a backbone, timm style, at any H×W: the stage maps (NCHW) a detection or segmentation head reads
+const backbone = createModel('flatten_pvt_v2_b0', { featuresOnly: true, outIndices: [1, 2, 3], imgSize: [224, 288] });
 console.log(backbone.featureInfo.map((f) => `stage ${f.stage}: ${f.channels} ch, 1/${f.reduction}`).join('; '));
-const pixels = { dtype: 'float32' as const, shape: [1, 3, 224, 224], data: new Float32Array(3 * 224 * 224) };
+const pixels = { dtype: 'float32' as const, shape: [1, 3, 224, 288], data: new Float32Array(3 * 224 * 288) };
 const maps = await extractFeatures(backbone, pixels, { engine: 'onnx' });
 console.log(`feature maps: ${maps.map((t) => t.shape.join('×')).join(', ')}`);
 

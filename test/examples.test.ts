@@ -33,7 +33,8 @@ describe('examples', () => {
     expect(out).toContain('pooled features: 1×64');
     expect(out).toContain('exported graph: logits 2×10');
     expect(out).toContain('stage 1: 64 ch, 1/8; stage 2: 160 ch, 1/16; stage 3: 256 ch, 1/32');
-    expect(out).toContain('feature maps: 1×64×28×28, 1×160×14×14, 1×256×7×7');
+    expect(out).toMatch(/q8: (Sneaker|Ankle boot|Sandal) \(/);
+    expect(out).toContain('feature maps: 1×64×28×36, 1×160×14×18, 1×256×7×9');
     expect(out).toMatch(/blocks\.0\.attn: rank \d+ without DWC, 50 with it \(50 tokens, head dim 32\)/);
   });
 
@@ -57,6 +58,9 @@ describe('examples', () => {
     expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 448×448/);
     expect(out).toMatch(/examples\/images\/bag\.png\n\s+\d+\.\d%\s+Bag/);
     expect(out).toContain('wrote ');
+    expect(out).toMatch(/onnx\/model_quantized\.onnx .* q8/);
+    expect(out).toMatch(/fmnist\.pth: 72 tensors, 155402 values \(safetensors → pth\)/);
+    expect(out).toContain('0.745 GMACs at 224×288');
     expect(out).toMatch(/wrote .*\/features\/index\.html/);
   });
 });
