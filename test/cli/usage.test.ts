@@ -55,19 +55,12 @@ describe('bad option values are usage errors that name the option', () => {
   }
 
   it('--help never states a default twice', () => {
-    for (const cmd of [
-      'forward',
-      'info',
-      'list',
-      'export',
-      'classify',
-      'attention',
-      'rank',
-      'features',
-      'demo',
-      'train',
-      'eval',
-    ]) {
+    // every command `flatten --help` lists, so that a new one cannot be left out
+    const commands = [...flatten('--help').stdout.matchAll(/^ {2}([a-z]+) /gm)]
+      .map((m) => m[1])
+      .filter((c) => c !== 'help');
+    expect(commands).toEqual(expect.arrayContaining(['forward', 'export', 'train', 'eval', 'convert']));
+    for (const cmd of commands) {
       const help = flatten(cmd, '--help').stdout.replace(/\n\s+/g, ' ');
       for (const opt of help.split(/\s(?=-)/))
         expect(opt.match(/default/gi)?.length ?? 0, `${cmd}: ${opt}`).toBeLessThan(2);
