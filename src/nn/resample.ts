@@ -76,6 +76,12 @@ const side = (n: number) => {
   return s * s === n ? s : undefined;
 };
 
+/** Why n tokens cannot be resampled: a grid plus one is a cls token (original PVT v1, DeiT tables), not FLatten's. */
+const notAGrid = (n: number) =>
+  side(n - 1) === undefined
+    ? `${n} tokens are not a square grid`
+    : `${n} tokens are a square grid plus a cls token, which this model does not have`;
+
 /** PVT v1's `pos_embed{i}`, which the official forward resizes bilinearly; every other table is bicubic (timm's rule). */
 const POS_EMBED = /(^|\.)pos_embed\d+$/;
 
@@ -105,7 +111,7 @@ export function resamplePositionTables(table: ParamTable, sd: StateDict, source:
       throw new FlattenError(
         'BAD_KEYS',
         `${source}: '${spec.path}' is ${shapeStr(t.shape)} and cannot be resampled to ${shapeStr(spec.shape)}: ` +
-          (c !== cm ? 'the channels differ' : `${s === undefined ? n : m} tokens are not a square grid`),
+          (c !== cm ? 'the channels differ' : notAGrid(s === undefined ? n : m)),
       );
     out.set(spec.path, resampleGrid(t, [s, s], grid, bilinear ? resampleBilinear : resampleBicubic));
   }

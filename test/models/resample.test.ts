@@ -111,12 +111,15 @@ describe('a 224² checkpoint at another size', () => {
       check(r.intermediates[0], ref.stage3.values, ref.stage3.shape);
     });
 
-  it('a position table that is not a square grid is named, not guessed', () => {
+  it.each([
+    ['one token short of a grid', -1, 'not a square grid'],
+    ['a cls token before the grid', 1, 'a square grid plus a cls token, which this model does not have'],
+  ])('a position table with %s is named, not guessed', (_what, extra, reason) => {
     const sd = readStateDict(`${dir}checkpoint.pth`);
     const key = [...sd.keys()].find((k) => k.endsWith('positional_encoding'))!;
     const t = sd.get(key)!;
     const [, n, c] = t.shape;
-    sd.set(key, float32([1, n - 1, c])); // one token short of a grid
+    sd.set(key, float32([1, n + extra, c]));
     let err: unknown;
     try {
       createModel(readJsonFile<CaseConfig>(`${dir}config.json`), { checkpoint: sd, imgSize: 256 });
@@ -125,9 +128,7 @@ describe('a 224² checkpoint at another size', () => {
     }
     expect(err).toBeInstanceOf(FlattenError);
     expect((err as FlattenError).message).toMatch(
-      new RegExp(
-        `'${key.replace(/\./g, '\\.')}' is \\(1, ${n - 1}, ${c}\\) and cannot be resampled .*not a square grid`,
-      ),
+      new RegExp(`'${key.replace(/\./g, '\\.')}' is \\(1, ${n + extra}, ${c}\\) and cannot be resampled .*${reason}`),
     );
   });
 });
