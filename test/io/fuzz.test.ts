@@ -1,12 +1,12 @@
 /**
- * The short form of `npm run fuzz`: every format for a few seconds, in process, counters only. The long
+ * The short form of `npm run fuzz`: every format for two seconds, in process, counters only. The long
  * form (child processes with time and memory limits, ONNX Runtime loading) is `npm run fuzz -- --long`.
  */
 import { describe, expect, it } from 'vitest';
 import { fuzzInProcess, input, report } from '../../scripts/fuzz/run.js';
 import { makeTargets } from '../../scripts/fuzz/targets.js';
 
-const SECONDS_PER_FORMAT = 4;
+const SECONDS_PER_FORMAT = 2;
 
 describe('fuzz (short form)', async () => {
   const targets = await makeTargets();
