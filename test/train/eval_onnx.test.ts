@@ -27,8 +27,9 @@ describe('flatten eval --engine onnx', () => {
     for (const dtype of ['fp16', 'q8', 'q4'] as const) {
       const r = await evalCheckpoint({ ...base, dataset: folder, engine: 'onnx', dtype });
       expect(r.images, dtype).toBe(12);
-      // a loss within a few per cent of fp32's: a wrong scale or layout moves it by far more
-      expect(Math.abs(r.loss - fp32.loss), dtype).toBeLessThan((dtype === 'q4' ? 0.1 : 0.03) * fp32.loss);
+      // a loss near fp32's: these synthetic images are far from Fashion-MNIST (fp32 loss ≈ 2.5), where 4-bit
+      // weights move it by up to ~15% (the golden-case tests bound each dtype's logit error itself)
+      expect(Math.abs(r.loss - fp32.loss), dtype).toBeLessThan((dtype === 'q4' ? 0.25 : 0.03) * fp32.loss);
     }
   }, 60_000);
 
