@@ -77,6 +77,27 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** float -> IEEE half: the binary16 bits nearest to `v` (round to nearest, ties to even; overflow to ±Inf). */
+export function toHalfBits(v: number): number {
+  f32Scratch[0] = v;
+  const x = u32Scratch[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // the half exponent field: float bias 127, half bias 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  // a normal half keeps the top 10 of 23 mantissa bits; a subnormal one counts units of 2^-24
+  const [m, shift] = e > 0 ? [mant, 13] : [mant | 0x800000, 14 - e];
+  if (shift > 24) return sign;
+  let q = m >>> shift;
+  const rest = m & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  if (rest > half || (rest === half && q & 1)) q++;
+  // a mantissa carry moves into the exponent field, which is the right rounding
+  return sign | ((e > 0 ? e << 10 : 0) + q);
+}
+
 /** bfloat16 is the top half of a float32. */
 export function bf16ToFloat(b: number): number {
   u32Scratch[0] = b << 16;

@@ -5,7 +5,7 @@ import { runCase, type CaseConfig } from '../../src/api/forward.js';
 import type { TensorData } from '../../src/core/tensor.js';
 import { onnxMetadata, opHistogram } from '../../src/engines/onnx/inspect.js';
 import { applyDType, MODEL_DTYPES, type ModelDType } from '../../src/engines/onnx/quantize/dtype.js';
-import { toHalfBits } from '../../src/engines/onnx/quantize/fp16.js';
+import { halfToFloat, toHalfBits } from '../../src/io/elements.js';
 import { quantizeBlocks } from '../../src/engines/onnx/quantize/q4.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
 import { traceOnnx } from '../../src/engines/onnx/trace.js';
@@ -145,6 +145,10 @@ describe('dtypes of the ONNX export', () => {
       [0, 0],
     ];
     for (const [v, bits] of cases) expect(toHalfBits(v), String(v)).toBe(bits);
+    // every finite half comes back as itself through the reader's halfToFloat
+    for (let h = 0; h < 0x10000; h++)
+      if ((h & 0x7c00) !== 0x7c00 && toHalfBits(halfToFloat(h)) !== h)
+        expect(toHalfBits(halfToFloat(h)), `0x${h.toString(16)}`).toBe(h);
   });
 
   it('q8 and q4 replace every Linear; ORT fuses q8 into DynamicQuantizeMatMul / MatMulIntegerToFloat; the dtype is in the metadata', async () => {
