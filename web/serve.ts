@@ -1,6 +1,9 @@
 /**
- * A tiny static server for the demo: web/ at /, plus the shipped weights at their repo path
- * (/weights/…), so the page fetches the same path the registry names. Loopback only, GET/HEAD only,
+ * A tiny static server for the demo: web/ at /, the shipped weights at their repo path (/weights/…), so
+ * the page fetches the same path the registry names, and the runtimes' own files straight from
+ * node_modules: onnxruntime-web's loaders and .wasm at /ort/, tfjs-backend-wasm's .wasm at /tfjs-wasm/.
+ * Every answer carries COOP/COEP (same-origin / require-corp): that makes the page cross-origin
+ * isolated, the condition for SharedArrayBuffer and so for wasm threads. Loopback only, GET/HEAD only,
  * known file types only, and every path must resolve (symlinks included) inside its folder.
  * `tsx web/serve.ts [--port N]` (default: env PORT, else 5173).
  */
@@ -10,11 +13,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, WEB_DIR, WEIGHTS_PATH } from './paths.js';
+import { ORT_DIST_DIR, REPO_ROOT, TFJS_WASM_DIST_DIR, WEB_DIR, WEIGHTS_PATH } from './paths.js';
+import { ORT_PATH, TFJS_WASM_PATH } from './src/shared.js';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
@@ -23,12 +28,26 @@ const MIME: Record<string, string> = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** URL prefix → folder. The weights folder is mounted by itself so nothing else of the repo is reachable. */
+/**
+ * URL prefix → folder, most specific first. Each folder is mounted by itself so nothing else of the repo
+ * (or of node_modules) is reachable.
+ */
 const WEIGHTS_URL_DIR = `/${dirname(WEIGHTS_PATH)}/`;
 const MOUNTS: [string, string][] = [
   [WEIGHTS_URL_DIR, join(REPO_ROOT, dirname(WEIGHTS_PATH))],
+  [`/${ORT_PATH}`, ORT_DIST_DIR],
+  [`/${TFJS_WASM_PATH}`, TFJS_WASM_DIST_DIR],
   ['/', WEB_DIR],
 ];
+
+/**
+ * Sent with every answer. COOP + COEP make the page cross-origin isolated (SharedArrayBuffer, hence wasm
+ * threads); every resource the page loads is same-origin, so require-corp blocks nothing of ours.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+} as const;
 
 /** The file a URL path names, or undefined when it is outside the mounts, hidden, or of an unknown type. */
 export async function resolveFile(urlPath: string): Promise<string | undefined> {
@@ -59,17 +78,22 @@ export interface RunningServer {
 export async function startServer(port: number, host = '127.0.0.1'): Promise<RunningServer> {
   const server: Server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { allow: 'GET, HEAD', ...ISOLATION_HEADERS }).end();
       return;
     }
     const file = await resolveFile(new URL(req.url ?? '/', 'http://localhost').pathname);
     if (!file) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...ISOLATION_HEADERS }).end('not found\n');
       return;
     }
     const { size } = await stat(file);
     // no-cache: a rebuilt bundle or newly trained weights show up on reload
-    res.writeHead(200, { 'content-type': MIME[extname(file)], 'content-length': size, 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': MIME[extname(file)],
+      'content-length': size,
+      'cache-control': 'no-cache',
+      ...ISOLATION_HEADERS,
+    });
     if (req.method === 'HEAD') res.end();
     else
       createReadStream(file)

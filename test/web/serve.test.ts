@@ -1,18 +1,26 @@
-/** The demo's static server: types, methods, and paths that must not escape web/ or weights/. */
-import { request } from 'node:http';
+/**
+ * The demo's static server: types, methods, the cross-origin isolation headers, and paths that must not
+ * escape web/, weights/ or the runtimes' dist folders.
+ */
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../web/serve.js';
 
 let server: RunningServer;
 
 /** Raw request: fetch() would normalise '..' away before it reaches the server. */
-function get(path: string, method = 'GET'): Promise<{ status: number; type?: string; body: string }> {
+function get(
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; type?: string; body: string; headers: IncomingHttpHeaders }> {
   const { hostname, port } = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, path, method }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, type: res.headers['content-type'], body, headers: res.headers }),
+      );
     });
     req.on('error', reject).end();
   });
@@ -38,12 +46,33 @@ describe('web/serve.ts', () => {
     expect((await get('/style.css', 'HEAD')).status).toBe(200);
   });
 
+  it('serves onnxruntime-web and tfjs-backend-wasm files from node_modules', async () => {
+    const loader = await get('/ort/ort-wasm-simd-threaded.jsep.mjs', 'HEAD');
+    expect(loader.status).toBe(200);
+    expect(loader.type).toBe('text/javascript; charset=utf-8');
+    expect((await get('/ort/ort-wasm-simd-threaded.jsep.wasm', 'HEAD')).type).toBe('application/wasm');
+    expect((await get('/tfjs-wasm/tfjs-backend-wasm-threaded-simd.wasm', 'HEAD')).type).toBe('application/wasm');
+  });
+
+  it.each(['/', '/ort/ort-wasm-simd-threaded.mjs', '/missing.js'])(
+    'sends COOP/COEP (cross-origin isolation, for wasm threads) on %s',
+    async (path) => {
+      const { headers } = await get(path, 'HEAD');
+      expect(headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(headers['cross-origin-embedder-policy']).toBe('require-corp');
+    },
+  );
+
   it.each([
     '/../package.json',
     '/%2e%2e/package.json',
     '/samples/..%2f..%2fpackage.json',
     '/weights/../package.json',
     '/weights/%2e%2e/src/index.ts',
+    '/ort/../package.json',
+    '/ort/%2e%2e/package.json',
+    '/ort/README.md',
+    '/tfjs-wasm/..%2f..%2fpackage.json',
     '/..%5cpackage.json',
     '/serve.ts',
     '/.gitignore',
