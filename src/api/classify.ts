@@ -1,24 +1,12 @@
-import type { TensorData } from '../core/tensor.js';
 import { prepareImage, type PreparedImage, type RawImage } from '../io/image.js';
 import { squareSide } from '../models/model.js';
 import type { Preprocess } from '../models/registry.js';
 import type { LoadedModel } from './model.js';
 
+export { softmaxRows } from './exported.js';
+
 /** An image: a file path, encoded bytes (JPEG, PNG, WebP…), or decoded pixels. */
 export type ImageInput = string | Uint8Array | RawImage;
-
-/** Softmax over each row of (B, K) logits. */
-export function softmaxRows(logits: TensorData): Float32Array[] {
-  const [b, k] = logits.shape;
-  const d = logits.data as Float32Array;
-  return Array.from({ length: b }, (_, i) => {
-    const row = d.subarray(i * k, (i + 1) * k);
-    const max = row.reduce((a, v) => Math.max(a, v), -Infinity);
-    const e = Float32Array.from(row, (v) => Math.exp(v - max));
-    const s = e.reduce((a, v) => a + v, 0);
-    return e.map((v) => v / s);
-  });
-}
 
 /** Decode images and apply an eval transform. */
 export function prepareImages(images: ImageInput[], pre: Preprocess, channels: 1 | 3): Promise<PreparedImage[]> {

@@ -8,69 +8,38 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
-import { checkOutputFolder, writeFolderAtomic } from '../io/files.js';
+import { checkOutputFolder, readFileBytes, writeFolderAtomic } from '../io/files.js';
 import { readJsonFile } from '../io/json.js';
 import type { ModelSpec } from '../models/build.js';
 import { squareSide, type VisionModel } from '../models/model.js';
 import { registryEntry, type Preprocess } from '../models/registry.js';
-import { checkDType, MODEL_DTYPES, type ModelDType } from '../engines/onnx/quantize/dtype.js';
+import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import { DTYPE_FILES } from './dtype.js';
 import { exportOnnx, type ExportFileSpec } from './export.js';
+import {
+  DEFAULT_FOLDER_DTYPES,
+  FOLDER_MODEL_TYPE,
+  IMAGE_PROCESSOR,
+  parseModelFolder,
+  PIL_BICUBIC,
+  type FlattenBlock,
+  type FolderConfig,
+  type FolderFiles,
+  type ModelFolder,
+  type PreprocessorConfig,
+} from './folder_read.js';
 import { createModel } from './model.js';
 
-/**
- * transformers.js runs an image classifier of any architecture through the class of its `model_type`: ViT's
- * (ViTForImageClassification) is a plain `pixel_values → logits` session with no extra inputs, so it fits ours.
- */
-export const FOLDER_MODEL_TYPE = 'vit';
-const IMAGE_PROCESSOR = 'ViTImageProcessor';
-/** PIL's resample code for bicubic, which HF image processors use. */
-const PIL_BICUBIC = 3;
-
-/** What `flatten export --format folder` writes when no --dtype is given. */
-export const DEFAULT_FOLDER_DTYPES: ModelDType[] = ['fp32'];
-
-/**
- * Our own block in config.json: `createModel(flatten, { imgSize: flatten.img_size })` rebuilds the model (kwargs
- * are the registry entry's or the config's; the size rule of createModel applies img_size).
- */
-export interface FlattenBlock extends Required<ModelSpec> {
-  name: string;
-  /** The side the graphs take. */
-  img_size: number;
-  in_chans: number;
-  /** Where the weights came from (a file name, or 'random'). */
-  weights: string;
-  dtypes: ModelDType[];
-}
-
-export interface FolderConfig {
-  model_type: string;
-  architectures?: string[];
-  num_labels: number;
-  id2label: Record<string, string>;
-  label2id?: Record<string, number>;
-  image_size: number;
-  num_channels?: number;
-  'transformers.js_config'?: { dtype?: string };
-  flatten?: FlattenBlock;
-}
-
-/** An HF image processor config (the fields we write and read). */
-export interface PreprocessorConfig {
-  image_processor_type: string;
-  do_resize: boolean;
-  size: { height: number; width: number };
-  resample: number;
-  do_center_crop: boolean;
-  crop_size?: { height: number; width: number };
-  do_rescale: boolean;
-  rescale_factor: number;
-  do_normalize: boolean;
-  image_mean: number[];
-  image_std: number[];
-  do_convert_rgb: boolean;
-}
+export {
+  DEFAULT_FOLDER_DTYPES,
+  FOLDER_MODEL_TYPE,
+  parseModelFolder,
+  type FlattenBlock,
+  type FolderConfig,
+  type FolderFiles,
+  type ModelFolder,
+  type PreprocessorConfig,
+} from './folder_read.js';
 
 /** Our eval transform as an HF image processor: the square resize (aspect not kept), then the center crop. */
 export function preprocessorConfig(pre: Preprocess, channels: 1 | 3): PreprocessorConfig {
@@ -208,101 +177,13 @@ export function isFolder(path: string): boolean {
   }
 }
 
-/** What a pipeline needs from a model folder: the graph of one dtype, the classes and the eval transform. */
-export interface ModelFolder {
-  dir: string;
-  dtype: ModelDType;
-  /** The graph's path. */
-  file: string;
-  labels: string[];
-  preprocess: Preprocess;
-  channels: 1 | 3;
-  config: FolderConfig;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Read a model folder for one dtype (default: the folder's `transformers.js_config.dtype`, else fp32), checking
- * that config.json, preprocessor_config.json and the graph's file agree; every fault names the file and field.
- */
+/** Read a model folder for one dtype (folder_read.ts), from a directory. */
 export function readModelFolder(dir: string, opts: { dtype?: ModelDType } = {}): ModelFolder {
-  const cfgFile = join(dir, 'config.json');
-  if (!existsSync(cfgFile))
-    throw new FlattenError(
-      'BAD_FILE',
-      `${dir}: no config.json, so it is not a model folder (flatten export --format folder)`,
-    );
-  const config = readJsonFile<FolderConfig>(cfgFile);
-  const bad = (field: string, why: string) => new FlattenError('BAD_CONFIG', `${cfgFile}: ${field} ${why}`);
-  if (!isObject(config)) throw bad('the file', 'is not a JSON object');
-  if (typeof config.model_type !== 'string') throw bad('model_type', 'is missing');
-  const n = config.num_labels;
-  if (!Number.isInteger(n) || n < 1) throw bad('num_labels', `must be a whole number ≥ 1, got ${JSON.stringify(n)}`);
-  if (!isObject(config.id2label)) throw bad('id2label', 'is missing');
-  const labels = Array.from({ length: n }, (_, i) => config.id2label[String(i)]);
-  const keys = Object.keys(config.id2label);
-  if (keys.length !== n || labels.some((l) => typeof l !== 'string'))
-    throw bad('id2label', `has ${keys.length} entries, but num_labels is ${n} (keys "0"…"${n - 1}", string labels)`);
-  if (config.label2id !== undefined) {
-    const l2i = config.label2id;
-    // ImageNet names two classes alike ("crane"), so an inverse can only point at one of them
-    if (!isObject(l2i) || labels.some((l) => labels[l2i[l] as number] !== l))
-      throw bad('label2id', 'does not invert id2label');
-  }
-  const tjs = config['transformers.js_config']?.dtype;
-  const dtype =
-    opts.dtype ?? (tjs !== undefined ? checkDType(tjs, `${cfgFile}: transformers.js_config.dtype`) : 'fp32');
-  checkDType(dtype);
-  const file = join(dir, DTYPE_FILES[dtype]);
-  if (!existsSync(file)) {
-    const have = MODEL_DTYPES.filter((d) => existsSync(join(dir, DTYPE_FILES[d])));
-    throw new FlattenError(
-      'BAD_FILE',
-      `${dir}: no ${DTYPE_FILES[dtype]} for dtype '${dtype}' (the folder has: ${have.join(', ') || 'no graphs'})`,
-    );
-  }
-  const preprocess = readPreprocessor(join(dir, 'preprocessor_config.json'));
-  if (config.image_size !== preprocess.imgSize)
-    throw bad('image_size', `is ${config.image_size}, but preprocessor_config.json gives ${preprocess.imgSize}`);
-  const channels = preprocess.mean.length === 1 ? 1 : 3;
-  if (config.num_channels !== undefined && config.num_channels !== channels)
-    throw bad('num_channels', `is ${config.num_channels}, but preprocessor_config.json normalises ${channels}`);
-  return { dir, dtype, file, labels, preprocess, channels, config };
-}
-
-/** preprocessor_config.json back to our eval transform: only the geometry we write is accepted. */
-function readPreprocessor(file: string): Preprocess {
-  if (!existsSync(file)) throw new FlattenError('BAD_FILE', `${file}: missing (the folder's eval transform)`);
-  const p = readJsonFile<PreprocessorConfig>(file);
-  const bad = (field: string, why: string) => new FlattenError('BAD_CONFIG', `${file}: ${field} ${why}`);
-  if (!isObject(p)) throw bad('the file', 'is not a JSON object');
-  const side = (v: unknown, field: string) => {
-    if (!isObject(v) || !Number.isInteger(v.height) || v.height !== v.width || (v.height as number) < 1)
-      throw bad(field, 'must be {"height": S, "width": S} with a whole S ≥ 1');
-    return v.height as number;
+  const at = (rel: string) => join(dir, rel);
+  const files: FolderFiles = {
+    name: at,
+    text: (rel) => (existsSync(at(rel)) ? new TextDecoder().decode(readFileBytes(at(rel))) : undefined),
+    has: (rel) => existsSync(at(rel)),
   };
-  const resized = side(p.size, 'size');
-  const crop = p.do_center_crop === true;
-  const imgSize = crop ? side(p.crop_size, 'crop_size') : resized;
-  if (crop && resized !== Math.floor((256 / 224) * imgSize))
-    throw bad('size', `${resized} with crop_size ${imgSize} is not our eval geometry (resize to ⌊256/224·crop⌋)`);
-  if (p.resample !== PIL_BICUBIC)
-    throw bad('resample', `must be ${PIL_BICUBIC} (bicubic), got ${JSON.stringify(p.resample)}`);
-  const stats = (v: unknown, field: string) => {
-    if (!Array.isArray(v) || ![1, 3].includes(v.length) || !v.every((x) => typeof x === 'number' && x === x))
-      throw bad(field, 'must be a list of 1 or 3 numbers');
-    return v as number[];
-  };
-  const mean = stats(p.image_mean, 'image_mean');
-  const std = stats(p.image_std, 'image_std');
-  if (mean.length !== std.length) throw bad('image_std', `has ${std.length} values, image_mean ${mean.length}`);
-  if (std.some((s) => s <= 0)) throw bad('image_std', 'must be > 0');
-  return {
-    imgSize,
-    crop,
-    mean: mean as Preprocess['mean'],
-    std: std as Preprocess['std'],
-    interpolation: 'bicubic',
-  };
+  return parseModelFolder(dir, files, opts);
 }

@@ -5,7 +5,7 @@ import type { StateDict, TensorData } from '../core/tensor.js';
 import { readJsonFile } from '../io/json.js';
 import type { ModelSpec } from '../models/build.js';
 import type { VisionModel } from '../models/model.js';
-import { IMAGENET_EVAL, registryEntry, type Preprocess } from '../models/registry.js';
+import { evalPreprocess, registryEntry, type Preprocess } from '../models/registry.js';
 import { loadWeights, readStateDict } from '../nn/checkpoint.js';
 import { resamplePositionTables } from '../nn/resample.js';
 import { modelInfo, type FeatureInfo } from './info.js';
@@ -69,7 +69,6 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
   // shipped weights fit only the shipped head and size
   const shipped =
     entry && opts.numClasses === undefined && opts.imgSize === undefined ? shippedWeights(entry.name) : undefined;
-  const preprocess = entry?.preprocess;
   const checkpoint = opts.checkpoint ?? shipped;
   const source = typeof checkpoint === 'string' ? checkpoint : checkpoint ? 'state_dict' : 'random';
   // at another size, position tables made for the checkpoint's token grids are resampled to the model's
@@ -93,7 +92,7 @@ export function createModel(nameOrSpec: string | ModelSpec, opts: CreateModelOpt
     model,
     weights,
     // eval crops are square: a model built for H×W takes its tensors through extractFeatures / forwardIntermediates
-    preprocess: { ...(preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: model.imgSize[0] },
+    preprocess: evalPreprocess(entry, model.imgSize[0]),
     source,
     labels: labelsFor(name, model.numClasses),
     featureInfo: outIndices ? outIndices.map((i) => all[i]) : all,

@@ -3,10 +3,9 @@ import type { TensorData } from '../core/tensor.js';
 import { toBatch } from '../io/image.js';
 import type { OnnxSession } from '../engines/onnx/session.js';
 import { readFileBytes } from '../io/files.js';
-import { parseJson } from '../io/json_text.js';
-import { onnxMetadata } from '../engines/onnx/inspect.js';
 import type { Preprocess } from '../models/registry.js';
-import { prepareImages, softmaxRows, type ImageInput } from './classify.js';
+import { prepareImages, type ImageInput } from './classify.js';
+import { checkFolderGraph, exportedInfo, imageInput, topClasses, type Classification } from './exported.js';
 import { labelsFor } from './labels.js';
 import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import { engineRunner, type EngineName } from './engine.js';
@@ -36,10 +35,7 @@ export interface PipelineOptions {
   checkpoint?: string;
 }
 
-export interface Classification {
-  label: string;
-  score: number;
-}
+export type { Classification } from './exported.js';
 
 interface PipelineBase {
   readonly task: PipelineTask;
@@ -144,42 +140,22 @@ async function openExported(bytes: Uint8Array, file: string, o: PipelineOptions)
   if (o.engine === 'tfjs') throw new FlattenError('BAD_ARGUMENT', `${file}: an .onnx file runs on the onnx engine`);
   const { OnnxSession } = await import('../engines/onnx/session.js');
   const session = await OnnxSession.create(bytes, file, { threads: o.threads });
-  const input = session.inputs.find((i) => i.name === MODEL_INPUT);
-  if (!input || !session.outputs.includes('logits'))
-    throw new FlattenError(
-      'BAD_FILE',
-      `${file}: not an image model exported by flatten (needs input '${MODEL_INPUT}' and output 'logits')`,
-    );
-  return { session, channels: input.shape[1] === 1 ? (1 as const) : (3 as const), inputSide: input.shape[2] };
+  return { session, ...imageInput(session, file) };
 }
 
 /** An `.onnx` file written by `flatten export`: its metadata says how to preprocess and what the classes are. */
 async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
   // read once: the session's own check, ORT and the metadata all use these bytes
   const bytes = readFileBytes(file);
-  const meta = onnxMetadata(bytes);
-  const dtype = checkDType(meta['flatten.dtype'] ?? 'fp32', `${file}: metadata 'flatten.dtype'`);
-  if (o.dtype !== undefined && o.dtype !== dtype)
-    throw new FlattenError(
-      'BAD_ARGUMENT',
-      `${file} holds the ${dtype} graph, not ${o.dtype} (export again with --dtype ${o.dtype}, or use a model folder)`,
-    );
+  const info = exportedInfo(bytes, file, o.dtype);
   const { session, channels } = await openExported(bytes, file, o);
-  const preprocess = parseJson<Preprocess>(meta['flatten.preprocess'] ?? 'null', {
-    file,
-    field: "metadata 'flatten.preprocess'",
-  });
-  if (!preprocess || typeof preprocess !== 'object' || typeof preprocess.imgSize !== 'number')
-    throw new FlattenError('BAD_FILE', `${file}: metadata 'flatten.preprocess' is missing or not an eval transform`);
-  const classes = Number(meta['flatten.num_classes']);
-  const name = meta['flatten.name'] ?? file;
   return {
     engine: 'onnx',
-    labels: labelsFor(name, classes),
-    preprocess,
+    labels: labelsFor(info.name, info.numClasses),
+    preprocess: info.preprocess,
     channels,
     source: file,
-    dtype,
+    dtype: info.dtype,
     ...sessionRunner(session),
   };
 }
@@ -188,12 +164,11 @@ async function fileRunner(file: string, o: PipelineOptions): Promise<Runner> {
 async function folderRunner(dir: string, o: PipelineOptions): Promise<Runner> {
   const f = readModelFolder(dir, { dtype: o.dtype });
   const { session, channels, inputSide } = await openExported(readFileBytes(f.file), f.file, o);
-  if (channels !== f.channels || inputSide !== f.preprocess.imgSize) {
+  try {
+    checkFolderGraph(f, { channels, inputSide });
+  } catch (e) {
     await session.release();
-    throw new FlattenError(
-      'BAD_CONFIG',
-      `${f.file} takes ${channels}-channel ${inputSide}² images, but ${dir}'s preprocessor_config.json makes ${f.channels}-channel ${f.preprocess.imgSize}² ones`,
-    );
+    throw e;
   }
   return {
     engine: 'onnx',
@@ -267,12 +242,7 @@ export async function pipeline(
   const classify = async (images: ImageInput | ImageInput[]) => {
     const list = Array.isArray(images) ? images : [images];
     const { logits } = await fwd.run(await batchOf(list));
-    const top = softmaxRows(logits).map((p) =>
-      [...p.keys()]
-        .sort((a, b) => p[b] - p[a])
-        .slice(0, topK)
-        .map((i) => ({ label: labels[i] ?? `class ${i}`, score: p[i] })),
-    );
+    const top = topClasses(logits, labels, topK);
     return Array.isArray(images) ? top : top[0];
   };
   return Object.assign(classify, base) as ImageClassificationPipeline;

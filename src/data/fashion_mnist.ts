@@ -3,19 +3,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FlattenError } from '../core/errors.js';
 import { ArrayDataset } from './array_dataset.js';
+import { FASHION_MNIST_CLASSES } from './fashion_mnist_classes.js';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+export { FASHION_MNIST_CLASSES } from './fashion_mnist_classes.js';
+
 /** Pixel mean and std of the Fashion-MNIST training images (÷255), the usual normalisation. */
 export const FASHION_MNIST_MEAN = 0.286;
 export const FASHION_MNIST_STD = 0.353;

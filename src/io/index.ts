@@ -1,5 +1,6 @@
 /** Public API of the checkpoint / array readers and writers. */
-export { readPth, readPthFile, findStateDict, isTensorData, STATE_DICT_KEYS } from './pth.js';
+export { readPth, findStateDict, isTensorData, STATE_DICT_KEYS } from './pth.js';
+export { readPthFile } from './pth_file.js';
 export { writePth, writePthFile } from './pth_write.js';
 export { readNpy, writeNpy, readNpyFile, writeNpyFile } from './npy.js';
 export {

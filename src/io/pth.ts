@@ -10,7 +10,6 @@ import { FlattenError } from '../core/errors.js';
 import type { StateDict, TensorData } from '../core/tensor.js';
 import { budgetFor, type ReadOptions } from './budget.js';
 import { ELEMENT_SIZE, gatherStrided, type ElementKind } from './elements.js';
-import { readFileBytes } from './files.js';
 import { PyGlobal, PyObject, pyRepr, unpickle, type Reducer } from './pickle.js';
 import { looksLikeZip, readZip, type ZipArchive } from './zip.js';
 
@@ -180,11 +179,6 @@ export function readPth(bytes: Uint8Array, name = 'checkpoint', opts: ReadOption
   };
 
   return unpickle(zip.read(pkl), { name, persistentLoad, reducers, budget });
-}
-
-/** readPth on a file; errors name the file by the path given. */
-export function readPthFile(path: string, opts: ReadOptions = {}): unknown {
-  return readPth(readFileBytes(path), path, opts);
 }
 
 /** Keys under which training scripts store the weights, in order of preference. */

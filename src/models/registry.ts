@@ -1,7 +1,7 @@
 import { FlattenError } from '../core/errors.js';
 import { CSWIN_PRESETS } from './cswin.js';
 import { DEIT_PRESETS } from './deit.js';
-import type { RegistryEntry } from './presets.js';
+import { IMAGENET_EVAL, type Preprocess, type RegistryEntry } from './presets.js';
 import { PVT_PRESETS } from './pvt.js';
 import { SWIN_PRESETS } from './swin.js';
 
@@ -32,4 +32,9 @@ export function registryEntry(name: string): RegistryEntry {
     );
   }
   return e;
+}
+
+/** A model's eval transform: its registry entry's, else ImageNet's with the center crop, at the model's (square) side. */
+export function evalPreprocess(entry: RegistryEntry | undefined, side: number): Preprocess {
+  return { ...(entry?.preprocess ?? { ...IMAGENET_EVAL, crop: true }), imgSize: side };
 }
