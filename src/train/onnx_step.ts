@@ -1,5 +1,6 @@
 import type { TensorData } from '../core/tensor.js';
 import { gradName, traceTrainStep, type TrainStepGraph } from '../engines/onnx/grad/step.js';
+import { probeNchwcBlock } from '../engines/onnx/nchwc_probe.js';
 import { OnnxSession } from '../engines/onnx/session.js';
 import type { VisionModel } from '../models/model.js';
 import { dropMask } from './drop_mask.js';
@@ -42,7 +43,8 @@ export class OnnxTrainStep {
     }
     const input = [batch, model.inChans, ...model.imgSize];
     const graph = traceTrainStep(
-      { params, buffers, input, classes: model.numClasses, name: 'train_step' },
+      // large depthwise convs on ORT's NCHWc kernels (engines/onnx/nchwc.ts), which only onnxruntime-node has
+      { params, buffers, input, classes: model.numClasses, name: 'train_step', nchwcBlock: await probeNchwcBlock() },
       (ctx, x) => model.forward(ctx, x).logits,
     );
     const session = await OnnxSession.create(graph.bytes, 'training step graph', { threads: opts.threads });

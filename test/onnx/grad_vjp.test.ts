@@ -6,6 +6,8 @@ import { TrainTfjsOps } from '../../src/engines/tfjs/grad_ops.js';
 import { Graph, type Value } from '../../src/engines/onnx/graph.js';
 import { OnnxOps } from '../../src/engines/onnx/ops.js';
 import { backward } from '../../src/engines/onnx/grad/backward.js';
+import { NCHWC, useNchwc } from '../../src/engines/onnx/nchwc.js';
+import { probeNchwcBlock } from '../../src/engines/onnx/nchwc_probe.js';
 import { encodeModel } from '../../src/engines/onnx/proto.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
 import { linearAttention } from '../../src/ops/linear_attention.js';
@@ -31,6 +33,8 @@ interface Case {
   fn: Fn;
   /** Input values: uniform in [−1, 1] by default. */
   init?: 'positive' | 'awayFromZero';
+  /** Traced for onnxruntime-node's NCHWc kernels (the Node training graph), which the case must use. */
+  nchwc?: boolean;
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -47,6 +51,11 @@ function rand(n: number, seed: number, init?: Case['init']): Float32Array {
 /** The ONNX graph of f with its inputs as graph inputs: outputs y = f(x…) and the gradient of Σ y·R per input. */
 async function onnxCase(c: Case, R: (shape: number[]) => Float32Array) {
   const g = new Graph(false);
+  if (c.nchwc) {
+    const block = await probeNchwcBlock();
+    expect(block, 'this onnxruntime-node build has NCHWc kernels').toBeDefined();
+    useNchwc(g, block!);
+  }
   const ops = new OnnxOps(g);
   const xs = c.shapes.map((s, i) => g.input(`x${i}`, s));
   const y = ops.real(c.fn(ops, ...(xs as unknown as Tensor[])));
@@ -56,6 +65,10 @@ async function onnxCase(c: Case, R: (shape: number[]) => Float32Array) {
   const outputs: Record<string, Value> = { y };
   dxs.forEach((d, i) => (outputs[`d${i}`] = d!));
   const { proto } = g.toModel(outputs, { name: c.name });
+  if (c.nchwc) {
+    expect(proto.nodes.filter((n) => n.domain === NCHWC && n.op === 'Conv').length, 'NCHWc Convs').toBe(3);
+    proto.opsets.push({ domain: NCHWC, version: 1 });
+  }
   const session = await OnnxSession.create(encodeModel(proto), c.name, { threads: 1 });
   const run = async (vals: Float32Array[]) => {
     const feeds = Object.fromEntries(
@@ -129,6 +142,22 @@ const cases: Case[] = [
     name: 'depthwise conv 3×3 on a map too large for its Toeplitz MatMul (ORT Conv)',
     shapes: [[1, 3, 12, 12], [3, 1, 3, 3], [3]],
     fn: (o, x, w, b) => o.conv2d(x, w, b, { padding: 1, groups: 3 }),
+  },
+  {
+    name: 'depthwise conv 3×3 with bias on tokens turned into an image, on NCHWc kernels (channels-last reorder)',
+    shapes: [[2, 12, 32], [32, 1, 3, 3], [32]],
+    fn: (o, t, w, b) =>
+      o.conv2d(o.transpose(o.reshape(t, [2, 3, 4, 32]), [0, 3, 1, 2]), w, b, { padding: 1, groups: 32 }),
+    nchwc: true,
+  },
+  {
+    name: 'depthwise conv 5×5 without bias on an NCHW map, on NCHWc kernels',
+    shapes: [
+      [2, 32, 3, 2],
+      [32, 1, 5, 5],
+    ],
+    fn: (o, x, w) => o.conv2d(x, w, undefined, { padding: 2, groups: 32 }),
+    nchwc: true,
   },
   {
     name: 'layer norm',

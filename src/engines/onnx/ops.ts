@@ -7,6 +7,7 @@ import { BATCH_MARK, type Graph, type Value } from './graph.js';
 import { canonical, plainLayout, reshapeLayout, rowTail, sameRows, transposeLayout, type Layout } from './layout.js';
 import type { AttrValue } from './proto.js';
 import { gemmChannels, meanOfSource, rowScaledAttention, scaleChannels, sliceGather, unscaled } from './rewrites.js';
+import { depthwiseNchwc } from './nchwc.js';
 import { depthwiseAsMatmul } from './toeplitz.js';
 import { axisOf, dense, h, isConst, isView, last, layoutOf, phys, same, t, Views } from './views.js';
 
@@ -312,8 +313,11 @@ export class OnnxOps implements Ops {
     const [bs, c, hh, ww] = X.shape;
     const [out, inPer, kh, kw] = W.shape;
     if (c !== inPer * groups) throw new Error(`conv2d: input has ${c} channels, weight takes ${inPer * groups}`);
-    // a depthwise conv whose weight is a graph input (the training graph): a MatMul where the map is small
+    // a depthwise conv whose weight is a graph input (the training graph): ORT's NCHWc kernel where the graph
+    // is for onnxruntime-node, else a MatMul where the map is small
     if (!W.data && groups === c && inPer === 1 && out === c && stride === 1) {
+      const yb = depthwiseNchwc(this, this.g, x, W, padding, b && this.views.real(b));
+      if (yb) return yb;
       const y = depthwiseAsMatmul(this, this.g, x, W, padding);
       if (y) return b ? this.add(y, this.reshape(b, [1, c, 1, 1])) : y;
     }

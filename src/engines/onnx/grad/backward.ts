@@ -4,12 +4,13 @@ import { GradBuilder, same, type Vjp } from './builder.js';
 import { conv } from './conv.js';
 import { elementwise } from './elementwise.js';
 import { matmul } from './matmul.js';
+import { nchwc } from './nchwc.js';
 import { norm } from './norm.js';
 import { reduce } from './reduce.js';
 import { shape } from './shape.js';
 
-/** One VJP per forward op type, by ONNX op name. */
-export const VJPS: Record<string, Vjp> = { ...elementwise, ...reduce, ...matmul, ...conv, ...norm, ...shape };
+/** One VJP per forward op type, by ONNX op name (`<domain>.<op>` outside the default domain). */
+export const VJPS: Record<string, Vjp> = { ...elementwise, ...reduce, ...matmul, ...conv, ...norm, ...shape, ...nchwc };
 
 /**
  * Reverse-mode differentiation of the recorded graph: appends to `g` the nodes computing the gradient of
@@ -66,8 +67,9 @@ export function backward(g: Graph, loss: Value, wrt: Value[]): (Value | undefine
       slabs.set(x, [...(slabs.get(x) ?? []), slab]);
       continue;
     }
-    const vjp = VJPS[node.op];
-    if (!vjp) throw new FlattenError('BAD_ARGUMENT', `backward: no gradient for ONNX op ${node.op}`);
+    const op = node.domain ? `${node.domain}.${node.op}` : node.op;
+    const vjp = VJPS[op];
+    if (!vjp) throw new FlattenError('BAD_ARGUMENT', `backward: no gradient for ONNX op ${op}`);
     const need = node.inputs.map((x) => x !== undefined && varies.has(x));
     const dxs = vjp(b, node, dy, need);
     node.inputs.forEach((x, k) => {

@@ -10,8 +10,14 @@ import type { AttrValue } from '../proto.js';
 export class GradBuilder {
   constructor(readonly g: Graph) {}
 
-  emit(op: string, inputs: (Value | undefined)[], shape: number[], attrs?: Record<string, AttrValue>): Value {
-    return this.g.emit(op, inputs, shape, attrs);
+  emit(
+    op: string,
+    inputs: (Value | undefined)[],
+    shape: number[],
+    attrs?: Record<string, AttrValue>,
+    domain?: string,
+  ): Value {
+    return this.g.emit(op, inputs, shape, attrs, domain);
   }
   scalar(v: number): Value {
     return this.g.scalar(v);

@@ -2,6 +2,7 @@ import { toFloat32, type TensorData } from '../../../core/tensor.js';
 import { makeCtx, type Ctx } from '../../../ops/ctx.js';
 import type { Tensor } from '../../../ops/ops.js';
 import { Graph, type Value } from '../graph.js';
+import { NCHWC, useNchwc } from '../nchwc.js';
 import { OnnxOps } from '../ops.js';
 import { encodeModel, type ModelProto } from '../proto.js';
 import { backward } from './backward.js';
@@ -16,6 +17,12 @@ export interface TrainStepOptions {
   input: number[];
   classes: number;
   name?: string;
+  /**
+   * onnxruntime-node's NCHWc channel block on this CPU (`probeNchwcBlock`): large depthwise convs then run on
+   * ORT's NCHWc kernels (../nchwc.ts), which only its CPU provider has. Without it the graph is standard
+   * opset 17 and runs anywhere (onnxruntime-web).
+   */
+  nchwcBlock?: number;
 }
 
 /** A drop-path mask the graph takes as an input: (B, 1, …) of 0 or 1/(1 − rate) per sample. */
@@ -45,6 +52,7 @@ export const gradName = (path: string) => `${path}.grad`;
  */
 export function traceTrainStep(opts: TrainStepOptions, forward: (ctx: Ctx, x: Tensor) => Tensor): TrainStepGraph {
   const g = new Graph(false);
+  if (opts.nchwcBlock) useNchwc(g, opts.nchwcBlock);
   const ops = new OnnxOps(g);
   const x = g.input('input', opts.input);
   const target = g.input('target', [opts.input[0], opts.classes]);
@@ -79,5 +87,6 @@ export function traceTrainStep(opts: TrainStepOptions, forward: (ctx: Ctx, x: Te
     outputs[gradName(k)] = d;
   });
   const { proto } = g.toModel(outputs, { name: opts.name ?? 'flatten_train_step' });
+  if (proto.nodes.some((n) => n.domain === NCHWC)) proto.opsets.push({ domain: NCHWC, version: 1 });
   return { model: proto, bytes: encodeModel(proto), masks, grads, unused };
 }
