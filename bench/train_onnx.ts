@@ -21,7 +21,7 @@ import { initTfjs } from '../src/engines/tfjs/backend.js';
 import { buildNamed } from '../src/models/build.js';
 import type { VisionModel } from '../src/models/model.js';
 import { initWeights } from '../src/nn/init.js';
-import { onnxGrads } from '../src/train/onnx_grads.js';
+import { OnnxGradients } from '../src/train/onnx_grads.js';
 import { OnnxTrainStep } from '../src/train/onnx_step.js';
 import { AdamW, clipGlobalNorm } from '../src/train/optim.js';
 import { LiveWeights } from '../src/train/params.js';
@@ -38,7 +38,7 @@ function batchOf(model: VisionModel, seed: number) {
   const [H, W] = model.imgSize;
   const x = Float32Array.from({ length: B * model.inChans * H * W }, () => r.next() * 2 - 1);
   const y = Int32Array.from({ length: B }, () => Math.floor(r.next() * model.numClasses));
-  return { x, y, shape: [model.inChans, H, W] as [number, number, number] };
+  return { x, y };
 }
 
 const adamw = (live: LiveWeights) =>
@@ -98,21 +98,21 @@ async function throughput() {
   const weights = initWeights(model.table, 0);
   const live = new LiveWeights(model.table, weights);
   const opt = adamw(live);
-  const { x, y, shape } = batchOf(model, 1);
+  const { x, y } = batchOf(model, 1);
   // tfjs-wasm keeps ~0.6 GB of activations per 224² image: micro-batches of 2 there, as the trainer's users do
   const micro = model.imgSize[0] > 64 ? 2 : B;
-  const onnx = new Map<number, OnnxTrainStep>();
-  for (const t of [1, 2]) onnx.set(t, await OnnxTrainStep.create(model, B, { threads: t }));
+  const onnx = new Map<number, OnnxGradients>();
+  for (const t of [1, 2]) onnx.set(t, await OnnxGradients.create(model, { batch: B, threads: t }));
   const torch = [await torchChild(name, B, model.imgSize[0], 1)];
   if (torch[0]) torch.push(await torchChild(name, B, model.imgSize[0], 2));
   let step = 0;
   const sides: Record<string, () => Promise<unknown>> = {};
   for (const [t, s] of onnx)
     sides[`ours ORT ${t} thread${t > 1 ? 's' : ''}`] = async () => {
-      apply(opt, (await onnxGrads(s, live, x, y, 0.1, [step++])).grads, 1e-4);
+      apply(opt, (await s.grads(live, { x, y, smoothing: 0.1, dropKeys: [step++] })).grads, 1e-4);
     };
   sides['ours tfjs (1 thread)'] = async () => {
-    apply(opt, (await lossAndGrads(model, live, x, y, shape, 0.1, [step++], micro)).grads, 1e-4);
+    apply(opt, (await lossAndGrads(model, live, { x, y, smoothing: 0.1, dropKeys: [step++], micro })).grads, 1e-4);
   };
   torch.forEach((child, i) => {
     if (child) sides[`PyTorch eager ${i + 1} thread${i ? 's' : ''}`] = () => child.step();
@@ -163,7 +163,7 @@ async function rss() {
   const before = process.memoryUsage().rss;
   const s = await OnnxTrainStep.create(model, B, { threads: 1 });
   const { x, y } = batchOf(model, 1);
-  for (let i = 0; i < 2; i++) await s.run(params, x, y, 0.1, [i]);
+  for (let i = 0; i < 2; i++) await s.run(params, { x, y, smoothing: 0.1, dropKeys: [i] });
   const mb = (v: number) => Math.round(v / 2 ** 20);
   console.log(
     JSON.stringify({
@@ -182,11 +182,11 @@ async function adamwDrift() {
   const weights = initWeights(model.table, 0);
   const [a, b] = [new LiveWeights(model.table, weights), new LiveWeights(model.table, weights)];
   const [oa, ob] = [adamw(a), adamw(b)];
-  const s = await OnnxTrainStep.create(model, B, { threads: 1 });
+  const s = await OnnxGradients.create(model, { batch: B, threads: 1 });
   for (let i = 0; i < 20; i++) {
-    const { x, y, shape } = batchOf(model, 10 + i);
-    apply(oa, (await onnxGrads(s, a, x, y, 0.1, [])).grads, 1e-3);
-    apply(ob, (await lossAndGrads(model, b, x, y, shape, 0.1, [])).grads, 1e-3);
+    const { x, y } = batchOf(model, 10 + i);
+    apply(oa, (await s.grads(a, { x, y, smoothing: 0.1, dropKeys: [] })).grads, 1e-3);
+    apply(ob, (await lossAndGrads(model, b, { x, y, smoothing: 0.1, dropKeys: [] })).grads, 1e-3);
   }
   const [va, vb] = [a.paramValues(), b.paramValues()];
   let worst = { path: '', diff: 0, rel: 0 };

@@ -40,8 +40,7 @@ let peakRss = 0;
 const times: number[] = [];
 for (let i = 0; i <= steps; i++) {
   const t0 = performance.now();
-  const shape: [number, number, number] = [model.inChans, s, s];
-  const { grads } = await batchGrads(pool, model, live, x, y, shape, 0.1, [i], micro);
+  const { grads } = await batchGrads(pool, model, live, { x, y, smoothing: 0.1, dropKeys: [i], micro });
   peakBytes = Math.max(peakBytes, tf.memory().numBytes);
   tf.tidy(() => opt.apply(clipGlobalNorm(grads, 5).grads, 1e-4));
   tf.dispose([...grads.values()]);

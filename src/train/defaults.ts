@@ -13,4 +13,7 @@ export const TRAIN_DEFAULTS = {
   seed: 0,
   evalEvery: 1,
   evalBatchSize: 500,
+  // ONNX Runtime trains every family faster than tfjs on this project's bench (bench/train_engines.ts; the
+  // table is in bench/RESULTS.md, "Training engine per family"); tfjs stays the reference and the browser engine
+  engine: 'onnx' as 'tfjs' | 'onnx',
 } satisfies Partial<TrainOptions>;

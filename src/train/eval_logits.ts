@@ -1,6 +1,9 @@
 import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
 import type { Dataset } from '../data/dataset.js';
+import { OnnxSession } from '../engines/onnx/session.js';
+import { traceOnnx } from '../engines/onnx/trace.js';
+import type { VisionModel } from '../models/model.js';
 import type { EvalResult } from './evaluate.js';
 import { topkHits } from './loss.js';
 
@@ -8,6 +11,29 @@ import { topkHits } from './loss.js';
 export interface BatchClassifier {
   logits(images: TensorData): Promise<Float32Array>;
   release(): Promise<void>;
+}
+
+/**
+ * The model's inference forward (drop path off) as an ONNX graph with `weights` as initializers and a dynamic
+ * batch, on one ONNX Runtime session: how `flatten train --engine onnx` evaluates each epoch.
+ */
+export async function onnxClassifier(
+  model: VisionModel,
+  weights: Map<string, TensorData>,
+  o: { name: string; threads?: number },
+): Promise<BatchClassifier> {
+  const [H, W] = model.imgSize;
+  const { bytes } = traceOnnx(
+    weights,
+    [{ name: 'input', shape: [1, model.inChans, H, W], batchAxis: 0 }],
+    (ctx, x) => ({ logits: model.forward(ctx, x).logits }), // (B, K)
+    { dynamic: true, name: o.name },
+  );
+  const session = await OnnxSession.create(bytes, `${o.name} evaluation graph`, { threads: o.threads });
+  return {
+    logits: async (x) => (await session.run({ input: x })).logits.data as Float32Array,
+    release: () => session.release(),
+  };
 }
 
 /** Σ over rows of −log softmax(row)[label], as log Σ exp(x − max) + max − x[label]. */

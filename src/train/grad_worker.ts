@@ -24,8 +24,7 @@ async function handle(msg: ToWorker): Promise<void> {
   } else if (msg.type === 'weights') {
     live!.assign(msg.values);
   } else {
-    const { x, y, shape, smoothing, dropKeys, micro, share } = msg;
-    const r = await lossAndGrads(model!, live!, x, y, shape, smoothing, dropKeys, micro, share);
+    const r = await lossAndGrads(model!, live!, msg);
     const grads: [string, Float32Array][] = [];
     for (const [path, g] of r.grads) grads.push([path, (await g.data()) as Float32Array]);
     tf.dispose([...r.grads.values()]);

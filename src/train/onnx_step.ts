@@ -14,6 +14,16 @@ export interface OnnxStepResult {
   grads: Map<string, Float32Array>;
 }
 
+/** One graph-sized batch: images (B, C, H, W), labels (B), label smoothing ε and the step's drop-path keys. */
+export interface OnnxStepInput {
+  x: Float32Array;
+  y: Int32Array;
+  smoothing: number;
+  dropKeys: number[];
+  /** The batch's first row in the trainer's batch (default 0). */
+  first?: number;
+}
+
 /** (B, K) target distributions: (1 − ε) on the label plus ε/K on every class (timm's label smoothing). */
 export function smoothedTargets(labels: Int32Array, classes: number, smoothing: number): Float32Array {
   const t = new Float32Array(labels.length * classes).fill(smoothing / classes);
@@ -51,22 +61,20 @@ export class OnnxTrainStep {
     return new OnnxTrainStep(model, batch, graph, session);
   }
 
-  /** Loss, logits and gradients for images x (B, C, H, W) with labels y (B), at the given parameter values. */
-  async run(
-    params: Map<string, Float32Array>,
-    x: Float32Array,
-    y: Int32Array,
-    smoothing: number,
-    dropKeys: number[],
-  ): Promise<OnnxStepResult> {
+  /**
+   * Loss, logits and gradients at the given parameter values, for a batch of this graph's size whose rows
+   * start at row `first` of the trainer's batch (so that micro-batches draw that batch's drop-path masks).
+   */
+  async run(params: Map<string, Float32Array>, b: OnnxStepInput): Promise<OnnxStepResult> {
     const { batch: B, model } = this;
     const K = model.numClasses;
+    const first = b.first ?? 0;
     const f = (shape: number[], data: Float32Array): TensorData => ({ dtype: 'float32', shape, data });
     const feeds: Record<string, TensorData> = {
-      input: f([B, model.inChans, ...model.imgSize], x),
-      target: f([B, K], smoothedTargets(y, K, smoothing)),
+      input: f([B, model.inChans, ...model.imgSize], b.x),
+      target: f([B, K], smoothedTargets(b.y, K, b.smoothing)),
     };
-    this.graph.masks.forEach((m, call) => (feeds[m.name] = f(m.shape, dropMask(dropKeys, 0, B, call, m.rate))));
+    this.graph.masks.forEach((m, call) => (feeds[m.name] = f(m.shape, dropMask(b.dropKeys, first, B, call, m.rate))));
     for (const s of model.table.specs.values()) if (!s.buffer) feeds[s.path] = f(s.shape, params.get(s.path)!);
     const out = await this.session.run(feeds);
     const grads = new Map(this.graph.grads.map((k) => [k, out[gradName(k)].data as Float32Array]));

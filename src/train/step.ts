@@ -19,26 +19,35 @@ export interface ShareOf {
   first: number;
 }
 
+/** A batch (or one thread's share of it) to differentiate, and how. */
+export interface StepBatch {
+  /** (n, C, H, W) images at the model's size. */
+  x: Float32Array;
+  /** (n) class indices. */
+  y: Int32Array;
+  /** Label smoothing ε of the loss. */
+  smoothing: number;
+  /** This step's drop-path keys (see dropMask). */
+  dropKeys: number[];
+  /** Micro-batches of this many images, their gradients summed (default: all n at once). */
+  micro?: number;
+  /** Where x sits inside a larger batch split between threads (default: x is the whole batch). */
+  share?: ShareOf;
+}
+
 /**
- * Loss and gradients of images x (n, C, S, S), optionally in micro-batches of `micro` images whose
- * gradients are summed with weight size/total: the same mean-loss gradient with a fraction of the activation
- * memory (tfjs-wasm has a 4 GB heap; flatten_pvt_v2_b0 keeps ~0.6 GB of activations per 224² image).
- * `share` places x inside a larger batch split between threads (by default x is the whole batch); summing
- * the shares gives the batch's gradient, and drop path draws per row of the batch (see trainCtx).
+ * Loss and gradients of a batch, optionally in micro-batches whose gradients are summed with weight
+ * size/total: the same mean-loss gradient with a fraction of the activation memory (tfjs-wasm has a 4 GB
+ * heap; flatten_pvt_v2_b0 keeps ~0.6 GB of activations per 224² image). With `share`, summing the shares
+ * gives the batch's gradient, and drop path draws per row of the batch (see trainCtx).
  */
-export async function lossAndGrads(
-  model: VisionModel,
-  live: LiveWeights,
-  x: Float32Array,
-  y: Int32Array,
-  shape: [number, number, number],
-  smoothing: number,
-  dropKeys: number[],
-  micro = y.length,
-  share: ShareOf = { total: y.length, first: 0 },
-): Promise<StepGrads> {
+export async function lossAndGrads(model: VisionModel, live: LiveWeights, batch: StepBatch): Promise<StepGrads> {
+  const { x, y, smoothing, dropKeys } = batch;
   const B = y.length;
-  const per = shape[0] * shape[1] * shape[2];
+  const micro = batch.micro ?? B;
+  const share = batch.share ?? { total: B, first: 0 };
+  const [H, W] = model.imgSize;
+  const per = model.inChans * H * W;
   const grads = new Map<string, tf.Tensor>();
   const logits = new Float32Array(B * model.numClasses);
   let loss = 0;
@@ -46,7 +55,7 @@ export async function lossAndGrads(
     const n = Math.min(micro, B - start);
     const ctx = live.trainCtx(dropKeys, share.first + start);
     const part = await addGrads(live, grads, () => {
-      const xb = tf.tensor4d(x.subarray(start * per, (start + n) * per), [n, ...shape]);
+      const xb = tf.tensor4d(x.subarray(start * per, (start + n) * per), [n, model.inChans, H, W]);
       const l = model.forward(ctx, xb as unknown as Tensor).logits as unknown as tf.Tensor2D; // (n, K)
       const mean = smoothedCrossEntropy(l, y.subarray(start, start + n), smoothing);
       return { loss: tf.mul(mean, n / share.total) as tf.Scalar, logits: l };

@@ -18,16 +18,17 @@ import { registryEntry } from '../models/registry.js';
 import { initWeights } from '../nn/init.js';
 import { bindStateDict } from '../nn/state.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { evaluateLogits, onnxClassifier } from './eval_logits.js';
 import { topkHits } from './loss.js';
 import { batchGrads, GradientWorkers } from './workers.js';
-import { onnxGrads } from './onnx_grads.js';
-import { OnnxTrainStep } from './onnx_step.js';
+import { OnnxGradients } from './onnx_grads.js';
 import { AdamW, applyStep } from './optim.js';
 import { LiveWeights } from './params.js';
 import { loadPretrained } from './pretrained.js';
 import { ProgressBar } from './progress.js';
 import { Rng } from '../core/rng.js';
 import { cosineLr } from './schedule.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import { loadCheckpoint, RUN_FILES, saveCheckpoint, tidyRunDir, weightsMetadata, type TrainState } from './state.js';
 
 export interface TrainOptions {
@@ -59,9 +60,10 @@ export interface TrainOptions {
   /** Split each batch into micro-batches of this many images (same gradient, less activation memory). */
   microBatch?: number;
   /**
-   * Where the gradients are computed: the tfjs engine (default), or one ONNX Runtime graph of forward, loss and
-   * backward on `threads` intra-op threads (no gradient workers, no micro-batches). The optimizer, schedule,
-   * checkpoints and resume are the same either way; not part of the recipe, so a resumed run may change it.
+   * Where the gradients and the per-epoch evaluation are computed: ONNX Runtime graphs (forward, loss and
+   * backward as one graph, on `threads` intra-op threads; default, see TRAIN_DEFAULTS) or the tfjs engine (with
+   * threads − 1 gradient workers). The optimizer, schedule, checkpoints and resume are the same either way;
+   * not part of the recipe, so a resumed run may change it.
    */
   engine?: 'tfjs' | 'onnx';
   /** CPU threads: this one plus threads − 1 gradient workers (default FLATTEN_THREADS, else every core). Not part of the recipe: a resumed run may change it. */
@@ -84,6 +86,8 @@ export interface EpochMetrics {
 
 export interface TrainResult {
   status: 'done' | 'interrupted';
+  /** The engine that computed the gradients and the evaluations. */
+  engine: 'tfjs' | 'onnx';
   epoch: number;
   stepInEpoch: number;
   history: EpochMetrics[];
@@ -125,7 +129,7 @@ let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 
 /**
- * Train (or resume, or fine-tune) a registry model on the tfjs engine. Writes a checkpoint
+ * Train (or resume, or fine-tune) a registry model on ONNX Runtime or tfjs. Writes a checkpoint
  * (`last.safetensors` + `state.json`, one atomic unit: see saveCheckpoint) after every epoch and when
  * stopped, `best.safetensors` on a new best held-out top-1, and one JSON line per epoch to `metrics.jsonl`.
  * Data order, augmentation and drop path are functions of (seed, epoch, step), so a resumed run continues
@@ -229,16 +233,23 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
   });
   const save = async (ep: number, st: number) => saveCheckpoint(o.out, await live.stateDict(), await snapshot(ep, st));
 
-  // tfjs-wasm computes on one thread: every other core gets a gradient worker (see workers.ts)
   const threads = o.threads ?? defaultThreads();
-  if (o.engine === 'onnx' && o.microBatch)
-    throw new FlattenError(
-      'BAD_ARGUMENT',
-      '--micro-batch applies to the tfjs engine: the onnx engine computes the whole batch in one graph',
-    );
-  const onnx = o.engine === 'onnx' ? await OnnxTrainStep.create(model, B, { threads }) : undefined;
+  const engine = o.engine ?? TRAIN_DEFAULTS.engine;
+  const onnx =
+    engine === 'onnx' ? await OnnxGradients.create(model, { batch: B, micro: o.microBatch, threads }) : undefined;
+  // tfjs-wasm computes on one thread: every other core gets a gradient worker (see workers.ts)
   const pool =
     threads > 1 && !onnx ? await GradientWorkers.start(threads - 1, o.model, kwargs, o.backend, weights) : undefined;
+  const evalSplit = async (): Promise<EvalResult> => {
+    if (!onnx) return evaluate(model, live.evalCtx(), testSet, o.evalBatchSize);
+    const c = await onnxClassifier(model, await live.stateDict(), { name, threads });
+    try {
+      const { top1, top5, loss, images } = await evaluateLogits(testSet, o.evalBatchSize, model.numClasses, c);
+      return { top1, top5, loss, images };
+    } finally {
+      await c.release();
+    }
+  };
   try {
     for (; epoch < o.epochs; epoch++, stepInEpoch = 0) {
       const order = Rng.derive(o.seed, epoch).permutation(trainSet.size);
@@ -248,7 +259,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
           log(
             `stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; checkpoint saved in ${o.out} (continue with --resume)`,
           );
-          return { status: 'interrupted', epoch, stepInEpoch, history, best, dir: o.out };
+          return { status: 'interrupted', engine, epoch, stepInEpoch, history, best, dir: o.out };
         }
         const t0 = performance.now();
         const batch = await trainSet.load(
@@ -256,11 +267,14 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
           Rng.derive(o.seed, epoch, stepInEpoch, 1),
         );
         const lr = cosineLr(globalStep, totalSteps, warmupSteps, o.lr, o.minLr);
-        const shape: [number, number, number] = [trainSet.inChans, trainSet.imgSize, trainSet.imgSize];
-        const dropKeys = [o.seed, epoch, stepInEpoch, 2];
-        const { loss, logits, grads } = onnx
-          ? await onnxGrads(onnx, live, batch.x, batch.y, o.labelSmoothing, dropKeys)
-          : await batchGrads(pool, model, live, batch.x, batch.y, shape, o.labelSmoothing, dropKeys, o.microBatch);
+        const step = {
+          x: batch.x,
+          y: batch.y,
+          smoothing: o.labelSmoothing,
+          dropKeys: [o.seed, epoch, stepInEpoch, 2],
+          micro: o.microBatch,
+        };
+        const { loss, logits, grads } = onnx ? await onnx.grads(live, step) : await batchGrads(pool, model, live, step);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           throw new FlattenError(
@@ -301,7 +315,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
         peak_rss_mb: Math.round(peakRss / 2 ** 20),
       };
       if ((epoch + 1) % o.evalEvery === 0 || epoch + 1 === o.epochs) {
-        m.test = await evaluate(model, live.evalCtx(), testSet, o.evalBatchSize);
+        m.test = await evalSplit();
         if (!best || m.test.top1 > best.top1) {
           best = { top1: m.test.top1, epoch: epoch + 1 };
           writeSafetensorsFile(
@@ -323,7 +337,7 @@ export async function train(options: TrainOptions, resume: boolean, hooks: Train
       partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
       await save(epoch + 1, 0);
     }
-    return { status: 'done', epoch, stepInEpoch: 0, history, best, dir: o.out };
+    return { status: 'done', engine, epoch, stepInEpoch: 0, history, best, dir: o.out };
   } finally {
     await pool?.close();
     await onnx?.release();

@@ -5,18 +5,10 @@ import type { TensorData } from '../core/tensor.js';
 import type { TfjsBackend } from '../engines/tfjs/backend_name.js';
 import type { VisionModel } from '../models/model.js';
 import type { LiveWeights } from './params.js';
-import { lossAndGrads, type ShareOf, type StepGrads } from './step.js';
+import { lossAndGrads, type ShareOf, type StepBatch, type StepGrads } from './step.js';
 
 /** One share of a batch, as a worker computes it (see lossAndGrads). */
-export interface ShareJob {
-  x: Float32Array;
-  y: Int32Array;
-  shape: [number, number, number];
-  smoothing: number;
-  dropKeys: number[];
-  micro: number;
-  share: ShareOf;
-}
+export type ShareJob = StepBatch & { share: ShareOf };
 
 export type ToWorker =
   | {
@@ -130,45 +122,29 @@ export class GradientWorkers {
    * Loss and gradients of a whole batch (n, C, S, S): shares of ⌈n / threads⌉ rows, the first on this
    * thread's `live` weights, the others on the workers; summed as one StepGrads.
    */
-  async batchGrads(
-    model: VisionModel,
-    live: LiveWeights,
-    x: Float32Array,
-    y: Int32Array,
-    shape: [number, number, number],
-    smoothing: number,
-    dropKeys: number[],
-    micro: number,
-  ): Promise<StepGrads> {
+  async batchGrads(model: VisionModel, live: LiveWeights, batch: StepBatch): Promise<StepGrads> {
+    const { x, y } = batch;
     const B = y.length;
-    const per = shape[0] * shape[1] * shape[2];
+    const per = model.inChans * model.imgSize[0] * model.imgSize[1];
     const rows = Math.ceil(B / (this.workers.length + 1));
     const remote = this.workers.flatMap((w, i) => {
       const first = (i + 1) * rows;
       if (first >= B) return [];
       const end = Math.min(B, first + rows);
       const job: ShareJob = {
+        ...batch,
         x: x.slice(first * per, end * per),
         y: y.slice(first, end),
-        shape,
-        smoothing,
-        dropKeys,
-        micro,
         share: { total: B, first },
       };
       return [w.request({ type: 'step', ...job }, [job.x.buffer as ArrayBuffer]).then((m) => ({ first, m }))];
     });
-    const own = await lossAndGrads(
-      model,
-      live,
-      x.subarray(0, Math.min(rows, B) * per),
-      y.subarray(0, Math.min(rows, B)),
-      shape,
-      smoothing,
-      dropKeys,
-      micro,
-      { total: B, first: 0 },
-    );
+    const own = await lossAndGrads(model, live, {
+      ...batch,
+      x: x.subarray(0, Math.min(rows, B) * per),
+      y: y.subarray(0, Math.min(rows, B)),
+      share: { total: B, first: 0 },
+    });
     const logits = new Float32Array(B * model.numClasses);
     logits.set(own.logits);
     let loss = own.loss;
@@ -197,14 +173,7 @@ export function batchGrads(
   pool: GradientWorkers | undefined,
   model: VisionModel,
   live: LiveWeights,
-  x: Float32Array,
-  y: Int32Array,
-  shape: [number, number, number],
-  smoothing: number,
-  dropKeys: number[],
-  micro = y.length,
+  batch: StepBatch,
 ): Promise<StepGrads> {
-  return pool
-    ? pool.batchGrads(model, live, x, y, shape, smoothing, dropKeys, micro)
-    : lossAndGrads(model, live, x, y, shape, smoothing, dropKeys, micro);
+  return pool ? pool.batchGrads(model, live, batch) : lossAndGrads(model, live, batch);
 }

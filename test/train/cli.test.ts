@@ -140,6 +140,7 @@ describe('flatten train / eval CLI', () => {
       '1',
     );
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/done: .*term \(engine onnx; best held-out top-1/); // the default engine
     expect(JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).epoch).toBe(state.epoch + 1);
   }, 120_000);
 });

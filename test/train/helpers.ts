@@ -1,7 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { afterAll, beforeAll } from 'vitest';
+import { initTfjs } from '../../src/engines/tfjs/backend.js';
 import { TRAIN_DEFAULTS } from '../../src/train/defaults.js';
 import type { TrainOptions } from '../../src/train/trainer.js';
 
@@ -65,4 +67,33 @@ export function tinyOptions(dataset: string, out: string, extra: Partial<TrainOp
     threads: 1, // one thread unless a test asks for workers (each costs a tfjs start-up)
     ...extra,
   };
+}
+
+/**
+ * What every trainer test file sets up: tfjs, a 2-class image folder (12 images per class per split) and
+ * temporary run folders, all removed after the file's tests. Call at the top level of a test file.
+ */
+export function trainerFixture() {
+  const dirs: string[] = [];
+  const fx = {
+    folder: '',
+    quiet: { log: () => {} },
+    /** A fresh temporary folder, removed after the file's tests. */
+    out(name: string): string {
+      return fx.track(tmp(name));
+    },
+    /** Removes `dir` after the file's tests too. */
+    track(dir: string): string {
+      dirs.push(dir);
+      return dir;
+    },
+  };
+  beforeAll(async () => {
+    await initTfjs();
+    fx.folder = fx.track(await makeImageFolder(12));
+  });
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return fx;
 }

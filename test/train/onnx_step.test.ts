@@ -25,7 +25,7 @@ function batchOf(model: VisionModel, B: number, seed: number) {
   const [H, W] = model.imgSize;
   const x = Float32Array.from({ length: B * model.inChans * H * W }, () => r.next() * 2 - 1);
   const y = Int32Array.from({ length: B }, () => Math.floor(r.next() * model.numClasses));
-  return { x, y, shape: [model.inChans, H, W] as [number, number, number] };
+  return { x, y };
 }
 
 const steps: OnnxTrainStep[] = [];
@@ -41,14 +41,14 @@ describe('training step on ONNX Runtime: gradients equal the tfjs trainer', () =
     it(name, async () => {
       const B = 3;
       const weights = initWeights(model.table, 1);
-      const { x, y, shape } = batchOf(model, B, 2);
+      const { x, y } = batchOf(model, B, 2);
       const live = new LiveWeights(model.table, weights);
-      const ref = await lossAndGrads(model, live, x, y, shape, 0.1, [4, 2]);
+      const ref = await lossAndGrads(model, live, { x, y, smoothing: 0.1, dropKeys: [4, 2] });
       const step = await OnnxTrainStep.create(model, B, { threads: 1 });
       steps.push(step);
       expect(step.graph.masks.length).toBeGreaterThan(0);
       const params = new Map([...weights].map(([k, w]) => [k, w.data as Float32Array]));
-      const out = await step.run(params, x, y, 0.1, [4, 2]);
+      const out = await step.run(params, { x, y, smoothing: 0.1, dropKeys: [4, 2] });
       expect(Math.abs(out.loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.max(1, ref.loss));
       expect(relativeError(out.logits, ref.logits)).toBeLessThanOrEqual(1e-5);
       // PVT v1 keeps a final norm its forward never reads (as the official class does): no gradient on either engine
@@ -85,10 +85,10 @@ describe('training step on ONNX Runtime: gradients equal the tfjs trainer', () =
       }
     };
     for (let i = 0; i < 20; i++) {
-      const { x, y, shape } = batchOf(model, B, 100 + i);
-      sgd(onnx, (await step.run(onnx.w, x, y, 0, [])).grads);
+      const { x, y } = batchOf(model, B, 100 + i);
+      sgd(onnx, (await step.run(onnx.w, { x, y, smoothing: 0, dropKeys: [] })).grads);
       live.assign(tfjs.w);
-      const ref = await lossAndGrads(model, live, x, y, shape, 0, []);
+      const ref = await lossAndGrads(model, live, { x, y, smoothing: 0, dropKeys: [] });
       const g = new Map<string, Float32Array>();
       for (const [k, t] of ref.grads) g.set(k, (await t.data()) as Float32Array);
       tf.dispose([...ref.grads.values()]);

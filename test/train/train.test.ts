@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initTfjs } from '../../src/engines/tfjs/backend.js';
+import { describe, expect, it } from 'vitest';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../src/io/safetensors.js';
@@ -16,24 +15,10 @@ import { lossAndGrads } from '../../src/train/step.js';
 import { train } from '../../src/train/trainer.js';
 import { GradientWorkers } from '../../src/train/workers.js';
 import { evalCheckpoint } from '../../src/train/eval_checkpoint.js';
-import { makeImageFolder, TINY_KWARGS, tinyOptions, tmp } from './helpers.js';
+import { makeImageFolder, TINY_KWARGS, tinyOptions, trainerFixture } from './helpers.js';
 
-let folder: string;
-const dirs: string[] = [];
-const out = (name: string) => {
-  const d = tmp(name);
-  dirs.push(d);
-  return d;
-};
-const quiet = { log: () => {} };
-
-beforeAll(async () => {
-  await initTfjs();
-  folder = await makeImageFolder(12);
-});
-afterAll(() => {
-  for (const d of [folder, ...dirs]) rmSync(d, { recursive: true, force: true });
-});
+const fx = trainerFixture();
+const { out, quiet } = fx;
 
 describe('optimisation pieces', () => {
   it('the loss falls on a fixed tiny batch (AdamW, clipping, drop path on)', async () => {
@@ -77,18 +62,25 @@ describe('optimisation pieces', () => {
     const per = 3 * 12 * 12;
     const x = Float32Array.from({ length: 6 * per }, () => r.next() * 2 - 1);
     const y = Int32Array.from([0, 1, 2, 3, 4, 5]);
-    const whole = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0]);
-    const parts = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [0], 4);
+    const batch = { x, y, smoothing: 0.1, dropKeys: [0] };
+    const whole = await lossAndGrads(model, live, batch);
+    const parts = await lossAndGrads(model, live, { ...batch, micro: 4 });
     // two threads' shares: rows 0–1 and 2–5 of the same batch, each averaged over all 6 rows
-    const a = await lossAndGrads(model, live, x.subarray(0, 2 * per), y.subarray(0, 2), [3, 12, 12], 0.1, [0], 2, {
-      total: 6,
-      first: 0,
+    const a = await lossAndGrads(model, live, {
+      ...batch,
+      x: x.subarray(0, 2 * per),
+      y: y.subarray(0, 2),
+      micro: 2,
+      share: { total: 6, first: 0 },
     });
-    const b = await lossAndGrads(model, live, x.subarray(2 * per), y.subarray(2), [3, 12, 12], 0.1, [0], 3, {
-      total: 6,
-      first: 2,
+    const b = await lossAndGrads(model, live, {
+      ...batch,
+      x: x.subarray(2 * per),
+      y: y.subarray(2),
+      micro: 3,
+      share: { total: 6, first: 2 },
     });
-    const other = await lossAndGrads(model, live, x, y, [3, 12, 12], 0.1, [1]);
+    const other = await lossAndGrads(model, live, { ...batch, dropKeys: [1] });
     expect(other.loss).not.toBeCloseTo(whole.loss, 3); // drop path really draws: another key, another loss
     for (const [loss, grads] of [
       [parts.loss, parts.grads],
@@ -131,7 +123,7 @@ describe('optimisation pieces', () => {
 describe('flatten train / eval on an image folder', () => {
   it('learns, writes checkpoints and metrics, and evaluates through the official keys', async () => {
     const dir = out('learn');
-    const r = await train(tinyOptions(folder, dir, { epochs: 4 }), false, quiet);
+    const r = await train(tinyOptions(fx.folder, dir, { epochs: 4 }), false, quiet);
     expect(r.status).toBe('done');
     expect(readdirSync(dir).sort()).toEqual(['best.safetensors', 'last.safetensors', 'metrics.jsonl', 'state.json']);
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -143,7 +135,7 @@ describe('flatten train / eval on an image folder', () => {
     const ev = await evalCheckpoint({
       model: 'flatten_deit_fmnist',
       checkpoint: join(dir, 'last.safetensors'),
-      dataset: folder,
+      dataset: fx.folder,
       batchSize: 16,
     });
     expect(ev.images).toBe(24);
@@ -152,7 +144,7 @@ describe('flatten train / eval on an image folder', () => {
 
   it('a 1-channel model reads an RGB folder as grayscale, for training and evaluation', async () => {
     const r = await train(
-      tinyOptions(folder, out('gray'), { epochs: 1, kwargs: { ...TINY_KWARGS, in_chans: 1 } }),
+      tinyOptions(fx.folder, out('gray'), { epochs: 1, kwargs: { ...TINY_KWARGS, in_chans: 1 } }),
       false,
       quiet,
     );
@@ -161,15 +153,15 @@ describe('flatten train / eval on an image folder', () => {
 
   it('--resume after a stop mid-epoch gives exactly the weights of an uninterrupted run', async () => {
     const straight = out('straight');
-    await train(tinyOptions(folder, straight), false, quiet);
+    await train(tinyOptions(fx.folder, straight), false, quiet);
     const split = out('split');
     let steps = 0;
-    const stopped = await train(tinyOptions(folder, split), false, { ...quiet, shouldStop: () => steps++ === 4 });
+    const stopped = await train(tinyOptions(fx.folder, split), false, { ...quiet, shouldStop: () => steps++ === 4 });
     expect(stopped).toMatchObject({ status: 'interrupted', epoch: 1, stepInEpoch: 1 });
     const state = JSON.parse(readFileSync(join(split, 'state.json'), 'utf8'));
     expect(state).toMatchObject({ epoch: 1, stepInEpoch: 1, globalStep: 4, rng: { seed: 3, epoch: 1, step: 1 } });
     expect(Object.keys(state.optimizer.m)).toContain('blocks.0.attn.qkv.weight');
-    const done = await train(tinyOptions(folder, split, { epochs: 0 }), true, quiet); // 0: keep the stored epoch count
+    const done = await train(tinyOptions(fx.folder, split, { epochs: 0 }), true, quiet); // 0: keep the stored epoch count
     expect(done.status).toBe('done');
     expect(
       Buffer.compare(readFileSync(join(split, 'last.safetensors')), readFileSync(join(straight, 'last.safetensors'))),
@@ -178,13 +170,13 @@ describe('flatten train / eval on an image folder', () => {
 
   it('killed between the metrics line of an epoch and its checkpoint, the resumed run lists that epoch once', async () => {
     const dir = out('metrics');
-    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 1 }), false, quiet);
     const metrics = join(dir, 'metrics.jsonl');
     const [first] = readFileSync(metrics, 'utf8').trim().split('\n');
     // what the killed run had appended: epoch 2's line, and a torn start of epoch 3's
     const ahead = JSON.stringify({ ...JSON.parse(first), epoch: 2, step: 2 * JSON.parse(first).step });
     writeFileSync(metrics, `${first}\n${ahead}\n{"epoch":3,"st`, { flag: 'w' });
-    await train(tinyOptions(folder, dir, { epochs: 3 }), true, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 3 }), true, quiet);
     const epochs = readFileSync(metrics, 'utf8')
       .trim()
       .split('\n')
@@ -192,11 +184,11 @@ describe('flatten train / eval on an image folder', () => {
     expect(epochs).toEqual([1, 2, 3]);
   }, 60_000);
 
-  it('gradient workers (--threads 3) train the same model as one thread', async () => {
+  it('gradient workers (--engine tfjs --threads 3) train the same model as one thread', async () => {
     const one = out('t1');
-    await train(tinyOptions(folder, one), false, quiet);
+    await train(tinyOptions(fx.folder, one, { engine: 'tfjs' }), false, quiet);
     const three = out('t3');
-    const r = await train(tinyOptions(folder, three, { threads: 3 }), false, quiet);
+    const r = await train(tinyOptions(fx.folder, three, { threads: 3, engine: 'tfjs' }), false, quiet);
     expect(r.status).toBe('done');
     const a = readSafetensorsFile(join(one, 'last.safetensors')).tensors;
     const b = readSafetensorsFile(join(three, 'last.safetensors')).tensors;
@@ -218,12 +210,12 @@ describe('flatten train / eval on an image folder', () => {
 
   it('a NaN loss stops the run and keeps the last good checkpoint byte for byte', async () => {
     const dir = out('nan');
-    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 1 }), false, quiet);
     const before = readFileSync(join(dir, 'last.safetensors'));
     const state = readFileSync(join(dir, 'state.json'));
     await expect(
       train(
-        tinyOptions(folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0, overwrite: true }),
+        tinyOptions(fx.folder, dir, { epochs: 1, lr: 1e30, clipGrad: 0, warmupEpochs: 0, overwrite: true }),
         false,
         quiet,
       ),
@@ -234,14 +226,14 @@ describe('flatten train / eval on an image folder', () => {
 
   it('a new run refuses an --out folder that holds one, unless --overwrite; nothing there is touched', async () => {
     const dir = out('again');
-    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 1 }), false, quiet);
     const files = ['last.safetensors', 'best.safetensors', 'state.json', 'metrics.jsonl'];
     const before = files.map((f) => readFileSync(join(dir, f)));
-    await expect(train(tinyOptions(folder, dir, { epochs: 1, seed: 4 }), false, quiet)).rejects.toThrow(
+    await expect(train(tinyOptions(fx.folder, dir, { epochs: 1, seed: 4 }), false, quiet)).rejects.toThrow(
       `--out ${dir} already holds a training run (last.safetensors, best.safetensors, state.json, metrics.jsonl): continue it with --resume, or start again with --overwrite`,
     );
     files.forEach((f, i) => expect(Buffer.compare(readFileSync(join(dir, f)), before[i]), f).toBe(0));
-    const r = await train(tinyOptions(folder, dir, { epochs: 1, seed: 4, overwrite: true }), false, quiet);
+    const r = await train(tinyOptions(fx.folder, dir, { epochs: 1, seed: 4, overwrite: true }), false, quiet);
     expect(r.status).toBe('done');
     expect(Buffer.compare(readFileSync(join(dir, 'last.safetensors')), before[0])).not.toBe(0);
   }, 60_000);
@@ -251,7 +243,7 @@ describe('flatten train / eval on an image folder', () => {
     const file = join(out('pre'), 'pre.safetensors');
     writeSafetensorsFile(file, initWeights(src.table, 9));
     const r = await train(
-      tinyOptions(folder, out('ft'), { epochs: 1, pretrained: file, kwargs: { ...TINY_KWARGS, num_classes: 2 } }),
+      tinyOptions(fx.folder, out('ft'), { epochs: 1, pretrained: file, kwargs: { ...TINY_KWARGS, num_classes: 2 } }),
       false,
       quiet,
     );
@@ -259,18 +251,18 @@ describe('flatten train / eval on an image folder', () => {
     const other = buildNamed('flatten_deit_fmnist', { ...TINY_KWARGS, embed_dim: 16 });
     const wrong = join(out('pre2'), 'other.safetensors');
     writeSafetensorsFile(wrong, initWeights(other.table, 9));
-    await expect(train(tinyOptions(folder, out('ft2'), { pretrained: wrong }), false, quiet)).rejects.toThrow(
+    await expect(train(tinyOptions(fx.folder, out('ft2'), { pretrained: wrong }), false, quiet)).rejects.toThrow(
       /0 of 24 parameter keys match; .*'cls_token' is \(1, 1, 16\) but the model needs \(1, 1, 8\)/,
     );
     await expect(
-      evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: folder, batchSize: 8 }),
+      evalCheckpoint({ model: 'flatten_deit_fmnist', checkpoint: wrong, dataset: fx.folder, batchSize: 8 }),
     ).rejects.toThrow(/with the wrong shape \('cls_token'/);
   }, 60_000);
 });
 
 describe('bad input gets a clear message', () => {
   it('unknown model, unknown dataset, missing or empty folders', async () => {
-    await expect(train(tinyOptions(folder, out('x'), { model: 'no_such_model' }), false, quiet)).rejects.toThrow(
+    await expect(train(tinyOptions(fx.folder, out('x'), { model: 'no_such_model' }), false, quiet)).rejects.toThrow(
       /unknown model 'no_such_model'/,
     );
     await expect(train(tinyOptions('imagenet-21k', out('x')), false, quiet)).rejects.toThrow(
@@ -281,7 +273,7 @@ describe('bad input gets a clear message', () => {
       /split folder .*train does not exist/,
     );
     const noImages = await makeImageFolder(0);
-    dirs.push(noImages);
+    fx.track(noImages);
     await expect(train(tinyOptions(noImages, out('x')), false, quiet)).rejects.toThrow(
       /has no \.jpg\/\.png\/\.webp images/,
     );
@@ -289,7 +281,7 @@ describe('bad input gets a clear message', () => {
 
   it('corrupt images are skipped and reported; more than 1% stops the run', async () => {
     const few = await makeImageFolder(60, 1); // 1 of 121 train files
-    dirs.push(few);
+    fx.track(few);
     const messages: string[] = [];
     const r = await train(tinyOptions(few, out('c1'), { epochs: 1, batchSize: 40 }), false, {
       log: (m) => messages.push(m),
@@ -297,7 +289,7 @@ describe('bad input gets a clear message', () => {
     expect(r.status).toBe('done');
     expect(messages.join('\n')).toMatch(/skipped 1 corrupt image\(s\): .*broken0\.png/);
     const many = await makeImageFolder(12, 2); // 2 of 26
-    dirs.push(many);
+    fx.track(many);
     await expect(train(tinyOptions(many, out('c2')), false, quiet)).rejects.toThrow(
       /2 of 26 images .* are corrupt \(more than 1%\), stopping/,
     );
@@ -305,22 +297,22 @@ describe('bad input gets a clear message', () => {
 
   it('a hand-edited optimizer moment of the wrong length is refused by file and key', async () => {
     const dir = out('moment');
-    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 1 }), false, quiet);
     const path = join(dir, 'state.json');
     const state = JSON.parse(readFileSync(path, 'utf8'));
     state.optimizer.m['head.bias'] = 'AAAA'; // 3 bytes: not even a whole float32
     writeFileSync(path, JSON.stringify(state));
-    await expect(train(tinyOptions(folder, dir, { epochs: 2 }), true, quiet)).rejects.toThrow(
+    await expect(train(tinyOptions(fx.folder, dir, { epochs: 2 }), true, quiet)).rejects.toThrow(
       `${path}: optimizer moment m for 'head.bias' is 3 bytes, expected 40`,
     );
   }, 60_000);
 
   it('--resume needs a checkpoint of the same model', async () => {
-    await expect(train(tinyOptions(folder, out('none')), true, quiet)).rejects.toThrow(/--resume: no checkpoint in/);
+    await expect(train(tinyOptions(fx.folder, out('none')), true, quiet)).rejects.toThrow(/--resume: no checkpoint in/);
     const dir = out('other');
-    await train(tinyOptions(folder, dir, { epochs: 1 }), false, quiet);
+    await train(tinyOptions(fx.folder, dir, { epochs: 1 }), false, quiet);
     expect(existsSync(join(dir, 'state.json'))).toBe(true);
-    await expect(train(tinyOptions(folder, dir, { model: 'flatten_deit_tiny' }), true, quiet)).rejects.toThrow(
+    await expect(train(tinyOptions(fx.folder, dir, { model: 'flatten_deit_tiny' }), true, quiet)).rejects.toThrow(
       /holds a 'flatten_deit_fmnist' run, not 'flatten_deit_tiny'/,
     );
   }, 60_000);

@@ -29,7 +29,7 @@ interface TrainCliOpts {
   engine?: string;
 }
 
-/** `flatten train`: train, resume or fine-tune a registry model on the tfjs engine. */
+/** `flatten train`: train, resume or fine-tune a registry model on ONNX Runtime (default) or tfjs. */
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -97,17 +97,17 @@ export function registerTrain(program: Command): void {
     .option('--num-classes <k>', 'classifier outputs (a fresh head with --pretrained)', parseIntOption('--num-classes'))
     .option(
       '--micro-batch <n>',
-      'accumulate gradients over micro-batches of n images (large models: tfjs-wasm has a 4 GB heap)',
+      'accumulate gradients over micro-batches of n images: the same gradient with one micro-batch of activation memory (onnx: a graph of n images; tfjs-wasm has a 4 GB heap)',
       parseIntOption('--micro-batch'),
     )
-    .option('--backend <name>', 'tfjs backend: wasm (default) or cpu')
+    .option('--backend <name>', 'with --engine tfjs: wasm (default) or cpu')
     .option(
       '--engine <name>',
-      'where the gradients are computed: tfjs (default) or onnx (forward, loss and backward as one ONNX Runtime graph on --threads threads)',
+      `where gradients and evaluations are computed: onnx (forward, loss and backward as one ONNX Runtime graph; faster on every family) or tfjs (the reference) (default ${TRAIN_DEFAULTS.engine})`,
     )
     .option(
       '--threads <n>',
-      'CPU threads: each batch is split between this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)',
+      'CPU threads: ORT intra-op threads, or with --engine tfjs this thread and n − 1 gradient workers (default: FLATTEN_THREADS, else every core)',
       parseIntOption('--threads'),
     )
     .action(
@@ -145,7 +145,7 @@ export function registerTrain(program: Command): void {
           const r = await train(opts, !!o.resume, { shouldStop: () => stop, progress: new ProgressBar() });
           if (r.status === 'done')
             console.error(
-              `done: ${r.dir} (best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`,
+              `done: ${r.dir} (engine ${r.engine}; best held-out top-1 ${r.best ? `${(100 * r.best.top1).toFixed(2)}% at epoch ${r.best.epoch}` : 'n/a'})`,
             );
           else process.exitCode = 130;
         } finally {
