@@ -8,6 +8,7 @@
  *   --models a,b   --engines onnx,tfjs   --threads 1,2   --batches 1,8   --tokens 196,784,...
  *   --quick        fewer runs per configuration
  *   --only dtypes  the fp32/fp16/q8/q4 exports instead (bench/dtypes.ts: --parts, --models, --threads, --rounds, --levers)
+ *   --only web     onnxruntime-web in Chromium against onnxruntime-node (bench/web_latency.ts: --parts, --models, …)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,13 @@ const parts = opt('only', 'models,attention');
 if (parts.includes('dtypes')) {
   await import('./dtypes.js');
   process.exit(0);
+}
+// `--only web`: onnxruntime-web in Chromium against onnxruntime-node (bench/web_latency.ts reads the options), in
+// plain node for the reason bundleChild gives
+if (parts.includes('web')) {
+  const js = join(here, 'results', 'web_latency.mjs');
+  await bundleChild(join(here, 'web_latency.ts'), js);
+  process.exit(spawnSync(process.execPath, [js, ...args], { stdio: 'inherit', env: childEnv }).status ?? 1);
 }
 const MODELS = opt('models', 'flatten_swin_t,flatten_pvt_tiny,flatten_cswin_t,flatten_pvt_v2_b0');
 const ENGINES = opt('engines', 'onnx,tfjs') as ('onnx' | 'tfjs')[];

@@ -1,0 +1,749 @@
+/**
+ * `npm run bench -- --only web [options]`: onnxruntime-web (wasm) in Debian's headless Chromium against
+ * onnxruntime-node in this process, on the same exported graphs, in one run.
+ *   latency   flatten_pvt_v2_b0 and flatten_swin_t at 224, batch 1, fp32 (random weights): each configuration of
+ *             the page timed in rounds against onnxruntime-node at the same intra-op threads, web then node in
+ *             every round (median of the pair ratios, min and max; warm-up first); the web logits are checked
+ *             against node's
+ *   levers    the same pairing for the alternatives (bundle, proxy worker, session options, a graph that
+ *             onnxruntime-node optimised beforehand) on --lever-models
+ *   load      a fresh page (no cache) up to the shipped flatten_deit_fmnist's first prediction, from navigation
+ *             start, and the ORT files that page fetched (raw and gzip)
+ *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
+ * Options: --parts latency,levers,load,profile  --models a,b  --lever-models a  --threads 1,2  --rounds 9  --runs 3
+ * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import * as ort from 'onnxruntime-node';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { exportOnnx } from '../src/api/export.js';
+import { shippedWeights } from '../src/api/model.js';
+import { machine, markdownTable, median } from './report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
+};
+const PARTS = opt('parts', 'latency,levers,load,profile');
+const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
+const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
+const THREADS = opt('threads', '1,2').map(Number);
+const ROUNDS = Number(opt('rounds', '9')[0]);
+const RUNS = Number(opt('runs', '3')[0]);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const fmt = (v: number, d = 2) => v.toFixed(d);
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
+// the package's dist/ (its require entry lives there); its package.json is not among its exports
+const ORT_DIST = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+const ortVersion = (JSON.parse(readFileSync(join(ORT_DIST, '..', 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+/** The JS entry of each onnxruntime-web build; each loads its own ort-wasm-simd-threaded*.{mjs,wasm}. */
+const BUNDLES = {
+  plain: 'ort.wasm.min.mjs',
+  jsep: 'ort.min.mjs',
+  asyncify: 'ort.webgpu.min.mjs',
+  jspi: 'ort.jspi.min.mjs',
+} as const;
+type Bundle = keyof typeof BUNDLES;
+
+/** One way of running the graph in the page. `graph`: the export as is, or onnxruntime-node's optimised copy. */
+interface WebConfig {
+  label: string;
+  bundle: Bundle;
+  threads: number;
+  proxy?: boolean;
+  options?: Record<string, unknown>;
+  graph?: 'export' | 'node-basic' | 'node-extended';
+  /** The same wasm build (its Node entry) in this process instead of the page: V8 11.3 against Chromium's. */
+  inNode?: boolean;
+}
+
+// ---- the page ---------------------------------------------------------------------------------------------------
+
+/** The same input on both sides, (1, C, H, W): a fixed pattern in [-0.5, 0.5). */
+const pattern = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 255) / 255 - 0.5);
+
+// window.bench: load a model with session options, time runs, end profiling. A fresh input array every run: the
+// proxy worker takes the input buffers over (transfers them), so a reused one would be detached.
+const HARNESS = `<!doctype html><meta charset="utf-8"><title>ort-web bench</title><body><script type="module">
+const q = new URLSearchParams(location.search);
+const ort = await import('/ort/' + q.get('bundle'));
+ort.env.wasm.wasmPaths = '/ort/';
+ort.env.wasm.numThreads = Number(q.get('threads'));
+ort.env.wasm.proxy = q.get('proxy') === '1';
+const pattern = ${pattern.toString()};
+let session, dims, base;
+const feeds = () => ({ [session.inputNames[0]]: new ort.Tensor('float32', base.slice(), dims) });
+window.bench = {
+  isolated: crossOriginIsolated,
+  async load(url, shape, options) {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    if (session) await session.release();
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], ...options });
+    dims = shape;
+    base = pattern(shape.reduce((a, b) => a * b, 1));
+    const out = await session.run(feeds());
+    return Array.from(out.logits.data);
+  },
+  async time(runs) {
+    const t = [];
+    for (let i = 0; i < runs; i++) {
+      const f = feeds();
+      const t0 = performance.now();
+      await session.run(f);
+      t.push(performance.now() - t0);
+    }
+    return t;
+  },
+  async endProfiling() { await session.endProfiling(); },
+};
+document.body.dataset.ready = '1';
+</script>`;
+
+// The shipped model's first prediction, with the times of the steps that lead to it (ms from navigation start).
+const FIRST = `<!doctype html><meta charset="utf-8"><title>first prediction</title><body><script type="module">
+const q = new URLSearchParams(location.search);
+const t = {};
+const ort = await import('/ort/' + q.get('bundle'));
+t.imported = performance.now();
+ort.env.wasm.wasmPaths = '/ort/';
+ort.env.wasm.numThreads = Number(q.get('threads'));
+const bytes = new Uint8Array(await (await fetch('/models/first.onnx')).arrayBuffer());
+t.fetched = performance.now();
+const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+t.session = performance.now();
+t.wasm = performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'))?.responseEnd ?? NaN;
+const shape = JSON.parse(q.get('shape'));
+const x = new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape);
+const out = await session.run({ [session.inputNames[0]]: x });
+t.first = performance.now();
+t.top1 = out.logits.data.indexOf(Math.max(...out.logits.data));
+window.first = t;
+document.body.dataset.ready = '1';
+</script>`;
+
+const MIME: Record<string, string> = {
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+};
+
+interface Served {
+  server: Server;
+  url: string;
+  models: Map<string, Uint8Array>;
+  /** Paths served since the last reset, with their sizes. */
+  fetched: Map<string, number>;
+}
+
+async function serve(): Promise<Served> {
+  const models = new Map<string, Uint8Array>();
+  const fetched = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    let body: Uint8Array | string | undefined;
+    let type = 'application/octet-stream';
+    if (path === '/harness.html' || path === '/first.html') {
+      body = path === '/first.html' ? FIRST : HARNESS;
+      type = 'text/html';
+    } else if (path.startsWith('/ort/') && /^[\w.-]+$/.test(path.slice(5))) {
+      try {
+        body = readFileSync(join(ORT_DIST, path.slice(5)));
+        type = MIME[extname(path)] ?? type;
+      } catch {
+        body = undefined;
+      }
+    } else if (path.startsWith('/models/')) {
+      body = models.get(path.slice(8));
+    }
+    // what wasm threads need (SharedArrayBuffer); no caching, so that every page pays its own load
+    const headers = {
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Cache-Control': 'no-store',
+    };
+    if (body === undefined) {
+      res.writeHead(404, headers).end();
+      return;
+    }
+    fetched.set(path, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    res.writeHead(200, { ...headers, 'Content-Type': type }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}`, models, fetched };
+}
+
+// ---- both sides -------------------------------------------------------------------------------------------------
+
+interface Exported {
+  name: string;
+  bytes: Uint8Array;
+  shape: number[];
+}
+
+/** onnxruntime-node as our engine creates it (src/engines/onnx/session.ts), plus the options given. */
+const nodeSession = (bytes: Uint8Array, threads: number, extra: ort.InferenceSession.SessionOptions = {}) =>
+  ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...extra,
+  });
+
+async function timeNode(s: ort.InferenceSession, x: ort.Tensor, runs: number): Promise<number[]> {
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await s.run({ [s.inputNames[0]]: x });
+    t.push(performance.now() - t0);
+  }
+  return t;
+}
+
+async function openPage(browser: Browser, srv: Served, c: WebConfig): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(300_000);
+  const q = new URLSearchParams({ bundle: BUNDLES[c.bundle], threads: String(c.threads), proxy: c.proxy ? '1' : '0' });
+  await page.goto(`${srv.url}/harness.html?${q}`);
+  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 60_000 });
+  if (!(await page.evaluate(() => (globalThis as unknown as { bench: { isolated: boolean } }).bench.isolated)))
+    throw new Error('the page is not cross-origin isolated: wasm threads would be off');
+  return page;
+}
+
+type BenchApi = {
+  load(url: string, shape: number[], options: Record<string, unknown>): Promise<number[]>;
+  time(runs: number): Promise<number[]>;
+  endProfiling(): Promise<void>;
+};
+const pageLoad = (page: Page, url: string, shape: number[], options: Record<string, unknown>) =>
+  page.evaluate(([u, s, o]) => (globalThis as unknown as { bench: BenchApi }).bench.load(u, s, o), [
+    url,
+    shape,
+    options,
+  ] as const);
+const pageTime = (page: Page, runs: number) =>
+  page.evaluate((n) => (globalThis as unknown as { bench: BenchApi }).bench.time(n), runs);
+
+interface Paired {
+  label: string;
+  model: string;
+  threads: number;
+  webMs: number;
+  nodeMs: number;
+  ratio: number;
+  min: number;
+  max: number;
+  maxDiff: number;
+}
+
+/** The wasm side of a pair: the page, or the same build in this process. */
+interface WasmSide {
+  logits: number[];
+  time(runs: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function pageSide(
+  browser: Browser,
+  srv: Served,
+  m: Exported,
+  c: WebConfig,
+  bytes: Uint8Array,
+): Promise<WasmSide> {
+  const key = `${m.name}.${c.graph ?? 'export'}.onnx`;
+  srv.models.set(key, bytes);
+  const page = await openPage(browser, srv, c);
+  try {
+    const logits = await pageLoad(page, `/models/${key}`, m.shape, c.options ?? {});
+    return { logits, time: (n) => pageTime(page, n), close: () => page.close() };
+  } catch (e) {
+    await page.close();
+    throw e;
+  } finally {
+    srv.models.delete(key);
+  }
+}
+
+async function nodeWasmSide(m: Exported, c: WebConfig, bytes: Uint8Array): Promise<WasmSide> {
+  const web = await import('onnxruntime-web');
+  if (c.threads !== 1) throw new Error('the wasm build in Node is measured on 1 thread only');
+  web.env.wasm.numThreads = 1;
+  const s = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'], ...(c.options ?? {}) });
+  const feeds = () => ({
+    [s.inputNames[0]]: new web.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape),
+  });
+  const logits = Array.from((await s.run(feeds())).logits.data as Float32Array);
+  return {
+    logits,
+    async time(runs) {
+      const t: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const f = feeds();
+        const t0 = performance.now();
+        await s.run(f);
+        t.push(performance.now() - t0);
+      }
+      return t;
+    },
+    close: () => s.release(),
+  };
+}
+
+/** Warm both sides up, then ROUNDS rounds of (wasm RUNS runs, node RUNS runs); each round's ratio of medians. */
+async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, graphs: Graphs): Promise<Paired> {
+  const bytes = c.graph === 'node-basic' ? graphs.basic(m) : c.graph === 'node-extended' ? graphs.extended(m) : m.bytes;
+  const side = c.inNode ? await nodeWasmSide(m, c, bytes) : await pageSide(browser, srv, m, c, bytes);
+  try {
+    const node = await nodeSession(m.bytes, c.threads);
+    const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
+    const nodeLogits = (await node.run({ [node.inputNames[0]]: x })).logits.data as Float32Array;
+    const maxDiff = Math.max(...side.logits.map((v, i) => Math.abs(v - nodeLogits[i])));
+    // warm-up: V8 compiles wasm with Liftoff first and moves hot functions to TurboFan as they run
+    const warmStart = performance.now();
+    while (performance.now() - warmStart < 3000) await side.time(1);
+    await timeNode(node, x, 5);
+    const web: number[] = [];
+    const nodeT: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const w = median(await side.time(RUNS));
+      const n = median(await timeNode(node, x, RUNS));
+      web.push(w);
+      nodeT.push(n);
+      ratios.push(w / n);
+    }
+    await node.release();
+    const row = {
+      label: c.label,
+      model: m.name,
+      threads: c.threads,
+      webMs: median(web),
+      nodeMs: median(nodeT),
+      ratio: median(ratios),
+      min: Math.min(...ratios),
+      max: Math.max(...ratios),
+      maxDiff,
+    };
+    log(
+      `${m.name} ${c.label} ${c.threads}t: web ${fmt(row.webMs, 1)} ms, node ${fmt(row.nodeMs, 1)} ms, ` +
+        `ratio ${fmt(row.ratio)} [${fmt(row.min)}, ${fmt(row.max)}], max |Δlogit| ${row.maxDiff.toExponential(1)}`,
+    );
+    return row;
+  } finally {
+    await side.close();
+  }
+}
+
+/** onnxruntime-node's optimised copies of a graph (optimizedModelFilePath), made once per model and level. */
+interface Graphs {
+  basic(m: Exported): Uint8Array;
+  extended(m: Exported): Uint8Array;
+}
+async function optimisedGraphs(models: Exported[], dir: string): Promise<Graphs> {
+  const made = new Map<string, Uint8Array>();
+  for (const m of models)
+    for (const level of ['basic', 'extended'] as const) {
+      const file = join(dir, `${m.name}.${level}.onnx`);
+      const s = await nodeSession(m.bytes, 1, { graphOptimizationLevel: level, optimizedModelFilePath: file });
+      await s.release();
+      made.set(`${m.name}.${level}`, readFileSync(file));
+    }
+  return {
+    basic: (m) => made.get(`${m.name}.basic`)!,
+    extended: (m) => made.get(`${m.name}.extended`)!,
+  };
+}
+
+// ---- profiles ---------------------------------------------------------------------------------------------------
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+interface OpTime {
+  ms: number;
+  nodes: number;
+}
+
+/** Kernel ms and kernels per run and op type, over the runs after the first `skip` (the warm-up). */
+function perOp(events: ProfileEvent[], skip: number): { runs: number; runMs: number; ops: Map<string, OpTime> } {
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const from = runs[skip].ts;
+  const kept = runs.slice(skip);
+  const ops = new Map<string, OpTime>();
+  for (const e of events)
+    if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= from && e.args?.op_name) {
+      const o = ops.get(e.args.op_name) ?? { ms: 0, nodes: 0 };
+      o.ms += e.dur / 1000 / kept.length;
+      o.nodes += 1 / kept.length;
+      ops.set(e.args.op_name, o);
+    }
+  return { runs: kept.length, runMs: kept.reduce((a, e) => a + e.dur, 0) / 1000 / kept.length, ops };
+}
+
+/** ORT's profile JSON as the wasm build prints it: one event per console line, between `[` and `]`. */
+const parseConsoleProfile = (lines: string[]): ProfileEvent[] =>
+  lines
+    .map((l) => l.trim().replace(/,$/, ''))
+    .filter((l) => l.startsWith('{"cat"'))
+    .map((l) => JSON.parse(l) as ProfileEvent);
+
+const PROFILE_RUNS = 8;
+const PROFILE_SKIP = 3;
+
+async function profileBoth(browser: Browser, srv: Served, m: Exported, dir: string) {
+  const key = `${m.name}.profile.onnx`;
+  srv.models.set(key, m.bytes);
+  const page = await openPage(browser, srv, { label: 'profile', bundle: 'plain', threads: 1 });
+  const lines: string[] = [];
+  page.on('console', (msg) => lines.push(msg.text()));
+  try {
+    await pageLoad(page, `/models/${key}`, m.shape, { enableProfiling: true });
+    await pageTime(page, PROFILE_RUNS);
+    await page.evaluate(() => (globalThis as unknown as { bench: BenchApi }).bench.endProfiling());
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    await page.close();
+    srv.models.delete(key);
+  }
+  const prefix = join(dir, `${m.name}_node`);
+  const s = await nodeSession(m.bytes, 1, { enableProfiling: true, profileFilePrefix: prefix });
+  const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
+  await timeNode(s, x, PROFILE_RUNS + 1);
+  s.endProfiling();
+  await s.release();
+  const file = readdirSync(dir).find((f) => f.startsWith(`${m.name}_node`));
+  if (!file) throw new Error(`onnxruntime-node wrote no profile under ${dir}`);
+  const node = perOp(JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[], PROFILE_SKIP + 1);
+  const web = perOp(parseConsoleProfile(lines), PROFILE_SKIP + 1);
+  return { model: m.name, web, node };
+}
+
+/** Fused and layout variants next to the op they stand for, so that a row compares like with like. */
+const FAMILY: Record<string, string> = {
+  FusedMatMul: 'MatMul',
+  FusedGemm: 'Gemm',
+  FusedConv: 'Conv',
+  ReorderInput: 'Conv',
+  ReorderOutput: 'Conv',
+};
+const byFamily = (ops: Map<string, OpTime>) => {
+  const f = new Map<string, OpTime>();
+  for (const [op, t] of ops) {
+    const o = f.get(FAMILY[op] ?? op) ?? { ms: 0, nodes: 0 };
+    f.set(FAMILY[op] ?? op, { ms: o.ms + t.ms, nodes: o.nodes + t.nodes });
+  }
+  return f;
+};
+
+// ---- page load --------------------------------------------------------------------------------------------------
+
+interface FirstLoad {
+  label: string;
+  threads: number;
+  first: number[];
+  steps: { imported: number; fetched: number; wasm: number; session: number; first: number };
+  files: [string, number][];
+}
+
+async function firstPrediction(browser: Browser, srv: Served, shape: number[], bundle: Bundle, threads: number) {
+  const firsts: FirstLoad['steps'][] = [];
+  let files: [string, number][] = [];
+  for (let i = 0; i < 3; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    srv.fetched.clear();
+    const q = new URLSearchParams({ bundle: BUNDLES[bundle], threads: String(threads), shape: JSON.stringify(shape) });
+    await page.goto(`${srv.url}/first.html?${q}`);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 120_000 });
+    firsts.push(await page.evaluate(() => (globalThis as unknown as { first: FirstLoad['steps'] }).first));
+    files = [...srv.fetched].filter(([p]) => p.startsWith('/ort/'));
+    await context.close();
+  }
+  const mid = firsts.sort((a, b) => a.first - b.first)[1];
+  return { label: bundle, threads, first: firsts.map((f) => f.first), steps: mid, files } satisfies FirstLoad;
+}
+
+// ---- the run ----------------------------------------------------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), 'flatten-web-bench-'));
+const srv = await serve();
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
+const out: Record<string, unknown> = { machine: machine(), ortWeb: ortVersion, chromium: browser.version() };
+const report: string[] = [];
+const started = new Date();
+try {
+  const exported = new Map<string, Exported>();
+  for (const name of [...new Set([...MODELS, ...(PARTS.includes('levers') ? LEVER_MODELS : [])])]) {
+    const r = exportOnnx({ name, imgSize: 224 });
+    exported.set(name, { name, bytes: r.bytes, shape: [1, 3, 224, 224] });
+  }
+  const graphs = await optimisedGraphs([...exported.values()], dir);
+
+  if (PARTS.includes('latency')) {
+    const rows: Paired[] = [];
+    for (const name of MODELS)
+      for (const threads of THREADS)
+        rows.push(
+          await paired(browser, srv, exported.get(name)!, { label: 'plain', bundle: 'plain', threads }, graphs),
+        );
+    out.latency = rows;
+    report.push(
+      '### onnxruntime-web wasm (plain build) against onnxruntime-node, same threads',
+      '',
+      markdownTable(
+        ['model', 'threads', 'web ms', 'node ms', 'web / node (median)', 'min', 'max', 'max |Δ logit|'],
+        rows.map((r) => [
+          r.model,
+          String(r.threads),
+          fmt(r.webMs, 1),
+          fmt(r.nodeMs, 1),
+          fmt(r.ratio),
+          fmt(r.min),
+          fmt(r.max),
+          r.maxDiff.toExponential(1),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  if (PARTS.includes('levers')) {
+    const t1 = THREADS[0];
+    const t2 = THREADS[THREADS.length - 1];
+    const levers: WebConfig[] = [
+      { label: 'plain', bundle: 'plain', threads: t1 },
+      { label: 'jsep build', bundle: 'jsep', threads: t1 },
+      { label: 'asyncify build', bundle: 'asyncify', threads: t1 },
+      { label: 'jspi build', bundle: 'jspi', threads: t1 },
+      { label: 'proxy worker', bundle: 'plain', threads: t1, proxy: true },
+      {
+        label: "graphOptimizationLevel 'extended'",
+        bundle: 'plain',
+        threads: t1,
+        options: { graphOptimizationLevel: 'extended' },
+      },
+      {
+        label: "graphOptimizationLevel 'basic'",
+        bundle: 'plain',
+        threads: t1,
+        options: { graphOptimizationLevel: 'basic' },
+      },
+      { label: 'enableMemPattern false', bundle: 'plain', threads: t1, options: { enableMemPattern: false } },
+      { label: 'enableCpuMemArena false', bundle: 'plain', threads: t1, options: { enableCpuMemArena: false } },
+      { label: "node's 'basic' graph", bundle: 'plain', threads: t1, graph: 'node-basic' },
+      { label: "node's 'extended' graph", bundle: 'plain', threads: t1, graph: 'node-extended' },
+      { label: 'the same wasm in Node 20 (no page)', bundle: 'plain', threads: 1, inNode: true },
+      { label: 'plain', bundle: 'plain', threads: t2 },
+      { label: 'proxy worker', bundle: 'plain', threads: t2, proxy: true },
+      {
+        label: 'no intra-op spinning',
+        bundle: 'plain',
+        threads: t2,
+        options: { extra: { session: { intra_op: { allow_spinning: '0' } } } },
+      },
+      { label: "executionMode 'parallel'", bundle: 'plain', threads: t2, options: { executionMode: 'parallel' } },
+    ];
+    const rows: (Paired | { label: string; model: string; threads: number; failed: string })[] = [];
+    for (const name of LEVER_MODELS)
+      for (const c of levers) {
+        try {
+          rows.push(await paired(browser, srv, exported.get(name)!, c, graphs));
+        } catch (e) {
+          const failed = String((e as Error).message ?? e)
+            .split('\n')[0]
+            .slice(0, 160);
+          log(`${name} ${c.label}: failed: ${failed}`);
+          rows.push({ label: c.label, model: name, threads: c.threads, failed });
+        }
+      }
+    out.levers = rows;
+    report.push(
+      '### Levers: each against onnxruntime-node at the same threads',
+      '',
+      markdownTable(
+        ['model', 'threads', 'web configuration', 'web ms', 'node ms', 'web / node (median)', 'min', 'max'],
+        rows.map((r) =>
+          'failed' in r
+            ? [r.model, String(r.threads), r.label, `failed: ${r.failed}`, '', '', '', '']
+            : [
+                r.model,
+                String(r.threads),
+                r.label,
+                fmt(r.webMs, 1),
+                fmt(r.nodeMs, 1),
+                fmt(r.ratio),
+                fmt(r.min),
+                fmt(r.max),
+              ],
+        ),
+      ),
+      '',
+    );
+  }
+
+  if (PARTS.includes('load')) {
+    const name = 'flatten_deit_fmnist';
+    const weights = shippedWeights(name);
+    const r = exportOnnx({ name, ...(weights ? { checkpoint: weights } : {}) });
+    const probe = await nodeSession(r.bytes, 1);
+    const meta = probe.inputMetadata[0];
+    // the symbolic batch axis as 1
+    const shape = meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : 1)) : [];
+    await probe.release();
+    srv.models.set('first.onnx', r.bytes);
+    const loads: FirstLoad[] = [];
+    for (const [bundle, threads] of [
+      ['plain', 1],
+      ['plain', 2],
+      ['jsep', 2],
+    ] as const)
+      loads.push(await firstPrediction(browser, srv, shape, bundle, threads));
+    out.load = { model: name, shippedWeights: Boolean(weights), modelBytes: r.bytes.byteLength, loads };
+    report.push(
+      `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; fresh context, no cache; median of 3)`,
+      '',
+      markdownTable(
+        [
+          'build',
+          'threads',
+          'ort imported',
+          'model fetched',
+          '.wasm received',
+          'session created',
+          'first prediction',
+          'all 3 runs',
+        ],
+        loads.map((l) => [
+          l.label,
+          String(l.threads),
+          `${fmt(l.steps.imported, 0)} ms`,
+          `${fmt(l.steps.fetched, 0)} ms`,
+          `${fmt(l.steps.wasm, 0)} ms`,
+          `${fmt(l.steps.session, 0)} ms`,
+          `**${fmt(l.steps.first, 0)} ms**`,
+          l.first.map((v) => fmt(v, 0)).join(', '),
+        ]),
+      ),
+      '',
+      'ORT files each page fetched (bytes as served; gzip -9 for what a compressing server sends):',
+      '',
+      markdownTable(
+        ['build', 'file', 'bytes', 'gzip'],
+        loads
+          .filter((l, i) => loads.findIndex((o) => o.label === l.label) === i)
+          .flatMap((l) => {
+            const files = l.files.map(
+              ([p, b]) =>
+                [p.slice(5), b, gzipSync(readFileSync(join(ORT_DIST, p.slice(5))), { level: 9 }).byteLength] as const,
+            );
+            const total = files.reduce((a, f) => [a[0] + f[1], a[1] + f[2]], [0, 0]);
+            return [
+              ...files.map(([f, b, g]) => [l.label, f, mib(b), mib(g)]),
+              [l.label, '**total**', `**${mib(total[0])}**`, `**${mib(total[1])}**`],
+            ];
+          }),
+      ),
+      '',
+    );
+  }
+
+  if (PARTS.includes('profile')) {
+    const profiles = [];
+    for (const name of MODELS) profiles.push(await profileBoth(browser, srv, exported.get(name)!, dir));
+    out.profile = profiles.map((p) => ({
+      model: p.model,
+      web: { ...p.web, ops: Object.fromEntries(p.web.ops) },
+      node: { ...p.node, ops: Object.fromEntries(p.node.ops) },
+    }));
+    for (const p of profiles) {
+      const web = byFamily(p.web.ops);
+      const node = byFamily(p.node.ops);
+      const sum = (f: Map<string, OpTime>) => [...f.values()].reduce((a, o) => a + o.ms, 0);
+      const webSum = sum(web);
+      const nodeSum = sum(node);
+      const ms = (f: Map<string, OpTime>, op: string) => f.get(op)?.ms ?? 0;
+      const ops = [...new Set([...web.keys(), ...node.keys()])].sort((a, b) => ms(web, b) - ms(web, a));
+      report.push(
+        `### Where the time goes: ${p.model}, 1 thread, ORT's profiler (kernel ms per run, mean of ${p.web.runs} web / ${p.node.runs} node runs after warm-up)`,
+        '',
+        `Whole run: web ${fmt(p.web.runMs, 1)} ms, node ${fmt(p.node.runMs, 1)} ms (${fmt(p.web.runMs / p.node.runMs)}×; profiling on). ` +
+          `Fused and layout kernels (FusedMatMul, FusedGemm, NCHWc reorders) are counted under the op they implement.`,
+        '',
+        markdownTable(
+          ['op type', 'kernels web / node', 'web ms', 'node ms', 'web / node', 'share of web', 'web − node ms'],
+          [
+            ...ops.map((op) => {
+              const w = ms(web, op);
+              const n = ms(node, op);
+              return [
+                op,
+                `${Math.round(web.get(op)?.nodes ?? 0)} / ${Math.round(node.get(op)?.nodes ?? 0)}`,
+                fmt(w, 2),
+                fmt(n, 2),
+                n > 0 ? fmt(w / n) : '—',
+                `${fmt((100 * w) / webSum, 1)}%`,
+                fmt(w - n, 2),
+              ];
+            }),
+            [
+              '**all kernels**',
+              '',
+              fmt(webSum, 1),
+              fmt(nodeSum, 1),
+              fmt(webSum / nodeSum),
+              '100%',
+              fmt(webSum - nodeSum, 1),
+            ],
+          ],
+        ),
+        '',
+      );
+    }
+  }
+} finally {
+  await browser.close();
+  srv.server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function mib(b: number) {
+  return b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
+}
+
+const header =
+  `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC — onnxruntime-web ${ortVersion} in Chromium ${browser.version()} (headless, ` +
+  `--disable-gpu) vs onnxruntime-node ${machine().ort}; ${machine().cpu}, ${rounds()}`;
+function rounds() {
+  return `${ROUNDS} rounds × ${RUNS} runs per side`;
+}
+const text = [header, '', ...report].join('\n');
+console.log(text);
+const resultsDir = join(here, 'results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(
+  join(resultsDir, `web-${started.toISOString().replace(/[:.]/g, '-')}.json`),
+  JSON.stringify(out, null, 1),
+);
+writeFileSync(join(resultsDir, 'web-latest.md'), `${text}\n`);
