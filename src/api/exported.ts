@@ -6,6 +6,7 @@ import { FlattenError } from '../core/errors.js';
 import type { TensorData } from '../core/tensor.js';
 import { parseJson } from '../io/json_text.js';
 import { onnxMetadata } from '../engines/onnx/inspect.js';
+import { checkOnnxModel } from '../engines/onnx/model_check.js';
 import type { OrtSession } from '../engines/onnx/ort_session.js';
 import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import type { Preprocess } from '../models/registry.js';
@@ -27,6 +28,8 @@ export interface ExportedInfo {
 
 /** An exported file's metadata, checked; `want` (a requested dtype) must be the one the file holds. */
 export function exportedInfo(bytes: Uint8Array, file: string, want?: ModelDType): ExportedInfo {
+  // a truncated or corrupt file is named by the checker before the metadata reader meets it
+  checkOnnxModel(bytes, file);
   const meta = onnxMetadata(bytes);
   const dtype = checkDType(meta['flatten.dtype'] ?? 'fp32', `${file}: metadata 'flatten.dtype'`);
   if (want !== undefined && want !== dtype)

@@ -17,9 +17,12 @@ export interface BindReport {
 
 const quoted = (keys: string[]) => keys.map((k) => `'${k}'`);
 
+/** FLATTEN_DEBUG lists everything; a page has no `process` (the browser entry binds weights too). */
+const debug = (): boolean => Boolean(globalThis.process?.env?.FLATTEN_DEBUG);
+
 /** The first few of a list, and how many there are; all of them with FLATTEN_DEBUG=1. */
 function some(what: string, items: string[]): string {
-  const shown = process.env.FLATTEN_DEBUG ? items : items.slice(0, 3);
+  const shown = debug() ? items : items.slice(0, 3);
   return `${items.length} ${what} (${shown.join('; ')}${shown.length < items.length ? '; …' : ''})`;
 }
 
@@ -79,7 +82,7 @@ export function bindStateDict(table: ParamTable, sd: StateDict, opts: BindOption
     const params = table.parameters().length;
     const matched = params - missing.length - badShape.length;
     const guess = matched < params / 2 ? looksLike([...sd.keys()]) : '';
-    const hint = process.env.FLATTEN_DEBUG ? '' : ' (FLATTEN_DEBUG=1 lists them all)';
+    const hint = debug() ? '' : ' (FLATTEN_DEBUG=1 lists them all)';
     throw new FlattenError(
       'BAD_KEYS',
       `${src}: ${matched} of ${params} parameter keys match${guess}; ${problems.join('; ')}${hint}`,

@@ -1,0 +1,174 @@
+/**
+ * The browser entry of the package (`flatten-transformer/web`, and the `browser` condition of the package itself):
+ * the pipeline of the Node API on onnxruntime-web, wasm (threads where the page is cross-origin isolated) or
+ * WebGPU. No Node built-ins are reachable from here (test/web/entry_bundle.test.ts bundles it for the browser).
+ *
+ *   const classify = await pipeline('image-classification', 'models/fmnist/', { device: 'auto' });
+ *   const [top] = await classify(canvas); // { label: 'Sneaker', score: 0.9 }
+ */
+import { FlattenError } from '../core/errors.js';
+import { ReadBudget } from '../io/budget.js';
+import { MAX_PIXELS, prepareDecoded, toBatch } from '../io/image_pixels.js';
+import { MODEL_INPUT } from '../api/export_graph.js';
+import { checkFolderGraph, imageInput, topClasses, type Classification } from '../api/exported.js';
+import { OrtSession } from '../engines/onnx/ort_session.js';
+import type { ModelDType } from '../engines/onnx/quantize/dtype.js';
+import type { WebProgress } from './fetch.js';
+import { decodeWebImage, type WebImageInput } from './image.js';
+import { loadRuntime, type WebDevice } from './runtime.js';
+import { resolveModel, type WebModelSource } from './source.js';
+
+export type { Classification } from '../api/exported.js';
+// the demo's registry picker (and any page's): the names a pipeline takes
+export { listModels } from '../api/registry.js';
+export type { WebProgress } from './fetch.js';
+export type { RawPixels, WebImageInput } from './image.js';
+export type { WebDevice } from './runtime.js';
+export type { WebModelSource } from './source.js';
+
+export type WebTask = 'image-classification' | 'image-feature-extraction';
+
+export interface WebPipelineOptions {
+  /** 'auto' (default): WebGPU when `navigator.gpu` gives an adapter, else wasm. 'webgpu' without one is an error. */
+  device?: WebDevice | 'auto';
+  /**
+   * Wasm threads; default min(4, cores) on a cross-origin-isolated page, else 1 (threads need SharedArrayBuffer).
+   * onnxruntime-web takes it once: the first pipeline's count holds for the page (`pipeline.threads` says which).
+   */
+  threads?: number;
+  /** 'fp32' (default), 'fp16', 'q8', 'q4': a registry name is exported in it, a folder's file of it is fetched. */
+  dtype?: ModelDType;
+  /** Weights for a registry name: a URL or bytes of a .safetensors or .pth, or 'random' (seeded; `info.random`). */
+  weights?: string | ArrayBuffer | Uint8Array;
+  /** Class names, for a model whose files name none (a bare 1000-class .onnx: pass ImageNet's). */
+  labels?: string[];
+  /** URL prefix where onnxruntime-web's .wasm/.mjs files are served (default: beside its own script). */
+  wasmPaths?: string;
+  onProgress?: (p: WebProgress) => void;
+  /** Injectable fetch (tests in Node, authenticated hosts). */
+  fetch?: typeof fetch;
+}
+
+export interface WebPipelineInfo {
+  name: string;
+  labels: string[];
+  imgSize: [number, number];
+  channels: number;
+  /** Seeded random weights: predictions mean nothing. */
+  random: boolean;
+  /** Where the model came from: a URL, a file name, 'model bytes', or the registry name with its weights. */
+  source: string;
+  dtype: ModelDType;
+}
+
+interface WebPipelineBase {
+  /** The logits (classes) of one image. */
+  logits(image: WebImageInput): Promise<Float32Array>;
+  /** The execution provider that runs the session. */
+  readonly device: WebDevice;
+  /** Wasm threads onnxruntime-web runs with. */
+  readonly threads: number;
+  readonly info: WebPipelineInfo;
+  dispose(): Promise<void>;
+}
+
+/** One image in, its top classes (best first, `topk` of them, default 5) out: the Node pipeline's shape. */
+export interface WebImagePipeline extends WebPipelineBase {
+  (image: WebImageInput, opts?: { topk?: number }): Promise<Classification[]>;
+}
+
+/** One image in, the pooled features the head reads out. */
+export interface WebFeaturePipeline extends WebPipelineBase {
+  (image: WebImageInput): Promise<Float32Array>;
+}
+
+export function pipeline(
+  task: 'image-classification',
+  model: WebModelSource,
+  options?: WebPipelineOptions,
+): Promise<WebImagePipeline>;
+export function pipeline(
+  task: 'image-feature-extraction',
+  model: WebModelSource,
+  options?: WebPipelineOptions,
+): Promise<WebFeaturePipeline>;
+export async function pipeline(
+  task: WebTask,
+  model: WebModelSource,
+  options: WebPipelineOptions = {},
+): Promise<WebImagePipeline | WebFeaturePipeline> {
+  if (task !== 'image-classification' && task !== 'image-feature-extraction')
+    throw new FlattenError(
+      'BAD_ARGUMENT',
+      `unknown task '${String(task)}'; available: image-classification, image-feature-extraction`,
+    );
+  const runtime = await loadRuntime(options);
+  const loader = { fetch: options.fetch ?? globalThis.fetch.bind(globalThis), onProgress: options.onProgress };
+  const g = await resolveModel(model, options, loader);
+  options.onProgress?.({ stage: 'session', file: g.source, loaded: 0 });
+  const session = await OrtSession.open({
+    runtime: runtime.ort,
+    model: g.bytes,
+    bytes: g.bytes,
+    source: g.source,
+    threads: runtime.threads,
+    executionProviders: [runtime.device],
+  });
+  const input = imageInput(session, g.source);
+  try {
+    if (g.folder) checkFolderGraph(g.folder, input);
+    else if (g.channels !== undefined && g.channels !== input.channels)
+      throw new FlattenError('BAD_FILE', `${g.source}: the graph takes ${input.channels} channels, not ${g.channels}`);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+  options.onProgress?.({ stage: 'session', file: g.source, loaded: g.bytes.length });
+  const { preprocess } = g;
+  const channels = input.channels;
+  // onnxruntime-web runs one call at a time per session: calls queue here instead of failing
+  let queue: Promise<unknown> = Promise.resolve();
+  const run = (image: WebImageInput) => {
+    const next = queue.then(async () => {
+      const decoded = await decodeWebImage(image, loader);
+      const name = typeof image === 'string' ? image : 'image';
+      const budget = new ReadBudget(4 * MAX_PIXELS + 4 * preprocess.imgSize ** 2);
+      const x = toBatch([prepareDecoded(decoded, preprocess, channels, name, budget)], preprocess); // (1, C, S, S)
+      return session.run({ [MODEL_INPUT]: x });
+    });
+    queue = next.catch(() => {});
+    return next;
+  };
+  const logits = async (image: WebImageInput) => (await run(image)).logits.data as Float32Array; // (classes)
+  const base: WebPipelineBase = {
+    logits,
+    device: runtime.device,
+    threads: runtime.threads,
+    info: {
+      name: g.name,
+      labels: g.labels,
+      imgSize: [preprocess.imgSize, preprocess.imgSize],
+      channels,
+      random: g.random,
+      source: g.source,
+      dtype: g.dtype,
+    },
+    dispose: () => session.release(),
+  };
+  if (task === 'image-feature-extraction') {
+    const features = async (image: WebImageInput) => {
+      const out = await run(image);
+      if (!out.pooler_output) throw new FlattenError('BAD_FILE', `${g.source}: the model has no 'pooler_output'`);
+      return out.pooler_output.data as Float32Array; // (C)
+    };
+    return Object.assign(features, base) as WebFeaturePipeline;
+  }
+  const classify = async (image: WebImageInput, opts: { topk?: number } = {}) => {
+    const k = opts.topk ?? 5;
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new FlattenError('BAD_ARGUMENT', `topk must be a whole number ≥ 1, got ${k}`);
+    const out = await run(image);
+    return topClasses(out.logits, g.labels, k)[0];
+  };
+  return Object.assign(classify, base) as WebImagePipeline;
+}

@@ -1,0 +1,181 @@
+/**
+ * The browser entry (src/web) run in Node on onnxruntime-web's wasm build: every kind of model source gives the
+ * logits of the Node pipeline on onnxruntime-node for the same pixels, and bad sources are one named line.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportModelFolder } from '../../src/api/folder.js';
+import { createModel } from '../../src/api/model.js';
+import { pipeline as nodePipeline } from '../../src/api/pipeline.js';
+import { exportOnnx } from '../../src/api/export.js';
+import { prepareImages } from '../../src/api/classify.js';
+import { toBatch } from '../../src/io/image.js';
+import { decodePng } from '../../src/io/png.js';
+import { ReadBudget } from '../../src/io/budget.js';
+import { OnnxSession } from '../../src/engines/onnx/session.js';
+import { pipeline, type RawPixels, type WebImagePipeline } from '../../src/web/index.js';
+import { rejectsNamed, relativeError } from '../util.js';
+
+const NAME = 'flatten_deit_fmnist';
+const WEIGHTS = readFileSync(`weights/${NAME}.safetensors`);
+const SAMPLES = ['web/samples/0-t-shirt-top.png', 'web/samples/7-sneaker.png'].filter(Boolean);
+let dir: string;
+let server: Server;
+let url: string;
+/** Node's logits for each sample (onnxruntime-node on the graph the Node pipeline builds), and its top-1. */
+const ref: { logits: Float32Array; top: string; score: number; pixels: RawPixels }[] = [];
+
+/** Files as a browser gives a dropped folder: `webkitRelativePath` under the folder's name. */
+function droppedFiles(root: string, rels: string[]): File[] {
+  return rels.map((rel) => {
+    const f = new File([readFileSync(join(root, rel))], rel.split('/').pop()!);
+    Object.defineProperty(f, 'webkitRelativePath', { value: `fmnist/${rel}` });
+    return f;
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flatten-web-'));
+  await exportModelFolder({ name: NAME, out: join(dir, 'fmnist'), check: false });
+  server = createServer((req, res) => {
+    const path = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    if (relative(dir, path).startsWith('..')) return void res.writeHead(403).end();
+    try {
+      const body = readFileSync(path);
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const m = createModel(NAME);
+  const session = await OnnxSession.create(exportOnnx({ name: NAME, checkpoint: m.weights }).bytes, NAME, {
+    threads: 1,
+  });
+  const classify = await nodePipeline('image-classification', NAME, { threads: 1, topK: 1 });
+  for (const file of SAMPLES) {
+    const [img] = await prepareImages([file], m.preprocess, 1);
+    const out = await session.run({ pixel_values: toBatch([img], m.preprocess) });
+    const [top] = await classify(file);
+    const png = decodePng(readFileSync(file), file, new ReadBudget(1e8));
+    ref.push({
+      logits: out.logits.data as Float32Array,
+      top: top.label,
+      score: top.score,
+      pixels: { ...png, channels: png.channels as 1 | 3 | 4 },
+    });
+  }
+  await session.release();
+  await classify.dispose();
+});
+afterAll(() => {
+  server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The pipeline's logits and top-1 on every sample, from its PNG bytes and from its pixels, against Node's. */
+async function expectNodeLogits(p: WebImagePipeline): Promise<void> {
+  for (const [i, file] of SAMPLES.entries()) {
+    for (const input of [new Uint8Array(readFileSync(file)), ref[i].pixels]) {
+      expect(relativeError(await p.logits(input), ref[i].logits), file).toBeLessThan(1e-4);
+      const [top] = await p(input, { topk: 1 });
+      expect(top.label).toBe(ref[i].top);
+      expect(Math.abs(top.score - ref[i].score)).toBeLessThan(1e-4);
+    }
+  }
+  await p.dispose();
+}
+
+describe('the browser entry on onnxruntime-web (wasm, in Node)', () => {
+  it('a registry name with the weights as bytes builds the graph here: the Node logits and top-1', async () => {
+    const p = await pipeline('image-classification', NAME, { weights: new Uint8Array(WEIGHTS), device: 'wasm' });
+    expect(p.device).toBe('wasm');
+    expect(p.info).toMatchObject({ name: NAME, imgSize: [28, 28], channels: 1, random: false, dtype: 'fp32' });
+    expect(p.info.labels[7]).toBe('Sneaker');
+    await expectNodeLogits(p);
+  });
+
+  it('.onnx bytes, a dropped .onnx, a dropped folder and served URLs give the same', async () => {
+    const onnx = readFileSync(join(dir, 'fmnist/onnx/model.onnx'));
+    const files = droppedFiles(join(dir, 'fmnist'), ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']);
+    const progress: string[] = [];
+    const sources = [
+      new Uint8Array(onnx),
+      [new File([onnx], 'model.onnx')],
+      files,
+      `${url}/fmnist/`,
+      `${url}/fmnist/onnx/model.onnx`,
+    ];
+    for (const source of sources) {
+      const p = await pipeline('image-classification', source, {
+        device: 'auto',
+        onProgress: (e) => progress.push(`${e.stage}:${e.loaded}/${e.total ?? '?'}`),
+      });
+      expect(p.info.labels[0]).toBe('T-shirt/top');
+      await expectNodeLogits(p);
+    }
+    // the served graph's download reached its content-length
+    expect(progress).toContain(`download:${onnx.length}/${onnx.length}`);
+  });
+
+  it('random weights say so; feature extraction gives the Node pooled features', async () => {
+    const r = await pipeline('image-classification', NAME, { weights: 'random' });
+    expect(r.info.random).toBe(true);
+    expect(r.info.source).toMatch(/random/);
+    expect(await r(ref[0].pixels, { topk: 3 })).toHaveLength(3);
+    await r.dispose();
+    const p = await pipeline('image-feature-extraction', NAME, { weights: new Uint8Array(WEIGHTS) });
+    const node = await nodePipeline('image-feature-extraction', NAME, { threads: 1 });
+    const want = await node(SAMPLES[1]);
+    expect(relativeError(await p(ref[1].pixels), want.data as Float32Array)).toBeLessThan(1e-4);
+    await p.dispose();
+    await node.dispose();
+  });
+});
+
+describe('bad sources are one line with a code', () => {
+  it('unknown name, truncated .onnx, folder without config.json or without the dtype file, HTTP 404, no WebGPU', async () => {
+    expect(
+      await rejectsNamed(pipeline('image-classification', 'flatten_nope', { weights: 'random' }), 'BAD_CONFIG'),
+    ).toMatch(/unknown model 'flatten_nope'/);
+    const onnx = new Uint8Array(readFileSync(join(dir, 'fmnist/onnx/model.onnx')));
+    expect(
+      await rejectsNamed(pipeline('image-classification', onnx.subarray(0, onnx.length >> 1)), 'BAD_FILE'),
+    ).toMatch(/model bytes/);
+    const root = join(dir, 'fmnist');
+    expect(
+      await rejectsNamed(
+        pipeline('image-classification', droppedFiles(root, ['preprocessor_config.json', 'onnx/model.onnx'])),
+        'BAD_FILE',
+      ),
+    ).toMatch(/no config.json/);
+    expect(
+      await rejectsNamed(
+        pipeline(
+          'image-classification',
+          droppedFiles(root, ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']),
+          { dtype: 'q4' },
+        ),
+        'BAD_FILE',
+      ),
+    ).toMatch(/no onnx\/model_q4.onnx for dtype 'q4' \(the folder has: fp32\)/);
+    expect(await rejectsNamed(pipeline('image-classification', `${url}/fmnist/`, { dtype: 'q8' }), 'BAD_FILE')).toMatch(
+      /model_quantized.onnx \(HTTP 404/,
+    );
+    expect(await rejectsNamed(pipeline('image-classification', `${url}/nothing/model.onnx`), 'BAD_FILE')).toMatch(
+      new RegExp(`${url}/nothing/model.onnx: HTTP 404`),
+    );
+    expect(await rejectsNamed(pipeline('image-classification', NAME), 'BAD_ARGUMENT')).toMatch(/options.weights/);
+    expect(
+      await rejectsNamed(
+        pipeline('image-classification', NAME, { weights: 'random', device: 'webgpu' }),
+        'BAD_ARGUMENT',
+      ),
+    ).toMatch(/no WebGPU adapter/);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * The browser entry bundles for a page: esbuild with platform 'browser' and only onnxruntime-web left out must
+ * reach no Node built-in and use no Node global; the package maps `./web` and the `browser` condition to it.
+ */
+import { readFileSync } from 'node:fs';
+import { build, type Plugin } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+/** Imports a browser bundle cannot have: node:* and the bare names of Node's built-ins. */
+const NODE_BUILTIN = /^(node:.*|fs|path|os|url|crypto|module|http|https|stream|util|worker_threads|child_process)$/;
+
+async function bundle(minify: boolean): Promise<{ code: string; node: string[] }> {
+  const node: string[] = [];
+  const refuseNode: Plugin = {
+    name: 'refuse-node',
+    setup(b) {
+      b.onResolve({ filter: NODE_BUILTIN }, (a) => {
+        node.push(`${a.importer} imports ${a.path}`);
+        return { path: a.path, external: true };
+      });
+    },
+  };
+  const r = await build({
+    entryPoints: ['src/web/index.ts'],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    minify,
+    external: ['onnxruntime-web'],
+    plugins: [refuseNode],
+    logLevel: 'silent',
+  });
+  return { code: r.outputFiles[0].text, node };
+}
+
+describe('flatten-transformer/web in a browser bundle', () => {
+  it('reaches no Node built-in and no Node global; minified size reported', async () => {
+    const { code, node } = await bundle(false);
+    expect(node).toEqual([]);
+    // a global used as an object or called (globalThis.process?.env, guarded, is allowed)
+    const globals = [
+      ...code.matchAll(/(?<![.\w$])(process|Buffer|require|__dirname|__filename|setImmediate)\b(?=\s*[.([])/g),
+    ];
+    expect(globals.map((m) => code.slice(m.index - 40, m.index + 30))).toEqual([]);
+    const min = await bundle(true);
+    console.info(`flatten-transformer/web: ${min.code.length} bytes minified (onnxruntime-web not included)`);
+    expect(min.code.length).toBeGreaterThan(10_000);
+  });
+
+  it('package.json exports ./web and the browser condition of "." as dist/web/index.js', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      exports: Record<string, Record<string, unknown>>;
+    };
+    expect(pkg.exports['./web'].default).toBe('./dist/web/index.js');
+    expect(pkg.exports['.'].browser).toEqual({ types: './dist/web/index.d.ts', default: './dist/web/index.js' });
+    expect(Object.keys(pkg.exports['.'])[0]).toBe('browser');
+  });
+});
