@@ -40,7 +40,13 @@ function drawnPixels(src: Drawable): RawImage {
   const ctx = canvas.getContext('2d') as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!ctx) throw new FlattenError('BAD_ARGUMENT', 'image: this browser gives no 2D canvas to read pixels from');
   ctx.drawImage(src, 0, 0);
-  const d = ctx.getImageData(0, 0, w, h);
+  let d: ImageData;
+  try {
+    d = ctx.getImageData(0, 0, w, h);
+  } catch (e) {
+    // a canvas tainted by a cross-origin image served without CORS headers
+    throw new FlattenError('BAD_FILE', `image: its pixels cannot be read (${String((e as Error)?.message ?? e)})`);
+  }
   return { data: d.data, width: w, height: h, channels: 4 };
 }
 

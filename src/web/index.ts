@@ -106,14 +106,25 @@ export async function pipeline(
   const loader = { fetch: options.fetch ?? globalThis.fetch.bind(globalThis), onProgress: options.onProgress };
   const g = await resolveModel(model, options, loader);
   options.onProgress?.({ stage: 'session', file: g.source, loaded: 0 });
-  const session = await OrtSession.open({
-    runtime: runtime.ort,
-    model: g.bytes,
-    bytes: g.bytes,
-    source: g.source,
-    threads: runtime.threads,
-    executionProviders: [runtime.device],
-  });
+  const open = (ep: WebDevice) =>
+    OrtSession.open({
+      runtime: runtime.ort,
+      model: g.bytes,
+      bytes: g.bytes,
+      source: g.source,
+      threads: runtime.threads,
+      executionProviders: [ep],
+    });
+  let device = runtime.device;
+  let session: OrtSession;
+  try {
+    session = await open(device);
+  } catch (e) {
+    // 'auto' only: a WebGPU session that does not start falls back to wasm; asked for by name, it is the error
+    if (device !== 'webgpu' || (options.device ?? 'auto') !== 'auto') throw e;
+    device = 'wasm';
+    session = await open(device);
+  }
   const input = imageInput(session, g.source);
   try {
     if (g.folder) checkFolderGraph(g.folder, input);
@@ -142,7 +153,7 @@ export async function pipeline(
   const logits = async (image: WebImageInput) => (await run(image)).logits.data as Float32Array; // (classes)
   const base: WebPipelineBase = {
     logits,
-    device: runtime.device,
+    device,
     threads: runtime.threads,
     info: {
       name: g.name,

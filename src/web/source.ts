@@ -154,14 +154,19 @@ async function urlFolder(url: string, l: Loader): Promise<FolderSource> {
 }
 
 /**
- * Dropped files: a folder's (webkitRelativePath `fmnist/onnx/model.onnx`, its top folder dropped) or files picked
- * one by one (config.json, preprocessor_config.json, model*.onnx: the graphs taken as onnx/).
+ * Dropped files: a folder's (webkitRelativePath `fmnist/onnx/model.onnx`; the folder is where config.json is, so a
+ * parent folder dropped works too) or files picked one by one (config.json, preprocessor_config.json, model*.onnx:
+ * the graphs taken as onnx/).
  */
 async function droppedFolder(list: File[]): Promise<FolderSource> {
+  const pathOf = (f: File) => f.webkitRelativePath || f.name;
+  const configs = list.map(pathOf).filter((p) => p === 'config.json' || p.endsWith('/config.json'));
+  const root = configs.sort((a, b) => a.length - b.length)[0]?.slice(0, -'config.json'.length) ?? '';
   const byPath = new Map<string, File>();
-  const top = list[0]?.webkitRelativePath?.split('/')[0] ?? '';
   for (const file of list) {
-    const rel = file.webkitRelativePath ? file.webkitRelativePath.split('/').slice(1).join('/') : file.name;
+    const path = pathOf(file);
+    if (!path.startsWith(root)) continue;
+    const rel = path.slice(root.length);
     byPath.set(!rel.includes('/') && /\.onnx$/i.test(rel) ? `onnx/${rel}` : rel, file);
   }
   const texts = new Map<string, string>();
@@ -169,7 +174,7 @@ async function droppedFolder(list: File[]): Promise<FolderSource> {
     const file = byPath.get(rel);
     if (file) texts.set(rel, await file.text());
   }
-  const dir = top || 'dropped files';
+  const dir = root.replace(/\/$/, '') || list[0]?.webkitRelativePath?.split('/')[0] || 'dropped files';
   return {
     dir,
     files: { name: (rel) => `${dir}/${rel}`, text: (rel) => texts.get(rel), has: (rel) => byPath.has(rel) },

@@ -2,9 +2,8 @@
  * The browser entry (src/web) run in Node on onnxruntime-web's wasm build: every kind of model source gives the
  * logits of the Node pipeline on onnxruntime-node for the same pixels, and bad sources are one named line.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +16,12 @@ import { toBatch } from '../../src/io/image.js';
 import { decodePng } from '../../src/io/png.js';
 import { ReadBudget } from '../../src/io/budget.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
-import { pipeline, type RawPixels, type WebImagePipeline } from '../../src/web/index.js';
+import { pipeline, type RawPixels, type WebImagePipeline, type WebModelSource } from '../../src/web/index.js';
 import { rejectsNamed, relativeError } from '../util.js';
 
 const NAME = 'flatten_deit_fmnist';
 const WEIGHTS = readFileSync(`weights/${NAME}.safetensors`);
-const SAMPLES = ['web/samples/0-t-shirt-top.png', 'web/samples/7-sneaker.png'].filter(Boolean);
+const SAMPLES = ['web/samples/0-t-shirt-top.png', 'web/samples/7-sneaker.png'];
 let dir: string;
 let server: Server;
 let url: string;
@@ -30,10 +29,10 @@ let url: string;
 const ref: { logits: Float32Array; top: string; score: number; pixels: RawPixels }[] = [];
 
 /** Files as a browser gives a dropped folder: `webkitRelativePath` under the folder's name. */
-function droppedFiles(root: string, rels: string[]): File[] {
+function droppedFiles(root: string, rels: string[], under = 'fmnist'): File[] {
   return rels.map((rel) => {
     const f = new File([readFileSync(join(root, rel))], rel.split('/').pop()!);
-    Object.defineProperty(f, 'webkitRelativePath', { value: `fmnist/${rel}` });
+    Object.defineProperty(f, 'webkitRelativePath', { value: `${under}/${rel}` });
     return f;
   });
 }
@@ -100,20 +99,29 @@ describe('the browser entry on onnxruntime-web (wasm, in Node)', () => {
     await expectNodeLogits(p);
   });
 
-  it('.onnx bytes, a dropped .onnx, a dropped folder and served URLs give the same', async () => {
+  it('.onnx bytes, a dropped .onnx, dropped folders, a served folder and an injected fetch give the same', async () => {
     const onnx = readFileSync(join(dir, 'fmnist/onnx/model.onnx'));
-    const files = droppedFiles(join(dir, 'fmnist'), ['config.json', 'preprocessor_config.json', 'onnx/model.onnx']);
+    const rels = ['config.json', 'preprocessor_config.json', 'onnx/model.onnx'];
+    // a parent folder dropped: the model folder is where config.json is
+    const parent = droppedFiles(join(dir, 'fmnist'), rels, 'models/fmnist');
+    // fetch injected: a host this process cannot reach, answered from the folder
+    const injected: typeof fetch = async (u) => {
+      const path = join(dir, new URL(String(u)).pathname);
+      return existsSync(path) ? new Response(readFileSync(path)) : new Response(null, { status: 404 });
+    };
     const progress: string[] = [];
-    const sources = [
-      new Uint8Array(onnx),
-      [new File([onnx], 'model.onnx')],
-      files,
-      `${url}/fmnist/`,
-      `${url}/fmnist/onnx/model.onnx`,
+    const sources: [WebModelSource, typeof fetch | undefined][] = [
+      [new Uint8Array(onnx), undefined],
+      [[new File([onnx], 'model.onnx')], undefined],
+      [droppedFiles(join(dir, 'fmnist'), rels), undefined],
+      [parent, undefined],
+      [`${url}/fmnist/`, undefined],
+      ['https://models.example/fmnist/onnx/model.onnx', injected],
     ];
-    for (const source of sources) {
+    for (const [source, fetch] of sources) {
       const p = await pipeline('image-classification', source, {
         device: 'auto',
+        fetch,
         onProgress: (e) => progress.push(`${e.stage}:${e.loaded}/${e.total ?? '?'}`),
       });
       expect(p.info.labels[0]).toBe('T-shirt/top');
