@@ -58,16 +58,15 @@ export const nchwc: Record<string, Vjp> = {
       const summed = b.emit('ReduceSum', [b.reshape(per, [N, C * k * k]), b.ints([0])], [C * k * k], { keepdims: 0 });
       dw = b.reshape(summed, w!.shape);
     }
-    // db = Σ over n, y, x of dy: (N, C/blk, H·W, blk) summed over axes 0 and 2
-    const db =
-      bias && need[2]
-        ? b.reshape(
-            b.emit('ReduceSum', [b.reshape(dy, [N, C / block, H * W, block]), b.ints([0, 2])], [C / block, block], {
-              keepdims: 0,
-            }),
-            [C],
-          )
-        : undefined;
+    // db = Σ over n, y, x of dy: a ones row times dy read as (N·C/blk, H·W, blk), summed over the batch (ReduceSum
+    // over the two axes directly measured 3.6× slower on 56² × 256)
+    let db;
+    if (bias && need[2]) {
+      const rows = b.reshape(dy, [N * (C / block), H * W, block]);
+      const ones = b.g.constant([1, H * W], new Float32Array(H * W).fill(1));
+      const perImage = b.reshape(b.matmul(ones, rows), [N, C]); // (N·C/blk, 1, blk) → (N, C)
+      db = b.reshape(b.sumKeep(perImage, [0]), [C]);
+    }
     return [dx, dw, db];
   },
 };
