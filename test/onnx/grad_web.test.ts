@@ -5,7 +5,7 @@ import { gradName, traceTrainStep } from '../../src/engines/onnx/grad/step.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
-import { smoothedTargets } from '../../src/train/onnx_step.js';
+import { smoothedTargets } from '../../src/train/step_inputs.js';
 import { relativeError } from '../util.js';
 
 /**
