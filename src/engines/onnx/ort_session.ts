@@ -33,6 +33,11 @@ export interface OpenOptions {
   /** Default: ORT's own (cpu on Node, wasm on the web). */
   executionProviders?: string[];
   optimizedModelPath?: string;
+  /**
+   * false: idle intra-op threads sleep instead of spinning between ops. On a loaded host the spinning threads
+   * take cores the working ones need: a 2-thread training step ran 1.8× faster without it (bench/RESULTS.md).
+   */
+  spinning?: boolean;
 }
 
 const firstLine = (e: unknown) =>
@@ -60,6 +65,7 @@ export class OrtSession {
       logSeverityLevel: 3,
       ...(o.executionProviders ? { executionProviders: o.executionProviders } : {}),
       ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),
+      ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     checkOnnxModel(o.bytes, o.source);
     let s: ort.InferenceSession;

@@ -11,6 +11,8 @@ export interface SessionOptions {
   threads?: number;
   /** Write the graph as ORT optimized it (for node counts and inspection). */
   optimizedModelPath?: string;
+  /** Whether idle intra-op threads spin (ORT's default) rather than sleep; see OpenOptions.spinning. */
+  spinning?: boolean;
 }
 
 /** An ONNX model loaded in onnxruntime-node (the session itself, runtime-neutral, is ort_session.ts). */
@@ -27,6 +29,7 @@ export class OnnxSession extends OrtSession {
       source,
       threads: opts.threads ?? defaultThreads(),
       optimizedModelPath: opts.optimizedModelPath,
+      spinning: opts.spinning,
     });
   }
 }
