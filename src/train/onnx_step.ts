@@ -3,7 +3,7 @@ import { gradName, traceTrainStep, type TrainStepGraph } from '../engines/onnx/g
 import { probeNchwcBlock } from '../engines/onnx/nchwc_probe.js';
 import { OnnxSession } from '../engines/onnx/session.js';
 import type { VisionModel } from '../models/model.js';
-import { dropMask } from './drop_mask.js';
+import { stepFeeds, type OnnxStepInput } from './step_inputs.js';
 
 export interface OnnxStepResult {
   /** The batch's mean loss. */
@@ -12,23 +12,6 @@ export interface OnnxStepResult {
   logits: Float32Array;
   /** Gradients of the mean loss by parameter path (parameters the forward does not read have none). */
   grads: Map<string, Float32Array>;
-}
-
-/** One graph-sized batch: images (B, C, H, W), labels (B), label smoothing ε and the step's drop-path keys. */
-export interface OnnxStepInput {
-  x: Float32Array;
-  y: Int32Array;
-  smoothing: number;
-  dropKeys: number[];
-  /** The batch's first row in the trainer's batch (default 0). */
-  first?: number;
-}
-
-/** (B, K) target distributions: (1 − ε) on the label plus ε/K on every class (timm's label smoothing). */
-export function smoothedTargets(labels: Int32Array, classes: number, smoothing: number): Float32Array {
-  const t = new Float32Array(labels.length * classes).fill(smoothing / classes);
-  labels.forEach((c, i) => (t[i * classes + c] += 1 - smoothing));
-  return t;
 }
 
 /**
@@ -70,15 +53,11 @@ export class OnnxTrainStep {
    * start at row `first` of the trainer's batch (so that micro-batches draw that batch's drop-path masks).
    */
   async run(params: Map<string, Float32Array>, b: OnnxStepInput): Promise<OnnxStepResult> {
-    const { batch: B, model } = this;
-    const K = model.numClasses;
-    const first = b.first ?? 0;
+    const { model } = this;
+    const feeds: Record<string, TensorData> = {};
     const f = (shape: number[], data: Float32Array): TensorData => ({ dtype: 'float32', shape, data });
-    const feeds: Record<string, TensorData> = {
-      input: f([B, model.inChans, ...model.imgSize], b.x),
-      target: f([B, K], smoothedTargets(b.y, K, b.smoothing)),
-    };
-    this.graph.masks.forEach((m, call) => (feeds[m.name] = f(m.shape, dropMask(b.dropKeys, first, B, call, m.rate))));
+    const input = [this.batch, model.inChans, ...model.imgSize];
+    for (const d of stepFeeds(input, model.numClasses, this.graph.masks, b)) feeds[d.name] = f(d.shape, d.data);
     for (const s of model.table.specs.values()) if (!s.buffer) feeds[s.path] = f(s.shape, params.get(s.path)!);
     const out = await this.session.run(feeds);
     const grads = new Map(this.graph.grads.map((k) => [k, out[gradName(k)].data as Float32Array]));
