@@ -44,6 +44,11 @@ export interface WebPipelineOptions {
   labels?: string[];
   /** URL prefix where onnxruntime-web's .wasm/.mjs files are served (default: beside its own script). */
   wasmPaths?: string;
+  /**
+   * The onnxruntime-web build (default: `import('onnxruntime-web')`, wasm + WebGPU); e.g. `onnxruntime-web/wasm`,
+   * whose wasm file is half the size, for a page that never uses WebGPU.
+   */
+  ort?: typeof import('onnxruntime-web');
   onProgress?: (p: WebProgress) => void;
   /** Injectable fetch (tests in Node, authenticated hosts). */
   fetch?: typeof fetch;

@@ -7,6 +7,8 @@ export interface RuntimeOptions {
   device?: WebDevice | 'auto';
   threads?: number;
   wasmPaths?: string;
+  /** The onnxruntime-web build to run on (default: `import('onnxruntime-web')`, wasm + WebGPU). */
+  ort?: typeof ortWeb;
 }
 
 export interface WebRuntime {
@@ -28,8 +30,8 @@ export async function webgpuAvailable(): Promise<boolean> {
   }
 }
 
-/** The thread count onnxruntime-web was started with: its wasm module takes `numThreads` once, at the first session. */
-let started: number | undefined;
+/** The thread count each onnxruntime-web build was started with: its wasm module takes `numThreads` once, at its first session. */
+const started = new WeakMap<object, number>();
 
 /**
  * Wasm threads need SharedArrayBuffer, which browsers give only to cross-origin-isolated pages (COOP/COEP
@@ -52,7 +54,7 @@ export async function loadRuntime(o: RuntimeOptions): Promise<WebRuntime> {
     throw new FlattenError('BAD_ARGUMENT', `device '${String(want)}' is not available; available: wasm, webgpu, auto`);
   let ort: typeof ortWeb;
   try {
-    ort = await import('onnxruntime-web');
+    ort = o.ort ?? (await import('onnxruntime-web'));
   } catch (e) {
     throw new FlattenError(
       'MISSING_PACKAGE',
@@ -66,9 +68,11 @@ export async function loadRuntime(o: RuntimeOptions): Promise<WebRuntime> {
       "device 'webgpu': this browser gives no WebGPU adapter (navigator.gpu is missing or has none); use device 'wasm', or 'auto' to fall back to it",
     );
   if (o.wasmPaths !== undefined) ort.env.wasm.wasmPaths = o.wasmPaths;
-  if (started === undefined) {
-    started = threadsFor(o.threads);
-    ort.env.wasm.numThreads = started;
+  let threads = started.get(ort.env);
+  if (threads === undefined) {
+    threads = threadsFor(o.threads);
+    started.set(ort.env, threads);
+    ort.env.wasm.numThreads = threads;
   }
-  return { ort, device: gpu ? 'webgpu' : 'wasm', threads: started };
+  return { ort, device: gpu ? 'webgpu' : 'wasm', threads };
 }
