@@ -3,6 +3,7 @@
  * to that input's shape. x, y, dy: the same shape unless said otherwise.
  */
 import type { GraphNode, Value } from '../graph.js';
+import { DataType } from '../proto.js';
 import { scalarOf, type GradBuilder, type Vjp } from './builder.js';
 
 const isScalar = (v: Value | undefined, c: number) => v?.data?.length === 1 && v.data[0] === Math.fround(c);
@@ -66,8 +67,11 @@ export const elementwise: Record<string, Vjp> = {
   // z = √x: dx = dy / (2z)
   Sqrt: (b, n, dy) => [b.div(b.mul(dy, b.scalar(0.5)), n.output)],
   Abs: (b, n, dy) => [b.mul(dy, b.unary('Sign', n.inputs[0]!))],
-  // z = max(x, 0): the gradient passes where z > 0, and sign(z) is that mask as 0/1
-  Relu: (b, n, dy) => [b.mul(dy, b.unary('Sign', n.output))],
+  // z = max(x, 0): the gradient passes where z > 0, that mask as 0/1 floats (ORT's Sign took 2.5× as long)
+  Relu: (b, n, dy) => {
+    const mask = b.emit('Greater', [n.output, b.scalar(0)], n.output.shape); // bool
+    return [b.mul(dy, b.emit('Cast', [mask], mask.shape, { to: DataType.FLOAT }))];
+  },
   // z = log(1 + eˣ): dx = dy·σ(x) (PyTorch's threshold at 20 returns x there, whose slope 1 is σ(20) in float32)
   Softplus: (b, n, dy) => [b.mul(dy, b.unary('Sigmoid', n.inputs[0]!))],
   // z = erf(x): dx = dy·(2/√π)·exp(−x²)
