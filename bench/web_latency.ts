@@ -10,7 +10,8 @@
  *   load      a fresh page (no cache) up to the shipped flatten_deit_fmnist's first prediction, from navigation
  *             start, and the ORT files that page fetched (raw and gzip)
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
- * Options: --parts latency,levers,load,profile  --models a,b  --lever-models a  --threads 1,2  --rounds 9  --runs 3
+ *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
+ * Options: --parts latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,10 +23,11 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { exportOnnx } from '../src/api/export.js';
 import { shippedWeights } from '../src/api/model.js';
 import { machine, markdownTable, median } from './report.js';
+import { microGraphs } from './web_micro.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -33,12 +35,14 @@ const opt = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
 };
-const PARTS = opt('parts', 'latency,levers,load,profile');
+const PARTS = opt('parts', 'latency,levers,load,profile,ops');
 const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
 const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
 const THREADS = opt('threads', '1,2').map(Number);
-const ROUNDS = Number(opt('rounds', '9')[0]);
-const RUNS = Number(opt('runs', '3')[0]);
+const ROUNDS = Number(opt('rounds', '21')[0]);
+// one run per side per round by default: the shared host's load changes within seconds, and the closer in time the
+// two halves of a pair, the less of that drift lands in its ratio
+const RUNS = Number(opt('runs', '1')[0]);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
@@ -146,12 +150,15 @@ interface Served {
   models: Map<string, Uint8Array>;
   /** Paths served since the last reset, with their sizes. */
   fetched: Map<string, number>;
+  /** Let the browser cache what it fetches (a returning visitor), else `no-store`. */
+  cacheable: boolean;
 }
 
 async function serve(): Promise<Served> {
   const models = new Map<string, Uint8Array>();
   const fetched = new Map<string, number>();
-  const server = createServer((req, res) => {
+  const srv: Served = { server: undefined as unknown as Server, url: '', models, fetched, cacheable: false };
+  const server = (srv.server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     let body: Uint8Array | string | undefined;
     let type = 'application/octet-stream';
@@ -173,7 +180,7 @@ async function serve(): Promise<Served> {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cache-Control': 'no-store',
+      'Cache-Control': srv.cacheable ? 'max-age=3600' : 'no-store',
     };
     if (body === undefined) {
       res.writeHead(404, headers).end();
@@ -181,10 +188,10 @@ async function serve(): Promise<Served> {
     }
     fetched.set(path, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     res.writeHead(200, { ...headers, 'Content-Type': type }).end(body);
-  });
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, models, fetched };
+  srv.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return srv;
 }
 
 // ---- both sides -------------------------------------------------------------------------------------------------
@@ -253,6 +260,13 @@ interface Paired {
   maxDiff: number;
 }
 
+/** max |a − b| over two equally long arrays (a loop: spreading ~10⁶ values into Math.max overflows the stack). */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
 /** The wasm side of a pair: the page, or the same build in this process. */
 interface WasmSide {
   logits: number[];
@@ -267,7 +281,7 @@ async function pageSide(
   c: WebConfig,
   bytes: Uint8Array,
 ): Promise<WasmSide> {
-  const key = `${m.name}.${c.graph ?? 'export'}.onnx`;
+  const key = `${m.name.replace(/[^\w.-]+/g, '_')}.${c.graph ?? 'export'}.onnx`;
   srv.models.set(key, bytes);
   const page = await openPage(browser, srv, c);
   try {
@@ -314,7 +328,7 @@ async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, 
     const node = await nodeSession(m.bytes, c.threads);
     const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
     const nodeLogits = (await node.run({ [node.inputNames[0]]: x })).logits.data as Float32Array;
-    const maxDiff = Math.max(...side.logits.map((v, i) => Math.abs(v - nodeLogits[i])));
+    const maxDiff = maxAbsDiff(side.logits, nodeLogits);
     // warm-up: V8 compiles wasm with Liftoff first and moves hot functions to TurboFan as they run
     const warmStart = performance.now();
     while (performance.now() - warmStart < 3000) await side.time(1);
@@ -342,7 +356,7 @@ async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, 
       maxDiff,
     };
     log(
-      `${m.name} ${c.label} ${c.threads}t: web ${fmt(row.webMs, 1)} ms, node ${fmt(row.nodeMs, 1)} ms, ` +
+      `${m.name === c.label ? m.name : `${m.name} ${c.label}`} ${c.threads}t: web ${fmt(row.webMs, 1)} ms, node ${fmt(row.nodeMs, 1)} ms, ` +
         `ratio ${fmt(row.ratio)} [${fmt(row.min)}, ${fmt(row.max)}], max |Δlogit| ${row.maxDiff.toExponential(1)}`,
     );
     return row;
@@ -461,28 +475,55 @@ const byFamily = (ops: Map<string, OpTime>) => {
 
 interface FirstLoad {
   label: string;
+  bundle: Bundle;
   threads: number;
+  cached: boolean;
   first: number[];
   steps: { imported: number; fetched: number; wasm: number; session: number; first: number };
   files: [string, number][];
 }
 
-async function firstPrediction(browser: Browser, srv: Served, shape: number[], bundle: Bundle, threads: number) {
+/**
+ * Three page loads to the first prediction, each in a fresh context (nothing cached), or with `cached` in one
+ * context whose cache a first, unmeasured load filled (a returning visitor: Chromium keeps the compiled wasm).
+ */
+async function firstPrediction(
+  browser: Browser,
+  srv: Served,
+  shape: number[],
+  bundle: Bundle,
+  threads: number,
+  cached: boolean,
+): Promise<FirstLoad> {
   const firsts: FirstLoad['steps'][] = [];
   let files: [string, number][] = [];
-  for (let i = 0; i < 3; i++) {
-    const context = await browser.newContext();
+  srv.cacheable = cached;
+  const shared = cached ? await browser.newContext() : undefined;
+  const q = new URLSearchParams({ bundle: BUNDLES[bundle], threads: String(threads), shape: JSON.stringify(shape) });
+  const load = async (context: BrowserContext) => {
     const page = await context.newPage();
     srv.fetched.clear();
-    const q = new URLSearchParams({ bundle: BUNDLES[bundle], threads: String(threads), shape: JSON.stringify(shape) });
     await page.goto(`${srv.url}/first.html?${q}`);
     await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 120_000 });
-    firsts.push(await page.evaluate(() => (globalThis as unknown as { first: FirstLoad['steps'] }).first));
-    files = [...srv.fetched].filter(([p]) => p.startsWith('/ort/'));
-    await context.close();
+    const t = await page.evaluate(() => (globalThis as unknown as { first: FirstLoad['steps'] }).first);
+    await page.close();
+    return t;
+  };
+  try {
+    if (shared) await load(shared);
+    for (let i = 0; i < 3; i++) {
+      const context = shared ?? (await browser.newContext());
+      firsts.push(await load(context));
+      files = [...srv.fetched].filter(([p]) => p.startsWith('/ort/'));
+      if (!shared) await context.close();
+    }
+  } finally {
+    await shared?.close();
+    srv.cacheable = false;
   }
-  const mid = firsts.sort((a, b) => a.first - b.first)[1];
-  return { label: bundle, threads, first: firsts.map((f) => f.first), steps: mid, files } satisfies FirstLoad;
+  const mid = [...firsts].sort((a, b) => a.first - b.first)[1];
+  const label = `${bundle}${cached ? ', cached' : ''}`;
+  return { label, bundle, threads, cached, first: firsts.map((f) => f.first), steps: mid, files };
 }
 
 // ---- the run ----------------------------------------------------------------------------------------------------
@@ -614,15 +655,16 @@ try {
     await probe.release();
     srv.models.set('first.onnx', r.bytes);
     const loads: FirstLoad[] = [];
-    for (const [bundle, threads] of [
-      ['plain', 1],
-      ['plain', 2],
-      ['jsep', 2],
+    for (const [bundle, threads, cached] of [
+      ['plain', 1, false],
+      ['plain', 2, false],
+      ['jsep', 2, false],
+      ['plain', 2, true],
     ] as const)
-      loads.push(await firstPrediction(browser, srv, shape, bundle, threads));
+      loads.push(await firstPrediction(browser, srv, shape, bundle, threads, cached));
     out.load = { model: name, shippedWeights: Boolean(weights), modelBytes: r.bytes.byteLength, loads };
     report.push(
-      `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; fresh context, no cache; median of 3)`,
+      `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; from navigation start; each in a fresh context with nothing cached, or 'cached': in one context after a first load filled its cache; median of 3)`,
       '',
       markdownTable(
         [
@@ -652,7 +694,7 @@ try {
       markdownTable(
         ['build', 'file', 'bytes', 'gzip'],
         loads
-          .filter((l, i) => loads.findIndex((o) => o.label === l.label) === i)
+          .filter((l, i) => !l.cached && loads.findIndex((o) => o.bundle === l.bundle) === i)
           .flatMap((l) => {
             const files = l.files.map(
               ([p, b]) =>
@@ -664,6 +706,44 @@ try {
               [l.label, '**total**', `**${mib(total[0])}**`, `**${mib(total[1])}**`],
             ];
           }),
+      ),
+      '',
+    );
+  }
+
+  if (PARTS.includes('ops')) {
+    const graphsMicro = microGraphs();
+    const nodeOut = new Map<string, Float32Array>();
+    for (const m of graphsMicro) {
+      const s = await nodeSession(m.bytes, 1);
+      const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
+      nodeOut.set(m.name, (await s.run({ [s.inputNames[0]]: x })).logits.data as Float32Array);
+      await s.release();
+    }
+    const rows: [Paired, string][] = [];
+    for (const m of graphsMicro) {
+      const row = await paired(browser, srv, m, { label: m.name, bundle: 'plain', threads: THREADS[0] }, graphs);
+      // a lowering is only an alternative if it computes the same values (on node, relative to the largest)
+      const ref = m.sameAs ? nodeOut.get(m.sameAs)! : undefined;
+      const y = nodeOut.get(m.name)!;
+      const scale = ref ? maxAbsDiff(ref, new Float32Array(ref.length)) : 1;
+      rows.push([row, ref ? `${(maxAbsDiff(y, ref) / scale).toExponential(1)} vs ${m.sameAs}` : '']);
+    }
+    out.ops = rows.map(([r, same]) => ({ ...r, same }));
+    report.push(
+      `### Kernels and lowerings alone (flatten_pvt_v2_b0's first-stage sizes, ${THREADS[0]} thread)`,
+      '',
+      markdownTable(
+        ['graph', 'web ms', 'node ms', 'web / node (median)', 'min', 'max', 'same values as (max |Δ| / max |y|, node)'],
+        rows.map(([r, same]) => [
+          r.label,
+          fmt(r.webMs, 2),
+          fmt(r.nodeMs, 2),
+          fmt(r.ratio),
+          fmt(r.min),
+          fmt(r.max),
+          same,
+        ]),
       ),
       '',
     );
@@ -734,10 +814,7 @@ function mib(b: number) {
 
 const header =
   `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC — onnxruntime-web ${ortVersion} in Chromium ${browser.version()} (headless, ` +
-  `--disable-gpu) vs onnxruntime-node ${machine().ort}; ${machine().cpu}, ${rounds()}`;
-function rounds() {
-  return `${ROUNDS} rounds × ${RUNS} runs per side`;
-}
+  `--disable-gpu) vs onnxruntime-node ${machine().ort}; ${machine().cpu}, ${ROUNDS} rounds × ${RUNS} run(s) per side`;
 const text = [header, '', ...report].join('\n');
 console.log(text);
 const resultsDir = join(here, 'results');
