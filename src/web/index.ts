@@ -125,8 +125,16 @@ export async function pipeline(
   try {
     session = await open(device);
   } catch (e) {
+    if (device !== 'webgpu') throw e;
     // 'auto' only: a WebGPU session that does not start falls back to wasm; asked for by name, it is the error
-    if (device !== 'webgpu' || (options.device ?? 'auto') !== 'auto') throw e;
+    if ((options.device ?? 'auto') !== 'auto') {
+      if (/backend not found/.test((e as Error).message))
+        throw new FlattenError(
+          'BAD_ARGUMENT',
+          "device 'webgpu': this onnxruntime-web build has no WebGPU backend (options.ort: use 'onnxruntime-web', not its /wasm build)",
+        );
+      throw e;
+    }
     device = 'wasm';
     session = await open(device);
   }
