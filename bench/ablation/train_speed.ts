@@ -6,7 +6,7 @@
  *   npx tsx bench/ablation/train_speed.ts [model] [batch] [steps] [wasm|cpu] [micro-batch] [threads]
  *   npx tsx bench/ablation/train_speed.ts flatten_pvt_v2_b0 8 3 wasm 2 2
  *
- * threads > 1 splits each batch with gradient workers, as `flatten train --threads` does (default: 1).
+ * threads > 1 splits each batch with gradient workers, as `flatten train --engine tfjs --threads` does (default: 1).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';

@@ -18,7 +18,10 @@ export { ProgressBar } from '../train/progress.js';
 export { DATASETS } from '../data/open.js';
 export type { EvalCheckpointOptions, TrainHooks, TrainOptions, TrainResult };
 
-/** Train (or, with `resume`, continue) a registry model; see `flatten train --help` for every option. */
+/**
+ * Train (or, with `resume`, continue) a registry model, on ONNX Runtime unless `engine: 'tfjs'` (TRAIN_DEFAULTS.engine,
+ * chosen by bench/train_engines.ts); see `flatten train --help` for every option.
+ */
 export async function train(options: TrainOptions, resume = false, hooks: TrainHooks = {}): Promise<TrainResult> {
   return (await importWith(() => import('../train/trainer.js'), 'training', TFJS_PACKAGES)).train(
     options,
