@@ -10,14 +10,18 @@ import { FASHION_MNIST_CLASSES } from '../src/data/fashion_mnist.js';
 import { buildNamed } from '../src/models/build.js';
 import { initWeights } from '../src/nn/init.js';
 import { writeSafetensorsFile } from '../src/io/safetensors.js';
-import { DIST_DIR, WEB_DIR } from './paths.js';
+import { DIST_DIR, WEB_DIR, WEIGHTS_PATH } from './paths.js';
 import { MODEL_NAME, RANDOM_WEIGHTS_PATH } from './src/shared.js';
 
 export async function buildWeb(): Promise<void> {
   mkdirSync(DIST_DIR, { recursive: true });
   await build({
     entryPoints: [join(WEB_DIR, 'src', 'main.ts')],
-    outfile: join(DIST_DIR, 'app.js'),
+    outdir: DIST_DIR,
+    entryNames: 'app',
+    // the two onnxruntime-web builds load as chunks on first use: a page fetches only the one it runs
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -25,7 +29,13 @@ export async function buildWeb(): Promise<void> {
     minify: true,
     sourcemap: true,
     logLevel: 'warning',
-    define: { __FASHION_MNIST_CLASSES__: JSON.stringify(FASHION_MNIST_CLASSES) },
+    // onnxruntime-web's build that loads its wasm loader (.mjs) from env.wasm.wasmPaths rather than
+    // inlining it: the threads' workers start from that loader's own URL, served by web/serve.ts
+    conditions: ['onnxruntime-web-use-extern-wasm'],
+    define: {
+      __FASHION_MNIST_CLASSES__: JSON.stringify(FASHION_MNIST_CLASSES),
+      __SHIPPED_WEIGHTS__: JSON.stringify(WEIGHTS_PATH),
+    },
   });
   // seed 0: every build shows the same random maps
   writeSafetensorsFile(join(WEB_DIR, RANDOM_WEIGHTS_PATH), initWeights(buildNamed(MODEL_NAME).table, 0), {

@@ -40,10 +40,10 @@ export class InputCanvas {
     this.ctx.fillRect(0, 0, SIDE, SIDE);
   }
 
-  /** Grayscale values in [0, 1], row-major. */
-  pixels(): Float32Array {
+  /** Grayscale bytes, row-major: what the 1-channel model's pipeline takes as raw pixels. */
+  gray(): Uint8Array {
     const rgba = this.ctx.getImageData(0, 0, SIDE, SIDE).data;
-    return Float32Array.from({ length: SIDE * SIDE }, (_, i) => rgba[i * 4] / 255);
+    return Uint8Array.from({ length: SIDE * SIDE }, (_, i) => rgba[i * 4]);
   }
 
   /** Replace the content with grayscale values in [0, 1]. */

@@ -1,0 +1,103 @@
+/**
+ * The demo's two figures in docs/demo.md, measured in Debian's headless Chromium and printed as tables:
+ *   1. page load to the shipped model's first prediction (performance's time origin is navigation start),
+ *      each load in a fresh browser context (empty cache: a first visit), on the wasm path;
+ *   2. the attention capture on tfjs's wasm backend against its pure-JS cpu backend, in one page,
+ *      alternating cpu, wasm, cpu, wasm…: median of the per-pair ratios, with min and max (the host drifts).
+ * `npx tsx web/measure.ts [--loads N] [--pairs N]` (defaults 5 and 10).
+ */
+import type { Page } from 'playwright-core';
+import { buildWeb } from './build.js';
+import { chromiumMissing, launchChromium } from './chromium.js';
+import { startServer } from './serve.js';
+
+interface DemoHooks {
+  __demo: { firstPredictionMs?: number; threads?: number; timeCapture(backend: 'cpu' | 'wasm'): Promise<number> };
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: '${process.argv[i + 1]}' is not a positive integer`);
+  return v;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ms: number) => ms.toFixed(0);
+
+/** Waits for the shipped model's first prediction and its maps (the capture needs the analysis loaded). */
+/** The page's marks (ms from navigation start): app-start (bundle run), first-model-loaded, first-prediction. */
+const MARKS = ['app-start', 'first-model-loaded', 'first-prediction'] as const;
+
+async function firstPrediction(page: Page, url: string): Promise<{ marks: number[]; threads: number }> {
+  await page.goto(`${url}?device=wasm`);
+  await page.waitForSelector('#maps[data-input] canvas.heatmap', { timeout: 120_000 });
+  return page.evaluate(
+    (names) => {
+      const at = (n: string) => performance.getEntriesByName(n, 'mark')[0]?.startTime ?? NaN;
+      return { marks: names.map(at), threads: (window as unknown as DemoHooks).__demo.threads! };
+    },
+    MARKS as unknown as string[],
+  );
+}
+
+async function main(): Promise<void> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
+  const loads = arg('--loads', 5);
+  const pairs = arg('--pairs', 10);
+  await buildWeb();
+  const server = await startServer(0);
+  const browser = await launchChromium();
+  try {
+    const runs: number[][] = [];
+    let threads = 0;
+    for (let i = 0; i < loads; i++) {
+      const context = await browser.newContext();
+      const r = await firstPrediction(await context.newPage(), server.url);
+      runs.push(r.marks);
+      threads = r.threads;
+      await context.close();
+    }
+    console.log(
+      `\npage load → first prediction (flatten_deit_fmnist, onnxruntime-web wasm, ${threads} threads, ${loads} loads, each in a fresh context)`,
+    );
+    console.log('| mark (ms after navigation start) | median | min | max |\n|---|---|---|---|');
+    MARKS.forEach((name, k) => {
+      const t = runs.map((r) => r[k]);
+      console.log(`| ${name} | ${fmt(median(t))} | ${fmt(Math.min(...t))} | ${fmt(Math.max(...t))} |`);
+    });
+
+    const page = await (await browser.newContext()).newPage();
+    await firstPrediction(page, server.url);
+    const time = (b: 'cpu' | 'wasm') => page.evaluate((x) => (window as unknown as DemoHooks).__demo.timeCapture(x), b);
+    // one of each first: backend start-up and kernel compilation are not what is compared
+    await time('cpu');
+    await time('wasm');
+    const cpu: number[] = [];
+    const wasm: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      cpu.push(await time('cpu'));
+      wasm.push(await time('wasm'));
+    }
+    const ratios = cpu.map((c, i) => c / wasm[i]);
+    console.log('\nattention capture (all blocks, one 28×28 image), tfjs cpu vs wasm, alternating in one page');
+    console.log(
+      '| pairs | cpu median ms | wasm median ms | cpu / wasm: median | min | max |\n|---|---|---|---|---|---|',
+    );
+    console.log(
+      `| ${pairs} | ${median(cpu).toFixed(1)} | ${median(wasm).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}× | ${Math.max(...ratios).toFixed(2)}× |`,
+    );
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`web/measure.ts: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,100 @@
+/**
+ * The models the page classifies with, all through the package's browser entry on onnxruntime-web:
+ * the shipped flatten_deit_fmnist (its weights fetched once, shared with the tfjs analysis), any registry
+ * model with seeded random weights, or a dropped-in .onnx / model folder written by `flatten export`.
+ */
+import { pipeline, type WebImagePipeline, type WebPipelineOptions } from '../../src/web/index.js';
+import { MODEL_NAME, ORT_PATH, RANDOM_WEIGHTS_PATH } from './shared.js';
+
+export type Device = NonNullable<WebPipelineOptions['device']>;
+export type Progress = Parameters<NonNullable<WebPipelineOptions['onProgress']>>[0];
+
+/** What the user picked: the shipped model, a registry name (random weights), or dropped files. */
+export type ModelChoice =
+  { kind: 'shipped' } | { kind: 'registry'; name: string } | { kind: 'files'; files: File[]; label: string };
+
+export interface LoadedModel {
+  pipe: WebImagePipeline;
+  choice: ModelChoice;
+  /** The safetensors bytes of the shipped model (or of the build's random fallback), for the analysis. */
+  safetensors?: { bytes: Uint8Array; url: string };
+  /** True when the weights are random: a registry pick, or the shipped file missing. */
+  random: boolean;
+}
+
+/** Fetches a file whole, reporting bytes as they arrive (content-length as the total when sent). */
+async function download(url: string, onProgress: (p: Progress) => void): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
+  const total = Number(res.headers.get('content-length')) || undefined;
+  const parts: Uint8Array[] = [];
+  let loaded = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    loaded += value.length;
+    onProgress({ stage: 'download', file: url, loaded, total });
+  }
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The shipped weights at the registry's path, else the seeded random ones web/build.ts writes. */
+async function shippedWeights(weightsPath: string, onProgress: (p: Progress) => void) {
+  const missing = !(await fetch(weightsPath, { method: 'HEAD' })).ok;
+  const url = missing ? RANDOM_WEIGHTS_PATH : weightsPath;
+  return { bytes: await download(url, onProgress), url, random: missing };
+}
+
+/** Whether navigator.gpu gives an adapter (what the entry's 'auto' asks too). */
+async function hasWebGpu(): Promise<boolean> {
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  return gpu ? (await gpu.requestAdapter().catch(() => null)) != null : false;
+}
+
+/**
+ * The onnxruntime-web build for a device, each its own chunk loaded on first use: wasm runs on the plain
+ * build (a 14 MB .wasm, half the WebGPU build's, so the first prediction comes sooner), WebGPU on the JSEP
+ * build. Separate builds are separate wasm instances, which also keeps clear of an onnxruntime-web 1.30
+ * fault: in one instance, releasing a wasm session after a WebGPU session was created breaks the WebGPU
+ * session ("no GPU data for input" on its next run; reproduced in Chromium here).
+ */
+async function ortFor(device: Device): Promise<NonNullable<WebPipelineOptions['ort']>> {
+  const gpu = device === 'webgpu' || (device === 'auto' && (await hasWebGpu()));
+  return gpu ? import('onnxruntime-web') : import('onnxruntime-web/wasm');
+}
+
+/**
+ * Builds the pipeline of a choice. Nothing of the previously loaded model is touched: the caller swaps
+ * only once this resolves, so a bad file leaves the old model working.
+ */
+export async function loadModel(
+  choice: ModelChoice,
+  opts: { device: Device; weightsPath: string; onProgress: (p: Progress) => void },
+): Promise<LoadedModel> {
+  const base: WebPipelineOptions = {
+    device: opts.device,
+    ort: await ortFor(opts.device),
+    wasmPaths: new URL(ORT_PATH, location.href).href,
+    onProgress: opts.onProgress,
+  };
+  if (choice.kind === 'shipped') {
+    const { bytes, url, random } = await shippedWeights(opts.weightsPath, opts.onProgress);
+    const pipe = await pipeline('image-classification', MODEL_NAME, { ...base, weights: bytes });
+    return { pipe, choice, safetensors: { bytes, url }, random };
+  }
+  if (choice.kind === 'registry') {
+    const pipe = await pipeline('image-classification', choice.name, { ...base, weights: 'random' });
+    return { pipe, choice, random: true };
+  }
+  const [only] = choice.files;
+  const pipe = await pipeline('image-classification', choice.files.length === 1 ? only : choice.files, base);
+  return { pipe, choice, random: pipe.info.random };
+}
