@@ -13,6 +13,8 @@ export interface SessionOptions {
   optimizedModelPath?: string;
   /** Whether idle intra-op threads spin (ORT's default) rather than sleep; see OpenOptions.spinning. */
   spinning?: boolean;
+  /** ORT's memory pattern (one block planned for all intermediates); see OpenOptions.memoryPattern. */
+  memoryPattern?: boolean;
 }
 
 /** An ONNX model loaded in onnxruntime-node (the session itself, runtime-neutral, is ort_session.ts). */
@@ -30,6 +32,7 @@ export class OnnxSession extends OrtSession {
       threads: opts.threads ?? defaultThreads(),
       optimizedModelPath: opts.optimizedModelPath,
       spinning: opts.spinning,
+      memoryPattern: opts.memoryPattern,
     });
   }
 }
