@@ -28,6 +28,8 @@ import { exportOnnx } from '../src/api/export.js';
 import { shippedWeights } from '../src/api/model.js';
 import { machine, markdownTable, median } from './report.js';
 import { microGraphs } from './web_micro.js';
+import { Graph } from '../src/engines/onnx/graph.js';
+import { encodeModel } from '../src/engines/onnx/proto.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -124,9 +126,16 @@ const ort = await import('/ort/' + q.get('bundle'));
 t.imported = performance.now();
 ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = Number(q.get('threads'));
-const bytes = new Uint8Array(await (await fetch('/models/first.onnx')).arrayBuffer());
+const options = { executionProviders: ['wasm'], ...JSON.parse(q.get('options')) };
+if (q.get('tiny') === '1') {
+  // the runtime started on a one-node model first: what is left is the model's own session
+  const tiny = new Uint8Array(await (await fetch('/models/tiny.onnx')).arrayBuffer());
+  await (await ort.InferenceSession.create(tiny, options)).release();
+  t.runtime = performance.now();
+}
+const bytes = new Uint8Array(await (await fetch('/models/' + q.get('model'))).arrayBuffer());
 t.fetched = performance.now();
-const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+const session = await ort.InferenceSession.create(bytes, options);
 t.session = performance.now();
 t.wasm = performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'))?.responseEnd ?? NaN;
 const shape = JSON.parse(q.get('shape'));
@@ -400,20 +409,29 @@ interface OpTime {
   nodes: number;
 }
 
-/** Kernel ms and kernels per run and op type, over the runs after the first `skip` (the warm-up). */
+/**
+ * Kernel ms and kernels per run and op type over the runs after the first `skip` (the warm-up): each op's median
+ * over those runs, so that a run that another tenant slowed down moves no row.
+ */
 function perOp(events: ProfileEvent[], skip: number): { runs: number; runMs: number; ops: Map<string, OpTime> } {
-  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
-  const from = runs[skip].ts;
-  const kept = runs.slice(skip);
+  const runs = events
+    .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+    .sort((a, b) => a.ts - b.ts)
+    .slice(skip);
+  const perRun = runs.map(() => new Map<string, OpTime>());
+  for (const e of events) {
+    const r = runs.findIndex((run) => e.ts >= run.ts && e.ts <= run.ts + run.dur);
+    if (r < 0 || e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+    const o = perRun[r].get(e.args.op_name) ?? { ms: 0, nodes: 0 };
+    perRun[r].set(e.args.op_name, { ms: o.ms + e.dur / 1000, nodes: o.nodes + 1 });
+  }
   const ops = new Map<string, OpTime>();
-  for (const e of events)
-    if (e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= from && e.args?.op_name) {
-      const o = ops.get(e.args.op_name) ?? { ms: 0, nodes: 0 };
-      o.ms += e.dur / 1000 / kept.length;
-      o.nodes += 1 / kept.length;
-      ops.set(e.args.op_name, o);
-    }
-  return { runs: kept.length, runMs: kept.reduce((a, e) => a + e.dur, 0) / 1000 / kept.length, ops };
+  for (const op of new Set(perRun.flatMap((m) => [...m.keys()])))
+    ops.set(op, {
+      ms: median(perRun.map((m) => m.get(op)?.ms ?? 0)),
+      nodes: median(perRun.map((m) => m.get(op)?.nodes ?? 0)),
+    });
+  return { runs: runs.length, runMs: median(runs.map((e) => e.dur / 1000)), ops };
 }
 
 /** ORT's profile JSON as the wasm build prints it: one event per console line, between `[` and `]`. */
@@ -423,7 +441,7 @@ const parseConsoleProfile = (lines: string[]): ProfileEvent[] =>
     .filter((l) => l.startsWith('{"cat"'))
     .map((l) => JSON.parse(l) as ProfileEvent);
 
-const PROFILE_RUNS = 8;
+const PROFILE_RUNS = 12;
 const PROFILE_SKIP = 3;
 
 async function profileBoth(browser: Browser, srv: Served, m: Exported, dir: string) {
@@ -432,24 +450,28 @@ async function profileBoth(browser: Browser, srv: Served, m: Exported, dir: stri
   const page = await openPage(browser, srv, { label: 'profile', bundle: 'plain', threads: 1 });
   const lines: string[] = [];
   page.on('console', (msg) => lines.push(msg.text()));
+  const prefix = join(dir, `${m.name}_node`);
+  const s = await nodeSession(m.bytes, 1, { enableProfiling: true, profileFilePrefix: prefix });
+  const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
   try {
     await pageLoad(page, `/models/${key}`, m.shape, { enableProfiling: true });
-    await pageTime(page, PROFILE_RUNS);
+    // web and node runs alternate, so that both profiles sample the same load of the host
+    for (let i = 0; i < PROFILE_RUNS; i++) {
+      await pageTime(page, 1);
+      await timeNode(s, x, 1);
+    }
     await page.evaluate(() => (globalThis as unknown as { bench: BenchApi }).bench.endProfiling());
     await new Promise((r) => setTimeout(r, 500));
   } finally {
     await page.close();
     srv.models.delete(key);
+    s.endProfiling();
+    await s.release();
   }
-  const prefix = join(dir, `${m.name}_node`);
-  const s = await nodeSession(m.bytes, 1, { enableProfiling: true, profileFilePrefix: prefix });
-  const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
-  await timeNode(s, x, PROFILE_RUNS + 1);
-  s.endProfiling();
-  await s.release();
   const file = readdirSync(dir).find((f) => f.startsWith(`${m.name}_node`));
   if (!file) throw new Error(`onnxruntime-node wrote no profile under ${dir}`);
-  const node = perOp(JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[], PROFILE_SKIP + 1);
+  // the page's first run is its load check (bench.load): skip one more there
+  const node = perOp(JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[], PROFILE_SKIP);
   const web = perOp(parseConsoleProfile(lines), PROFILE_SKIP + 1);
   return { model: m.name, web, node };
 }
@@ -473,33 +495,49 @@ const byFamily = (ops: Map<string, OpTime>) => {
 
 // ---- page load --------------------------------------------------------------------------------------------------
 
-interface FirstLoad {
-  label: string;
+/** One way of reaching the first prediction. */
+interface LoadVariant {
   bundle: Bundle;
   threads: number;
-  cached: boolean;
+  /** One context whose cache a first, unmeasured load filled (a returning visitor), else a fresh one each time. */
+  cached?: boolean;
+  /** onnxruntime-node's 'extended' copy of the graph, loaded with graphOptimizationLevel 'disabled'. */
+  preoptimized?: boolean;
+  /** Start the runtime on a one-node model first, which splits the time of session creation in two. */
+  tiny?: boolean;
+}
+
+interface FirstLoad extends LoadVariant {
+  label: string;
   first: number[];
-  steps: { imported: number; fetched: number; wasm: number; session: number; first: number };
+  steps: { imported: number; runtime?: number; fetched: number; wasm: number; session: number; first: number };
   files: [string, number][];
 }
 
-/**
- * Three page loads to the first prediction, each in a fresh context (nothing cached), or with `cached` in one
- * context whose cache a first, unmeasured load filled (a returning visitor: Chromium keeps the compiled wasm).
- */
-async function firstPrediction(
-  browser: Browser,
-  srv: Served,
-  shape: number[],
-  bundle: Bundle,
-  threads: number,
-  cached: boolean,
-): Promise<FirstLoad> {
+const variantLabel = (v: LoadVariant) =>
+  [
+    v.bundle,
+    v.cached && 'cached',
+    v.preoptimized && "node's 'extended' graph, level 'disabled'",
+    v.tiny && 'runtime started first',
+  ]
+    .filter(Boolean)
+    .join(', ');
+
+/** Three page loads to the first prediction (ms from navigation start); the middle one's steps. */
+async function firstPrediction(browser: Browser, srv: Served, shape: number[], v: LoadVariant): Promise<FirstLoad> {
   const firsts: FirstLoad['steps'][] = [];
   let files: [string, number][] = [];
-  srv.cacheable = cached;
-  const shared = cached ? await browser.newContext() : undefined;
-  const q = new URLSearchParams({ bundle: BUNDLES[bundle], threads: String(threads), shape: JSON.stringify(shape) });
+  srv.cacheable = Boolean(v.cached);
+  const shared = v.cached ? await browser.newContext() : undefined;
+  const q = new URLSearchParams({
+    bundle: BUNDLES[v.bundle],
+    threads: String(v.threads),
+    shape: JSON.stringify(shape),
+    model: v.preoptimized ? 'first.extended.onnx' : 'first.onnx',
+    options: JSON.stringify(v.preoptimized ? { graphOptimizationLevel: 'disabled' } : {}),
+    tiny: v.tiny ? '1' : '0',
+  });
   const load = async (context: BrowserContext) => {
     const page = await context.newPage();
     srv.fetched.clear();
@@ -522,8 +560,13 @@ async function firstPrediction(
     srv.cacheable = false;
   }
   const mid = [...firsts].sort((a, b) => a.first - b.first)[1];
-  const label = `${bundle}${cached ? ', cached' : ''}`;
-  return { label, bundle, threads, cached, first: firsts.map((f) => f.first), steps: mid, files };
+  return { ...v, label: variantLabel(v), first: firsts.map((f) => f.first), steps: mid, files };
+}
+
+/** y = Relu(x) on one float: enough to start the runtime. */
+function tinyModel(): Uint8Array {
+  const g = new Graph(false);
+  return encodeModel(g.toModel({ y: g.emit('Relu', [g.input('x', [1])], [1]) }, { name: 'tiny' }).proto);
 }
 
 // ---- the run ----------------------------------------------------------------------------------------------------
@@ -654,14 +697,22 @@ try {
     const shape = meta.isTensor ? meta.shape.map((d) => (typeof d === 'number' ? d : 1)) : [];
     await probe.release();
     srv.models.set('first.onnx', r.bytes);
+    const extendedFile = join(dir, 'first.extended.onnx');
+    await (
+      await nodeSession(r.bytes, 1, { graphOptimizationLevel: 'extended', optimizedModelFilePath: extendedFile })
+    ).release();
+    srv.models.set('first.extended.onnx', readFileSync(extendedFile));
+    srv.models.set('tiny.onnx', tinyModel());
+    const variants: LoadVariant[] = [
+      { bundle: 'plain', threads: 1 },
+      { bundle: 'plain', threads: 2 },
+      { bundle: 'jsep', threads: 2 },
+      { bundle: 'plain', threads: 2, cached: true },
+      { bundle: 'plain', threads: 1, preoptimized: true },
+      { bundle: 'plain', threads: 1, tiny: true },
+    ];
     const loads: FirstLoad[] = [];
-    for (const [bundle, threads, cached] of [
-      ['plain', 1, false],
-      ['plain', 2, false],
-      ['jsep', 2, false],
-      ['plain', 2, true],
-    ] as const)
-      loads.push(await firstPrediction(browser, srv, shape, bundle, threads, cached));
+    for (const v of variants) loads.push(await firstPrediction(browser, srv, shape, v));
     out.load = { model: name, shippedWeights: Boolean(weights), modelBytes: r.bytes.byteLength, loads };
     report.push(
       `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; from navigation start; each in a fresh context with nothing cached, or 'cached': in one context after a first load filled its cache; median of 3)`,
@@ -671,8 +722,9 @@ try {
           'build',
           'threads',
           'ort imported',
-          'model fetched',
           '.wasm received',
+          'runtime started',
+          'model fetched',
           'session created',
           'first prediction',
           'all 3 runs',
@@ -681,8 +733,9 @@ try {
           l.label,
           String(l.threads),
           `${fmt(l.steps.imported, 0)} ms`,
-          `${fmt(l.steps.fetched, 0)} ms`,
           `${fmt(l.steps.wasm, 0)} ms`,
+          l.steps.runtime === undefined ? '' : `${fmt(l.steps.runtime, 0)} ms`,
+          `${fmt(l.steps.fetched, 0)} ms`,
           `${fmt(l.steps.session, 0)} ms`,
           `**${fmt(l.steps.first, 0)} ms**`,
           l.first.map((v) => fmt(v, 0)).join(', '),
@@ -694,7 +747,7 @@ try {
       markdownTable(
         ['build', 'file', 'bytes', 'gzip'],
         loads
-          .filter((l, i) => !l.cached && loads.findIndex((o) => o.bundle === l.bundle) === i)
+          .filter((l, i) => loads.findIndex((o) => o.bundle === l.bundle) === i)
           .flatMap((l) => {
             const files = l.files.map(
               ([p, b]) =>
@@ -766,9 +819,9 @@ try {
       const ms = (f: Map<string, OpTime>, op: string) => f.get(op)?.ms ?? 0;
       const ops = [...new Set([...web.keys(), ...node.keys()])].sort((a, b) => ms(web, b) - ms(web, a));
       report.push(
-        `### Where the time goes: ${p.model}, 1 thread, ORT's profiler (kernel ms per run, mean of ${p.web.runs} web / ${p.node.runs} node runs after warm-up)`,
+        `### Where the time goes: ${p.model}, 1 thread, ORT's profiler (kernel ms per run: each op's median over ${p.web.runs} web and ${p.node.runs} node runs, alternating, after warm-up)`,
         '',
-        `Whole run: web ${fmt(p.web.runMs, 1)} ms, node ${fmt(p.node.runMs, 1)} ms (${fmt(p.web.runMs / p.node.runMs)}×; profiling on). ` +
+        `Whole run (median): web ${fmt(p.web.runMs, 1)} ms, node ${fmt(p.node.runMs, 1)} ms (${fmt(p.web.runMs / p.node.runMs)}×; profiling on). ` +
           `Fused and layout kernels (FusedMatMul, FusedGemm, NCHWc reorders) are counted under the op they implement.`,
         '',
         markdownTable(
