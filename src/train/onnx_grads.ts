@@ -22,6 +22,7 @@ export interface OnnxGradientsOptions {
  */
 export class OnnxGradients {
   private constructor(
+    readonly model: VisionModel,
     private readonly steps: Map<number, OnnxTrainStep>,
     readonly micro: number,
   ) {}
@@ -36,12 +37,13 @@ export class OnnxGradients {
       for (const s of steps.values()) await s.release();
       throw e;
     }
-    return new OnnxGradients(steps, micro);
+    return new OnnxGradients(model, steps, micro);
   }
 
+  /** The batch's loss, logits and gradients at the live weights, in this object's micro-batches (`b.micro` is not read). */
   async grads(live: LiveWeights, b: StepBatch): Promise<StepGrads> {
     const B = b.y.length;
-    const model = this.steps.values().next().value!.model;
+    const { model } = this;
     const per = model.inChans * model.imgSize[0] * model.imgSize[1];
     const K = model.numClasses;
     const params = live.paramValues();
