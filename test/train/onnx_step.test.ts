@@ -21,6 +21,13 @@ import { tinyModels } from './tiny_models.js';
 const TINY: Record<string, VisionModel> = {
   ...tinyModels(),
   flatten_deit_fmnist: buildNamed('flatten_deit_fmnist', { drop_path_rate: 0.1 }),
+  // the ablation's other attention forms (scripts/ablation.ts trains them on the default engine)
+  ...Object.fromEntries(
+    ['softmax', 'linear', 'focused'].map((a) => [
+      `flatten_deit_fmnist ${a}`,
+      buildNamed('flatten_deit_fmnist', { attn_type: a, depth: 2, drop_path_rate: 0.1 }),
+    ]),
+  ),
 };
 
 function batchOf(model: VisionModel, B: number, seed: number) {
