@@ -184,6 +184,7 @@ async function droppedFolder(list: File[]): Promise<FolderSource> {
 
 /** The graph and its description for any model source (see WebModelSource). */
 export async function resolveModel(model: WebModelSource, o: SourceOptions, l: Loader): Promise<ModelGraph> {
+  if (o.dtype !== undefined) checkDType(o.dtype);
   if (typeof model === 'string' && findRegistryEntry(model)) return registryGraph(model, o, l);
   // a bare word is meant as a name: say which names exist
   if (typeof model === 'string' && !/[/:.]/.test(model)) registryEntry(model);

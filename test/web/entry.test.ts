@@ -185,5 +185,14 @@ describe('bad sources are one line with a code', () => {
         'BAD_ARGUMENT',
       ),
     ).toMatch(/no WebGPU adapter/);
+    expect(await rejectsNamed(pipeline('image-classification', onnx, { dtype: 'int4' as 'q4' }), 'BAD_CONFIG')).toMatch(
+      /unknown dtype 'int4'/,
+    );
+    const white = { data: new Uint8Array(4), width: 2, height: 1, channels: 3 as const };
+    const p = await pipeline('image-classification', onnx);
+    expect(await rejectsNamed(p(white), 'BAD_SHAPE')).toMatch(/2×1×3 pixels need 6 bytes, got 4/);
+    // the pipeline still works after a bad image
+    expect((await p(ref[0].pixels, { topk: 1 }))[0].label).toBe(ref[0].top);
+    await p.dispose();
   });
 });
