@@ -66,6 +66,8 @@ let samples: Sample[] = [];
 let source = 'clear';
 let busy = false;
 let pending: string | undefined;
+/** `?threads=N` overrides the entry's default wasm threads (min(4, cores) when cross-origin isolated). */
+const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
 /** Counts loads so a slow load overtaken by a newer pick is dropped. */
 let loads = 0;
 
@@ -210,7 +212,12 @@ function setupAnalysis(kw: Record<string, number>): void {
   );
 }
 
+/** Stages seen: the first of each is marked (web/measure.ts reads where the first load's time goes). */
+const stagesSeen = new Set<string>();
+
 function showProgress(p: Progress): void {
+  if (!stagesSeen.has(p.stage)) performance.mark(`load:${p.stage}`);
+  stagesSeen.add(p.stage);
   progress.hidden = false;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   const file = p.file ? ` ${p.file.split('/').pop()}` : '';
@@ -237,6 +244,7 @@ async function choose(choice: ModelChoice): Promise<void> {
   try {
     const next = await loadModel(choice, {
       device: deviceSelect.value as Device,
+      threads,
       weightsPath: SHIPPED_WEIGHTS,
       onProgress: showProgress,
     });

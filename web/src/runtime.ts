@@ -77,10 +77,11 @@ async function ortFor(device: Device): Promise<NonNullable<WebPipelineOptions['o
  */
 export async function loadModel(
   choice: ModelChoice,
-  opts: { device: Device; weightsPath: string; onProgress: (p: Progress) => void },
+  opts: { device: Device; threads?: number; weightsPath: string; onProgress: (p: Progress) => void },
 ): Promise<LoadedModel> {
   const base: WebPipelineOptions = {
     device: opts.device,
+    threads: opts.threads,
     ort: await ortFor(opts.device),
     wasmPaths: new URL(ORT_PATH, location.href).href,
     onProgress: opts.onProgress,
