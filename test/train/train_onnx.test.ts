@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
+import { evalCheckpoint } from '../../src/api/train.js';
 import { readSafetensorsFile } from '../../src/io/safetensors.js';
 import { buildNamed } from '../../src/models/build.js';
 import { initWeights } from '../../src/nn/init.js';
@@ -48,6 +49,17 @@ describe('flatten train on ONNX Runtime (the default engine)', () => {
       expect(m.test.top5).toBe(mb[i].test.top5);
       expect(Math.abs(m.test.loss - mb[i].test.loss)).toBeLessThan(1e-5);
     });
+    // flatten eval --engine onnx of the run's checkpoint (the exported graph) gives the last epoch's evaluation
+    const ev = await evalCheckpoint({
+      model: 'flatten_deit_fmnist',
+      checkpoint: join(a, 'last.safetensors'),
+      dataset: fx.folder,
+      batchSize: 16,
+      engine: 'onnx',
+      threads: 1,
+    });
+    expect([ev.images, ev.top1, ev.top5]).toEqual([24, ma[2].test.top1, ma[2].test.top5]);
+    expect(Math.abs(ev.loss - ma[2].test.loss)).toBeLessThan(1e-5);
     // 9 AdamW steps at lr 5e-3 (measured: 1.4e-7; AdamW's m̂/√v̂ can amplify float-order differences of near-zero gradients)
     expect(largestDiff(a, b)).toBeLessThan(1e-5);
   }, 60_000);
