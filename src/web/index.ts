@@ -77,14 +77,17 @@ interface WebPipelineBase {
   dispose(): Promise<void>;
 }
 
-/** One image in, its top classes (best first, `topk` of them, default 5) out: the Node pipeline's shape. */
+/** An image in, its top classes (best first, `topk` of them, default 5) out: the Node pipeline's shape. */
 export interface WebImagePipeline extends WebPipelineBase {
   (image: WebImageInput, opts?: { topk?: number }): Promise<Classification[]>;
+  /** Several images, run as one batch: a list per image. */
+  (images: WebImageInput[], opts?: { topk?: number }): Promise<Classification[][]>;
 }
 
-/** One image in, the pooled features the head reads out. */
+/** One image in, the pooled features the head reads out (C); a list of images, one row each. */
 export interface WebFeaturePipeline extends WebPipelineBase {
   (image: WebImageInput): Promise<Float32Array>;
+  (images: WebImageInput[]): Promise<Float32Array[]>;
 }
 
 export function pipeline(
@@ -152,18 +155,21 @@ export async function pipeline(
   const channels = input.channels;
   // onnxruntime-web runs one call at a time per session: calls queue here instead of failing
   let queue: Promise<unknown> = Promise.resolve();
-  const run = (image: WebImageInput) => {
+  const run = (images: WebImageInput[]) => {
+    if (!images.length) throw new FlattenError('BAD_ARGUMENT', `${task}: no images given`);
     const next = queue.then(async () => {
-      const decoded = await decodeWebImage(image, loader);
-      const name = typeof image === 'string' ? image : 'image';
-      const budget = new ReadBudget(4 * MAX_PIXELS + 4 * preprocess.imgSize ** 2);
-      const x = toBatch([prepareDecoded(decoded, preprocess, channels, name, budget)], preprocess); // (1, C, S, S)
-      return session.run({ [MODEL_INPUT]: x });
+      const prepared = [];
+      for (const image of images) {
+        const name = typeof image === 'string' ? image : 'image';
+        const budget = new ReadBudget(4 * MAX_PIXELS + 4 * preprocess.imgSize ** 2);
+        prepared.push(prepareDecoded(await decodeWebImage(image, loader), preprocess, channels, name, budget));
+      }
+      return session.run({ [MODEL_INPUT]: toBatch(prepared, preprocess) }); // (B, C, S, S) in
     });
     queue = next.catch(() => {});
     return next;
   };
-  const logits = async (image: WebImageInput) => (await run(image)).logits.data as Float32Array; // (classes)
+  const logits = async (image: WebImageInput) => (await run([image])).logits.data as Float32Array; // (classes)
   const base: WebPipelineBase = {
     logits,
     device,
@@ -180,19 +186,22 @@ export async function pipeline(
     dispose: () => session.release(),
   };
   if (task === 'image-feature-extraction') {
-    const features = async (image: WebImageInput) => {
-      const out = await run(image);
+    const features = async (images: WebImageInput | WebImageInput[]) => {
+      const list = Array.isArray(images) ? images : [images];
+      const out = await run(list);
       if (!out.pooler_output) throw new FlattenError('BAD_FILE', `${g.source}: the model has no 'pooler_output'`);
-      return out.pooler_output.data as Float32Array; // (C)
+      const c = out.pooler_output.shape[1];
+      const rows = list.map((_, i) => (out.pooler_output.data as Float32Array).slice(i * c, (i + 1) * c)); // (B, C)
+      return Array.isArray(images) ? rows : rows[0];
     };
     return Object.assign(features, base) as WebFeaturePipeline;
   }
-  const classify = async (image: WebImageInput, opts: { topk?: number } = {}) => {
+  const classify = async (images: WebImageInput | WebImageInput[], opts: { topk?: number } = {}) => {
     const k = opts.topk ?? 5;
     if (!(Number.isInteger(k) && k >= 1))
       throw new FlattenError('BAD_ARGUMENT', `topk must be a whole number ≥ 1, got ${k}`);
-    const out = await run(image);
-    return topClasses(out.logits, g.labels, k)[0];
+    const top = topClasses((await run(Array.isArray(images) ? images : [images])).logits, g.labels, k);
+    return Array.isArray(images) ? top : top[0];
   };
   return Object.assign(classify, base) as WebImagePipeline;
 }

@@ -96,6 +96,12 @@ describe('the browser entry on onnxruntime-web (wasm, in Node)', () => {
     expect(p.device).toBe('wasm');
     expect(p.info).toMatchObject({ name: NAME, imgSize: [28, 28], channels: 1, random: false, dtype: 'fp32' });
     expect(p.info.labels[7]).toBe('Sneaker');
+    // a list is one batch: a list per image, as the Node pipeline gives
+    const both = await p(
+      ref.map((r) => r.pixels),
+      { topk: 1 },
+    );
+    expect(both.map(([t]) => t.label)).toEqual(ref.map((r) => r.top));
     await expectNodeLogits(p);
   });
 
@@ -141,6 +147,8 @@ describe('the browser entry on onnxruntime-web (wasm, in Node)', () => {
     const node = await nodePipeline('image-feature-extraction', NAME, { threads: 1 });
     const want = await node(SAMPLES[1]);
     expect(relativeError(await p(ref[1].pixels), want.data as Float32Array)).toBeLessThan(1e-4);
+    const rows = await p([ref[0].pixels, ref[1].pixels]);
+    expect(relativeError(rows[1], want.data as Float32Array)).toBeLessThan(1e-4);
     await p.dispose();
     await node.dispose();
   });
