@@ -7,7 +7,8 @@
  *
  *   npx tsx bench/train_engines.ts [--batch 4] [--small-batch 64] [--pairs 3] [model …]   (default: every family below;
  *                                  --batch for 224² models, --small-batch for the 28² one)
- *   npx tsx bench/train_engines.ts --one <model> <batch> <pairs>       (one model, a JSON line: what --all runs)
+ *   npx tsx bench/train_engines.ts --one <model> <batch> <pairs> <micro>   (one model, a JSON line: what the table runs)
+ *   npx tsx bench/train_engines.ts --rss <model> <batch> [micro]   peak RSS of 2 ORT steps alone, in micro-batches
  */
 import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
@@ -40,7 +41,7 @@ interface Measured {
 }
 
 /** `pairs` timed tfjs/ORT step pairs (after one untimed pair), images/s per step. */
-async function one(name: string, batch: number, pairs: number): Promise<Measured> {
+async function one(name: string, batch: number, pairs: number, tfjsMicro: number): Promise<Measured> {
   await initTfjs();
   const model = buildNamed(name);
   const live = new LiveWeights(model.table, initWeights(model.table, 0));
@@ -49,8 +50,7 @@ async function one(name: string, batch: number, pairs: number): Promise<Measured
   const [H, W] = model.imgSize;
   const x = Float32Array.from({ length: batch * model.inChans * H * W }, () => r.next() * 2 - 1);
   const y = Int32Array.from({ length: batch }, () => Math.floor(r.next() * model.numClasses));
-  // tfjs-wasm has a 4 GB heap and keeps ~0.6 GB of activations per 224² image: micro-batches of 2 there, as its users must
-  const micro = H > 64 ? Math.min(2, batch) : batch;
+  const micro = Math.min(tfjsMicro, batch);
   const onnx = await OnnxGradients.create(model, { batch, threads: 1 });
   let k = 0;
   const sides = {
@@ -82,12 +82,27 @@ async function all(models: string[], sizes: { batch: number; small: number }, pa
   const rows: string[][] = [];
   for (const m of models) {
     const batch = buildNamed(m).imgSize[0] > 64 ? sizes.batch : sizes.small;
-    const out = execFileSync(
-      process.execPath,
-      [...process.execArgv, new URL(import.meta.url).pathname, '--one', m, `${batch}`, `${pairs}`],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Measured;
+    // tfjs-wasm has a 4 GB heap and keeps ~0.6 GB of activations per 224² image: micro-batches of 2 there, as its
+    // users must, or of 1 where 2 does not fit (the wasm module aborts, so the child is run again)
+    const micros = batch > 8 ? [batch] : [2, 1];
+    let r: Measured | undefined;
+    for (const micro of micros) {
+      try {
+        const out = execFileSync(
+          process.execPath,
+          [...process.execArgv, new URL(import.meta.url).pathname, '--one', m, `${batch}`, `${pairs}`, `${micro}`],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        r = JSON.parse(out.trim().split('\n').at(-1)!) as Measured;
+        break;
+      } catch {
+        console.error(`${m}: the child failed with tfjs micro-batches of ${micro}`);
+      }
+    }
+    if (!r) {
+      rows.push([m, `${batch}`, 'failed', '', '']);
+      continue;
+    }
     console.error(JSON.stringify(r));
     const ratio = r.onnx.map((v, i) => v / r.tfjs[i]);
     rows.push([
@@ -105,9 +120,27 @@ async function all(models: string[], sizes: { batch: number; small: number }, pa
   console.log(markdownTable(['model', 'batch', 'tfjs images/s', 'ORT images/s', 'ORT / tfjs'], rows));
 }
 
+/** Peak RSS of a process that only runs 2 ORT training steps of `batch` images in micro-batches of `micro`. */
+async function rss(name: string, batch: number, micro: number) {
+  await initTfjs();
+  const model = buildNamed(name);
+  const live = new LiveWeights(model.table, initWeights(model.table, 0));
+  const [H, W] = model.imgSize;
+  const x = new Float32Array(batch * model.inChans * H * W).fill(0.5);
+  const y = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
+  const onnx = await OnnxGradients.create(model, { batch, micro, threads: 1 });
+  for (let i = 0; i < 2; i++)
+    tf.dispose([...(await onnx.grads(live, { x, y, smoothing: 0.1, dropKeys: [i] })).grads.values()]);
+  await onnx.release();
+  const mb = Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20);
+  console.log(JSON.stringify({ model: name, batch, micro, peak_rss_mb: mb }));
+}
+
 const args = process.argv.slice(2);
-if (args[0] === '--one') {
-  console.log(JSON.stringify(await one(args[1], Number(args[2]), Number(args[3]))));
+if (args[0] === '--rss') {
+  await rss(args[1], Number(args[2]), Number(args[3] ?? args[2]));
+} else if (args[0] === '--one') {
+  console.log(JSON.stringify(await one(args[1], Number(args[2]), Number(args[3]), Number(args[4]))));
 } else {
   const flag = (f: string, d: number) => {
     const i = args.indexOf(f);
