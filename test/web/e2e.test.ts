@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModelFolder } from '../../src/api/folder.js';
 import { FASHION_MNIST_CLASSES } from '../../src/data/fashion_mnist.js';
@@ -24,6 +25,8 @@ const OUT = join(REPO_ROOT, 'test-output');
 const SAMPLE = 1;
 const SHIPPED = existsSync(join(REPO_ROOT, WEIGHTS_PATH));
 const MISSING = chromiumMissing();
+/** The smallest RGB registry model: built in the tab with seeded random weights. */
+const RGB_MODEL = 'flatten_pvt_v2_b0';
 /** The bound the issue sets between the two execution providers (and the folder against the registry build). */
 const LOGIT_TOL = 1e-4;
 
@@ -166,6 +169,36 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     const logits = await classifySample(other, 'wasm');
     expect(logits).toHaveLength(FASHION_MNIST_CLASSES.length);
     if (SHIPPED) expect(top1(logits)).toBe(samples[other].label);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it('a registry model picked with RANDOM WEIGHTS classifies an uploaded photo in colour', async () => {
+    await page.selectOption('#model', RGB_MODEL);
+    await page.waitForSelector('body[data-model="ready"][data-choice="registry"]');
+    expect(await page.locator('#model option:checked').textContent()).toContain('RANDOM WEIGHTS');
+    expect(await page.locator('#banner').isVisible()).toBe(true);
+    expect(await page.locator('#model-info').textContent()).toContain(`${RGB_MODEL}: 224×224 RGB`);
+    // a uniform red and a uniform gray of the same luminance: one input if the page fed the model gray, so
+    // different logits show the colour reached it (uniform images stay uniform through any resize)
+    const solid = (r: number, g: number, b: number) =>
+      sharp({ create: { width: 64, height: 48, channels: 3, background: { r, g, b } } })
+        .png()
+        .toBuffer();
+    const logitsOf = async (name: string, png: Buffer) => {
+      await page.setInputFiles('#upload', { name, mimeType: 'image/png', buffer: png });
+      const shown = page.locator(`#predictions[data-input="upload:${name}"]`);
+      await shown.locator('li').first().waitFor();
+      return JSON.parse((await shown.getAttribute('data-logits'))!) as number[];
+    };
+    const red = await logitsOf('red.png', await solid(255, 0, 0));
+    // the photo itself is shown beside the gray canvas
+    expect(await page.locator('#photo').isVisible()).toBe(true);
+    const gray = await logitsOf('gray.png', await solid(76, 76, 76)); // 0.299 · 255 ≈ 76
+    expect(red).toHaveLength(1000);
+    expect(maxDiff(red, gray)).toBeGreaterThan(1e-3);
+    // predictions only for this model
+    expect(await page.locator('#attention-note').isVisible()).toBe(true);
+    await page.screenshot({ path: join(OUT, 'web-registry.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

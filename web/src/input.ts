@@ -9,7 +9,7 @@ const BRUSH = 2.2;
 export class InputCanvas {
   private readonly ctx: CanvasRenderingContext2D;
   private last: [number, number] | undefined;
-  /** Called after every change, with what produced it ('drawing', 'sample:3', 'upload'). */
+  /** Called after every change, with what produced it ('drawing', 'sample:3', 'upload:photo.jpg'). */
   onChange: (source: string) => void = () => {};
 
   constructor(readonly canvas: HTMLCanvasElement) {

@@ -3,7 +3,7 @@
  * package's browser entry) and the attention views (tfjs, shipped model only). State the e2e test waits
  * on is kept in data attributes: body[data-model] ('loading' | 'ready' | 'error'), body[data-device] (the
  * execution provider of the loaded model), body[data-choice] (its kind: 'shipped' | 'registry' | 'files'), #predictions[data-input] (the source of the input the shown results
- * belong to), #predictions[data-logits] (their logits, JSON), #maps[data-input] (the same for the maps);
+ * belong to: 'sample:3', 'upload:<file name>', 'drawing', 'clear'), #predictions[data-logits] (their logits, JSON), #maps[data-input] (the same for the maps);
  * window.__demo holds the same figures for scripts.
  */
 import type { AnalysisModel, FocusedCapture } from './analysis.js';
@@ -122,6 +122,16 @@ function threadNote(m: LoadedModel): string {
   return 'wasm, 1 thread: this page is not cross-origin isolated (served without COOP/COEP headers), so SharedArrayBuffer, which wasm threads need, is off';
 }
 
+/** The uploaded photo beside the canvas, shown while an RGB model is the one classifying it. */
+function showPhoto(): void {
+  const img = $<HTMLImageElement>('photo');
+  const rgb = model !== undefined && model.pipe.info.channels !== 1;
+  if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
+  img.hidden = !(rgb && photo);
+  if (img.hidden) img.removeAttribute('src');
+  else img.src = URL.createObjectURL(photo!);
+}
+
 /** The input in the form the model takes: gray bytes for 1-channel models, the photo (or canvas) in colour otherwise. */
 function modelInput(m: LoadedModel) {
   if (m.pipe.info.channels === 1)
@@ -168,7 +178,10 @@ async function renderAnalysis(m: LoadedModel, at: string): Promise<void> {
   const on = m.choice.kind === 'shipped' && m.safetensors !== undefined;
   $('attention-body').hidden = !on;
   $('attention-note').hidden = on;
-  if (!on) return;
+  if (!on) {
+    $('analysis-status').textContent = '';
+    return;
+  }
   const { bytes, url } = m.safetensors!;
   // its own chunk (tfjs with it), fetched after the first prediction: the maps never delay it
   analysis ??= import('./analysis.js').then(async (m) => ({
@@ -256,6 +269,7 @@ async function choose(choice: ModelChoice): Promise<void> {
     $('banner').hidden = !next.random;
     $('model-info').textContent = describe(next);
     $('photo-note').hidden = next.pipe.info.channels === 1;
+    showPhoto();
     Object.assign(document.body.dataset, { device: next.pipe.device, choice: next.choice.kind, model: 'ready' });
     void run(source);
   } catch (err) {
@@ -307,26 +321,26 @@ function fillModelPicker(): void {
   modelSelect.replaceChildren(shipped, group);
 }
 
+/** Every change of the input: a drawing, a sample or Clear replaces the photo; an upload brings one. */
 input.onChange = (from) => {
-  photo = undefined;
+  if (!from.startsWith('upload:')) photo = undefined;
+  showPhoto();
   void run(from);
 };
 $('clear').addEventListener('click', () => {
   input.clear();
-  photo = undefined;
-  void run('clear');
+  input.onChange('clear');
 });
 $<HTMLInputElement>('upload').addEventListener('change', async (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];
   if (!file) return;
   try {
     const { pixels, inverted } = await uploadPixels(file);
-    input.setPixels(pixels, 'upload');
-    photo = file; // after setPixels, whose onChange clears it
     $('upload-note').textContent = inverted
       ? 'Light background detected: for the gray model, colours inverted to match the dataset.'
       : '';
-    void run('upload');
+    photo = file;
+    input.setPixels(pixels, `upload:${file.name}`);
   } catch {
     $('upload-note').textContent = `Could not read ${file.name} as an image.`;
   }
