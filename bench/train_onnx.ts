@@ -10,6 +10,7 @@
  *     npx tsx bench/train_onnx.ts flatten_pvt_v2_b0 8 5
  * Debian's python3-torch calls the reference BLAS (libblas3) unless OpenBLAS is installed, which makes PyTorch
  * several times slower: install libopenblas0-pthread, or put OpenBLAS's libblas.so.3 first on LD_LIBRARY_PATH.
+ *   npx tsx bench/train_onnx.ts --no-tfjs flatten_pvt_v2_b0 8 7  ORT against PyTorch only (tfjs-wasm is 10× slower)
  *   npx tsx bench/train_onnx.ts --rss flatten_pvt_v2_b0 32    peak RSS of ORT training steps alone (a child per size)
  *   npx tsx bench/train_onnx.ts --adamw flatten_deit_fmnist 16 the largest weight difference after 20 AdamW steps
  */
@@ -107,13 +108,19 @@ async function throughput() {
   if (torch[0]) torch.push(await torchChild(name, B, model.imgSize[0], 2));
   let step = 0;
   const sides: Record<string, () => Promise<unknown>> = {};
+  // the trainer's side of an ORT step (clipping and tfjs AdamW on the returned gradients), ms per step
+  const optMs: number[] = [];
   for (const [t, s] of onnx)
     sides[`ours ORT ${t} thread${t > 1 ? 's' : ''}`] = async () => {
-      apply(opt, (await s.grads(live, { x, y, smoothing: 0.1, dropKeys: [step++] })).grads, 1e-4);
+      const grads = (await s.grads(live, { x, y, smoothing: 0.1, dropKeys: [step++] })).grads;
+      const t0 = performance.now();
+      apply(opt, grads, 1e-4);
+      optMs.push(performance.now() - t0);
     };
-  sides['ours tfjs (1 thread)'] = async () => {
-    apply(opt, (await lossAndGrads(model, live, { x, y, smoothing: 0.1, dropKeys: [step++], micro })).grads, 1e-4);
-  };
+  if (mode !== '--no-tfjs')
+    sides['ours tfjs (1 thread)'] = async () => {
+      apply(opt, (await lossAndGrads(model, live, { x, y, smoothing: 0.1, dropKeys: [step++], micro })).grads, 1e-4);
+    };
   torch.forEach((child, i) => {
     if (child) sides[`PyTorch eager ${i + 1} thread${i ? 's' : ''}`] = () => child.step();
   });
@@ -141,16 +148,19 @@ async function throughput() {
   );
   const ratio = (a: string, b: (i: number) => number) => ips[a].map((v, i) => v / b(i));
   const [o1, o2, tj] = names;
-  const rows = [
-    [`${o1} / tfjs`, span(ratio(o1, (i) => ips[tj][i]))],
-    [`${o2} / tfjs`, span(ratio(o2, (i) => ips[tj][i]))],
-  ];
+  const rows: string[][] = [];
+  if (tj === 'ours tfjs (1 thread)')
+    rows.push(
+      [`${o1} / tfjs`, span(ratio(o1, (i) => ips[tj][i]))],
+      [`${o2} / tfjs`, span(ratio(o2, (i) => ips[tj][i]))],
+    );
   if (torch.every((c) => c) && torch.length === 2) {
-    const [p1, p2] = names.slice(3);
+    const [p1, p2] = names.filter((n) => n.startsWith('PyTorch'));
     rows.push([`${o1} / PyTorch 1 thread`, span(ratio(o1, (i) => ips[p1][i]))]);
     rows.push([`${o2} / PyTorch at its best`, span(ratio(o2, (i) => Math.max(ips[p1][i], ips[p2][i])))]);
   }
   console.log(`\nratios per round, median (min–max)\n\n${markdownTable(['ratio', 'value'], rows)}`);
+  console.log(`\nof an ORT step, clipping + tfjs AdamW: median ${median(optMs).toFixed(0)} ms`);
   for (const c of torch) c?.close();
   for (const s of onnx.values()) await s.release();
 }
