@@ -75,15 +75,23 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(port: number, host = '127.0.0.1'): Promise<RunningServer> {
+export interface ServeOptions {
+  host?: string;
+  /** Send COOP/COEP (default true); false shows what a plain static host gives: one wasm thread. */
+  isolate?: boolean;
+}
+
+export async function startServer(port: number, opts: ServeOptions = {}): Promise<RunningServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const isolation = opts.isolate === false ? {} : ISOLATION_HEADERS;
   const server: Server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', ...ISOLATION_HEADERS }).end();
+      res.writeHead(405, { allow: 'GET, HEAD', ...isolation }).end();
       return;
     }
     const file = await resolveFile(new URL(req.url ?? '/', 'http://localhost').pathname);
     if (!file) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...ISOLATION_HEADERS }).end('not found\n');
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...isolation }).end('not found\n');
       return;
     }
     const { size } = await stat(file);
@@ -92,7 +100,7 @@ export async function startServer(port: number, host = '127.0.0.1'): Promise<Run
       'content-type': MIME[extname(file)],
       'content-length': size,
       'cache-control': 'no-cache',
-      ...ISOLATION_HEADERS,
+      ...isolation,
     });
     if (req.method === 'HEAD') res.end();
     else

@@ -201,4 +201,19 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     await page.screenshot({ path: join(OUT, 'web-registry.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('served without COOP/COEP, the page runs 1 thread and says why', async () => {
+    const plain = await startServer(0, { isolate: false });
+    try {
+      await page.goto(`${plain.url}?device=wasm`);
+      await page.waitForSelector(`#predictions[data-input="sample:0"] li`);
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+      expect(await page.locator('#status').textContent()).toContain(
+        'wasm, 1 thread: this page is not cross-origin isolated (served without COOP/COEP headers)',
+      );
+    } finally {
+      await plain.close();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

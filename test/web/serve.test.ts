@@ -82,6 +82,17 @@ describe('web/serve.ts', () => {
     expect((await get(path)).status).toBe(404);
   });
 
+  it('leaves COOP/COEP out when asked (isolate: false)', async () => {
+    const plain = await startServer(0, { isolate: false });
+    try {
+      const res = await fetch(plain.url, { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cross-origin-embedder-policy')).toBeNull();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('answers other methods with 405', async () => {
     expect((await get('/', 'POST')).status).toBe(405);
   });
