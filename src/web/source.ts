@@ -35,7 +35,7 @@ export interface ModelGraph {
   channels?: 1 | 3;
   dtype: ModelDType;
   random: boolean;
-  /** Where it came from: a URL, a file name, 'bytes', or the registry name. */
+  /** Where it came from: a URL, a file name, 'model bytes', or the registry name with its weights. */
   source: string;
   /** Set for a model folder: the session's input is checked against it. */
   folder?: ModelFolder;
@@ -64,15 +64,17 @@ async function registryGraph(name: string, o: SourceOptions, l: Loader): Promise
     );
   const random = o.weights === 'random';
   const file = typeof o.weights === 'string' ? o.weights : 'weights (bytes)';
+  // what can be refused is refused before the download
+  const { model } = buildAtSize(entry.name);
+  const labels = labelsOf(entry.name, model.numClasses, o.labels, entry.name);
+  const preprocess = evalPreprocess(entry, model.imgSize[0]);
+  const dtype = checkDType(o.dtype ?? 'fp32');
   const bytes = random
     ? undefined
     : typeof o.weights === 'string'
       ? await download(o.weights, l)
       : asBytes(o.weights as Uint8Array);
   l.onProgress?.({ stage: 'build', file: name, loaded: 0 });
-  const { model } = buildAtSize(entry.name);
-  const preprocess = evalPreprocess(entry, model.imgSize[0]);
-  const dtype = checkDType(o.dtype ?? 'fp32');
   const graph = exportGraph({
     name: entry.name,
     model,
@@ -85,7 +87,7 @@ async function registryGraph(name: string, o: SourceOptions, l: Loader): Promise
   return {
     bytes: graph.bytes,
     name: entry.name,
-    labels: labelsOf(entry.name, model.numClasses, o.labels, entry.name),
+    labels,
     preprocess,
     channels: model.inChans === 1 ? 1 : 3,
     dtype,
