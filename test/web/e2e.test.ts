@@ -40,6 +40,8 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
   const pageErrors: string[] = [];
   /** The wasm path's logits on SAMPLE, the reference of the later checks. */
   let wasmLogits: number[] = [];
+  /** The picker's label of the dropped folder's model. */
+  let folderOption = '';
 
   beforeAll(async () => {
     // a missing browser fails the first test below (never a silent skip)
@@ -136,6 +138,8 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     await page.setInputFiles('#folder-input', dir);
     await page.waitForSelector('body[data-model="ready"][data-choice="files"]');
     expect(await page.locator('#model').inputValue()).toBe('dropped');
+    folderOption = (await page.locator('#model option:checked').textContent())!;
+    expect(folderOption).toMatch(/^dropped: fmnist\/ \(\d+ files\)$/);
     const logits = await classifySample(SAMPLE, 'wasm');
     expect(top1(logits)).toBe(top1(wasmLogits));
     expect(maxDiff(logits, wasmLogits)).toBeLessThan(LOGIT_TOL);
@@ -162,7 +166,9 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     expect(text).not.toContain('\n');
     expect(await page.locator('body').getAttribute('data-model')).toBe('ready');
     expect(await page.locator('#model-info').textContent()).toBe(before);
+    // the picker names the model still loaded, not the file that failed
     expect(await page.locator('#model').inputValue()).toBe('dropped');
+    expect(await page.locator('#model option:checked').textContent()).toBe(folderOption);
     await page.screenshot({ path: join(OUT, 'web-error.png'), fullPage: true });
     // still classifying, on the folder's model
     const other = (SAMPLE + 1) % samples.length;

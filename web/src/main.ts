@@ -284,10 +284,13 @@ async function choose(choice: ModelChoice): Promise<void> {
   }
 }
 
-/** The picker shows the model in use (after a failed load, the one still loaded). */
+/** The picker shows the model in use (after a failed load, the one still loaded, under its own label). */
 function syncPicker(): void {
   if (!model) return;
   const c = model.choice;
+  const dropped = modelSelect.querySelector<HTMLOptionElement>('option[value="dropped"]');
+  if (c.kind === 'files') dropped!.textContent = `dropped: ${c.label}`;
+  else dropped?.remove();
   modelSelect.value = c.kind === 'shipped' ? 'shipped' : c.kind === 'registry' ? c.name : 'dropped';
 }
 
