@@ -4,6 +4,7 @@
  * step (label smoothing 0.1, drop path, clipping at 5) of each side, in a rotating order, and the ratios are
  * taken per round (median, min–max), since this host's speed drifts. PyTorch runs in a child python
  * process (bench/torch_train_step.py) timed between our steps; without torch or the official code it is left out.
+ * flatten_deit_fmnist has no official code: its PyTorch side is our definition transcribed in torch_train_step.py.
  *
  *   npx tsx bench/train_onnx.ts [model] [batch] [rounds]
  *   FLATTEN_PYTHON=/usr/bin/python3 FLATTEN_TORCH_PATH=<official models/>:<timm, einops> \
@@ -18,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Rng } from '../src/core/rng.js';
+import { sizeOf } from '../src/core/tensor.js';
 import { initTfjs } from '../src/engines/tfjs/backend.js';
 import { buildNamed } from '../src/models/build.js';
 import type { VisionModel } from '../src/models/model.js';
@@ -53,13 +55,14 @@ function apply(opt: AdamW, grads: Map<string, tf.Tensor>, lr: number) {
 
 /**
  * A PyTorch child on `threads` threads (its BLAS too) answering one timed step per request, or undefined when
- * torch or the model cannot load.
+ * torch or the model cannot load, or when its parameter count is not ours.
  */
-async function torchChild(model: string, batch: number, size: number, threads: number) {
-  const family = model.replace(/^flatten_/, '').replace(/_b\d$|_(tiny|small|base|t|s|b)$/, '');
+async function torchChild(model: VisionModel, batch: number, threads: number) {
+  const family = name.replace(/^flatten_/, '').replace(/_b\d$|_(tiny|small|base|t|s|b|fmnist)$/, '');
+  const args = [`flatten_${family}`, name, batch, model.imgSize[0], model.inChans, model.numClasses].map(String);
   const py = spawn(
     process.env.FLATTEN_PYTHON ?? 'python3',
-    [new URL('./torch_train_step.py', import.meta.url).pathname, `flatten_${family}`, model, `${batch}`, `${size}`],
+    [new URL('./torch_train_step.py', import.meta.url).pathname, ...args],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, OMP_NUM_THREADS: `${threads}`, OPENBLAS_NUM_THREADS: `${threads}` },
@@ -81,7 +84,13 @@ async function torchChild(model: string, batch: number, size: number, threads: n
     py.kill();
     return undefined;
   }
-  console.error(`PyTorch ${hello.torch}`);
+  const ours = [...model.table.specs.values()].reduce((n, p) => n + (p.buffer ? 0 : sizeOf(p.shape)), 0);
+  if (hello.params !== ours) {
+    console.error(`PyTorch side left out: its model has ${hello.params} parameters, ours ${ours}`);
+    py.kill();
+    return undefined;
+  }
+  console.error(`PyTorch ${hello.torch}, ${ours} parameters on both sides`);
   return {
     step: async () => {
       py.stdin.write(`${JSON.stringify({ threads })}\n`);
@@ -104,8 +113,8 @@ async function throughput() {
   const micro = model.imgSize[0] > 64 ? 2 : B;
   const onnx = new Map<number, OnnxGradients>();
   for (const t of [1, 2]) onnx.set(t, await OnnxGradients.create(model, { batch: B, threads: t }));
-  const torch = [await torchChild(name, B, model.imgSize[0], 1)];
-  if (torch[0]) torch.push(await torchChild(name, B, model.imgSize[0], 2));
+  const torch = [await torchChild(model, B, 1)];
+  if (torch[0]) torch.push(await torchChild(model, B, 2));
   let step = 0;
   const sides: Record<string, () => Promise<unknown>> = {};
   // the trainer's side of an ORT step (clipping and tfjs AdamW on the returned gradients), ms per step
