@@ -245,7 +245,9 @@ function showProgress(p: Progress): void {
 }
 
 function describe(m: LoadedModel): string {
-  const { name, imgSize, channels, labels, source: from, dtype } = m.pipe.info;
+  const { name, imgSize, channels, labels, dtype } = m.pipe.info;
+  // the shipped weights reach the entry as bytes: name the file they came from
+  const from = m.safetensors?.url ?? m.pipe.info.source;
   return `${name}: ${imgSize.join('×')} ${channels === 1 ? 'gray' : 'RGB'}, ${labels.length} classes, ${dtype}; from ${from}`;
 }
 
