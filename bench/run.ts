@@ -43,7 +43,8 @@ if (parts.includes('dtypes')) {
 if (parts.includes('web')) {
   const js = join(here, 'results', 'web_latency.mjs');
   await bundleChild(join(here, 'web_latency.ts'), js);
-  process.exit(spawnSync(process.execPath, [js, ...args], { stdio: 'inherit', env: childEnv }).status ?? 1);
+  const env = { ...childEnv, FLATTEN_BENCH_RESULTS: join(here, 'results') };
+  process.exit(spawnSync(process.execPath, [js, ...args], { stdio: 'inherit', env }).status ?? 1);
 }
 const MODELS = opt('models', 'flatten_swin_t,flatten_pvt_tiny,flatten_cswin_t,flatten_pvt_v2_b0');
 const ENGINES = opt('engines', 'onnx,tfjs') as ('onnx' | 'tfjs')[];

@@ -11,7 +11,7 @@
  *             start, and the ORT files that page fetched (raw and gzip)
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
- * Options: --parts latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1
+ * Options: --parts latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1  --loads 5
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +45,7 @@ const ROUNDS = Number(opt('rounds', '21')[0]);
 // one run per side per round by default: the shared host's load changes within seconds, and the closer in time the
 // two halves of a pair, the less of that drift lands in its ratio
 const RUNS = Number(opt('runs', '1')[0]);
+const LOADS = Number(opt('loads', '5')[0]);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
@@ -511,6 +512,8 @@ interface FirstLoad extends LoadVariant {
   label: string;
   first: number[];
   steps: { imported: number; runtime?: number; fetched: number; wasm: number; session: number; first: number };
+  /** first / the first variant's first, per round: median, min, max. */
+  ratio: [number, number, number];
   files: [string, number][];
 }
 
@@ -524,43 +527,61 @@ const variantLabel = (v: LoadVariant) =>
     .filter(Boolean)
     .join(', ');
 
-/** Three page loads to the first prediction (ms from navigation start); the middle one's steps. */
-async function firstPrediction(browser: Browser, srv: Served, shape: number[], v: LoadVariant): Promise<FirstLoad> {
-  const firsts: FirstLoad['steps'][] = [];
-  let files: [string, number][] = [];
-  srv.cacheable = Boolean(v.cached);
-  const shared = v.cached ? await browser.newContext() : undefined;
-  const q = new URLSearchParams({
-    bundle: BUNDLES[v.bundle],
-    threads: String(v.threads),
-    shape: JSON.stringify(shape),
-    model: v.preoptimized ? 'first.extended.onnx' : 'first.onnx',
-    options: JSON.stringify(v.preoptimized ? { graphOptimizationLevel: 'disabled' } : {}),
-    tiny: v.tiny ? '1' : '0',
-  });
-  const load = async (context: BrowserContext) => {
-    const page = await context.newPage();
+/**
+ * LOADS rounds of one page load per variant (ms from navigation start to the first prediction), the variants in
+ * turn within each round, so that each variant's ratio to the first one comes from loads seconds apart.
+ */
+async function firstPredictions(browser: Browser, srv: Served, shape: number[], variants: LoadVariant[]) {
+  const query = (v: LoadVariant) =>
+    new URLSearchParams({
+      bundle: BUNDLES[v.bundle],
+      threads: String(v.threads),
+      shape: JSON.stringify(shape),
+      model: v.preoptimized ? 'first.extended.onnx' : 'first.onnx',
+      options: JSON.stringify(v.preoptimized ? { graphOptimizationLevel: 'disabled' } : {}),
+      tiny: v.tiny ? '1' : '0',
+    });
+  const load = async (context: BrowserContext, v: LoadVariant) => {
+    srv.cacheable = Boolean(v.cached);
     srv.fetched.clear();
-    await page.goto(`${srv.url}/first.html?${q}`);
+    const page = await context.newPage();
+    await page.goto(`${srv.url}/first.html?${query(v)}`);
     await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 120_000 });
     const t = await page.evaluate(() => (globalThis as unknown as { first: FirstLoad['steps'] }).first);
     await page.close();
     return t;
   };
+  // a cached variant keeps one context, whose cache a first, unmeasured load fills
+  const shared = new Map<LoadVariant, BrowserContext>();
+  const runs = variants.map(() => [] as FirstLoad['steps'][]);
+  const files = variants.map(() => [] as [string, number][]);
   try {
-    if (shared) await load(shared);
-    for (let i = 0; i < 3; i++) {
-      const context = shared ?? (await browser.newContext());
-      firsts.push(await load(context));
-      files = [...srv.fetched].filter(([p]) => p.startsWith('/ort/'));
-      if (!shared) await context.close();
+    for (const v of variants.filter((x) => x.cached)) {
+      shared.set(v, await browser.newContext());
+      await load(shared.get(v)!, v);
     }
+    for (let r = 0; r < LOADS; r++)
+      for (const [i, v] of variants.entries()) {
+        const context = shared.get(v) ?? (await browser.newContext());
+        runs[i].push(await load(context, v));
+        if (r === 0) files[i] = [...srv.fetched].filter(([p]) => p.startsWith('/ort/'));
+        if (!shared.has(v)) await context.close();
+      }
   } finally {
-    await shared?.close();
+    for (const c of shared.values()) await c.close();
     srv.cacheable = false;
   }
-  const mid = [...firsts].sort((a, b) => a.first - b.first)[1];
-  return { ...v, label: variantLabel(v), first: firsts.map((f) => f.first), steps: mid, files };
+  return variants.map((v, i): FirstLoad => {
+    const ratios = runs[i].map((t, r) => t.first / runs[0][r].first);
+    return {
+      ...v,
+      label: variantLabel(v),
+      first: runs[i].map((t) => t.first),
+      steps: [...runs[i]].sort((a, b) => a.first - b.first)[runs[i].length >> 1],
+      ratio: [median(ratios), Math.min(...ratios), Math.max(...ratios)],
+      files: files[i],
+    };
+  });
 }
 
 /** y = Relu(x) on one float: enough to start the runtime. */
@@ -711,11 +732,10 @@ try {
       { bundle: 'plain', threads: 1, preoptimized: true },
       { bundle: 'plain', threads: 1, tiny: true },
     ];
-    const loads: FirstLoad[] = [];
-    for (const v of variants) loads.push(await firstPrediction(browser, srv, shape, v));
+    const loads = await firstPredictions(browser, srv, shape, variants);
     out.load = { model: name, shippedWeights: Boolean(weights), modelBytes: r.bytes.byteLength, loads };
     report.push(
-      `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; from navigation start; each in a fresh context with nothing cached, or 'cached': in one context after a first load filled its cache; median of 3)`,
+      `### Page load to the first prediction (${name}${weights ? ', shipped weights' : ''}, ${(r.bytes.byteLength / 1024).toFixed(0)} KiB; from navigation start; each in a fresh context with nothing cached, or 'cached': in one context after a first load filled its cache; ${LOADS} rounds, one load of each variant per round; medians)`,
       '',
       markdownTable(
         [
@@ -727,7 +747,8 @@ try {
           'model fetched',
           'session created',
           'first prediction',
-          'all 3 runs',
+          'vs the first row (median of pairs, min–max)',
+          'all loads',
         ],
         loads.map((l) => [
           l.label,
@@ -738,6 +759,7 @@ try {
           `${fmt(l.steps.fetched, 0)} ms`,
           `${fmt(l.steps.session, 0)} ms`,
           `**${fmt(l.steps.first, 0)} ms**`,
+          `${fmt(l.ratio[0])} (${fmt(l.ratio[1])}–${fmt(l.ratio[2])})`,
           l.first.map((v) => fmt(v, 0)).join(', '),
         ]),
       ),
@@ -870,7 +892,8 @@ const header =
   `--disable-gpu) vs onnxruntime-node ${machine().ort}; ${machine().cpu}, ${ROUNDS} rounds × ${RUNS} run(s) per side`;
 const text = [header, '', ...report].join('\n');
 console.log(text);
-const resultsDir = join(here, 'results');
+// bench/run.ts runs this file as a bundle inside bench/results/ and says where the results go
+const resultsDir = process.env.FLATTEN_BENCH_RESULTS ?? join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, `web-${started.toISOString().replace(/[:.]/g, '-')}.json`),
