@@ -101,9 +101,12 @@ try:
         import timm.models.layers
 
         timm.models.layers.DropPath = DropPath
+        # the released PVT configs build with config.py's PVT_LA_SR_RATIOS = 1111 (models/build.py), not the
+        # constructors' default '8421' (spatial reduction), which is another, smaller model
+        released = {"la_sr_ratios": "1111"} if module in ("flatten_pvt", "flatten_pvt_v2") else {}
         # the official constructors print their attention types: keep stdout for the protocol
         with contextlib.redirect_stdout(sys.stderr):
-            model = getattr(importlib.import_module(module), ctor)(drop_path_rate=0.1)
+            model = getattr(importlib.import_module(module), ctor)(drop_path_rate=0.1, **released)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
     gen = torch.Generator().manual_seed(0)
