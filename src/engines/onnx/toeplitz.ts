@@ -8,9 +8,10 @@ const MAX_INFLATION = 4;
 /**
  * A stride-1 depthwise conv on a small map as one batched MatMul: per channel c, y_c (B, HW) = x_c (B, HW)·K_c,
  * with K_c (HW, HW) the conv's Toeplitz matrix, K_c[q, p] = w_c[tap from output p to input q] or 0. Used where the
- * weight is a graph input (the training graph): ORT runs a depthwise Conv without a constant weight through its
- * generic grouped path, ~10× slower than this GEMM on 7×7 maps (and its gradients, ConvTranspose and a conv
- * with an HW-sized kernel, slower still), while K is a Gather of w and its backward a small one-hot MatMul.
+ * weight is a graph input (the training graph) and the graph is portable (onnxruntime-node's take ORT's NCHWc
+ * kernel instead, nchwc.ts): ORT runs a depthwise Conv without a constant weight through its generic grouped
+ * path, ~10× slower than this GEMM on 7×7 maps (and its gradients, ConvTranspose and a conv with an HW-sized
+ * kernel, slower still), while K is a Gather of w and its backward a small one-hot MatMul.
  * Undefined where the map is too large for K. x (B, C, H, W), w (C, 1, kh, kw) → (B, C, H, W)
  */
 export function depthwiseAsMatmul(ops: Ops, g: Graph, x: Tensor, w: Value, pad: number): Tensor | undefined {
