@@ -27,7 +27,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { exportOnnx } from '../src/api/export.js';
 import { shippedWeights } from '../src/api/model.js';
 import { machine, markdownTable, median } from './report.js';
-import { microGraphs } from './web_micro.js';
+import { microGraphs, type MicroGraph } from './web_micro.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
 
@@ -91,30 +91,31 @@ ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = Number(q.get('threads'));
 ort.env.wasm.proxy = q.get('proxy') === '1';
 const pattern = ${pattern.toString()};
-let session, dims, base;
-const feeds = () => ({ [session.inputNames[0]]: new ort.Tensor('float32', base.slice(), dims) });
+// sessions by slot: 'main' for the model rows, two at once for an A/B of two lowerings
+const slots = {};
+const feeds = (s) => ({ [s.session.inputNames[0]]: new ort.Tensor('float32', s.base.slice(), s.dims) });
 window.bench = {
   isolated: crossOriginIsolated,
-  async load(url, shape, options) {
+  async load(url, shape, options, slot = 'main') {
     const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
-    if (session) await session.release();
-    session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], ...options });
-    dims = shape;
-    base = pattern(shape.reduce((a, b) => a * b, 1));
-    const out = await session.run(feeds());
+    if (slots[slot]) await slots[slot].session.release();
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], ...options });
+    const s = (slots[slot] = { session, dims: shape, base: pattern(shape.reduce((a, b) => a * b, 1)) });
+    const out = await session.run(feeds(s));
     return Array.from(out.logits.data);
   },
-  async time(runs) {
+  async time(runs, slot = 'main') {
+    const s = slots[slot];
     const t = [];
     for (let i = 0; i < runs; i++) {
-      const f = feeds();
+      const f = feeds(s);
       const t0 = performance.now();
-      await session.run(f);
+      await s.session.run(f);
       t.push(performance.now() - t0);
     }
     return t;
   },
-  async endProfiling() { await session.endProfiling(); },
+  async endProfiling() { await slots.main.session.endProfiling(); },
 };
 document.body.dataset.ready = '1';
 </script>`;
@@ -245,18 +246,19 @@ async function openPage(browser: Browser, srv: Served, c: WebConfig): Promise<Pa
 }
 
 type BenchApi = {
-  load(url: string, shape: number[], options: Record<string, unknown>): Promise<number[]>;
-  time(runs: number): Promise<number[]>;
+  load(url: string, shape: number[], options: Record<string, unknown>, slot?: string): Promise<number[]>;
+  time(runs: number, slot?: string): Promise<number[]>;
   endProfiling(): Promise<void>;
 };
-const pageLoad = (page: Page, url: string, shape: number[], options: Record<string, unknown>) =>
-  page.evaluate(([u, s, o]) => (globalThis as unknown as { bench: BenchApi }).bench.load(u, s, o), [
+const pageLoad = (page: Page, url: string, shape: number[], options: Record<string, unknown>, slot = 'main') =>
+  page.evaluate(([u, sh, o, sl]) => (globalThis as unknown as { bench: BenchApi }).bench.load(u, sh, o, sl), [
     url,
     shape,
     options,
+    slot,
   ] as const);
-const pageTime = (page: Page, runs: number) =>
-  page.evaluate((n) => (globalThis as unknown as { bench: BenchApi }).bench.time(n), runs);
+const pageTime = (page: Page, runs: number, slot = 'main') =>
+  page.evaluate(([n, sl]) => (globalThis as unknown as { bench: BenchApi }).bench.time(n, sl), [runs, slot] as const);
 
 interface Paired {
   label: string;
@@ -372,6 +374,42 @@ async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, 
     return row;
   } finally {
     await side.close();
+  }
+}
+
+/** [median, min, max] of the per-round ratios b / a, one run of each per round after a warm-up of both. */
+async function abRatios(time: (which: 'a' | 'b') => Promise<number>): Promise<[number, number, number]> {
+  const warm = performance.now();
+  while (performance.now() - warm < 3000) for (const w of ['a', 'b'] as const) await time(w);
+  const r: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const ta = await time('a');
+    r.push((await time('b')) / ta);
+  }
+  return [median(r), Math.min(...r), Math.max(...r)];
+}
+
+/** Lowering `b` against lowering `a` of the same computation, within the page and within node: b / a. */
+async function abPair(browser: Browser, srv: Served, a: MicroGraph, b: MicroGraph, threads: number) {
+  const page = await openPage(browser, srv, { label: 'a/b', bundle: 'plain', threads });
+  try {
+    for (const [slot, m] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      srv.models.set(`${slot}.onnx`, m.bytes);
+      await pageLoad(page, `/models/${slot}.onnx`, m.shape, {}, slot);
+    }
+    const web = await abRatios(async (w) => (await pageTime(page, 1, w))[0]);
+    const x = new ort.Tensor('float32', pattern(a.shape.reduce((p, q) => p * q, 1)), a.shape);
+    const sa = await nodeSession(a.bytes, threads);
+    const sb = await nodeSession(b.bytes, threads);
+    const node = await abRatios(async (w) => (await timeNode(w === 'a' ? sa : sb, x, 1))[0]);
+    await sa.release();
+    await sb.release();
+    return { web, node };
+  } finally {
+    await page.close();
   }
 }
 
@@ -795,29 +833,49 @@ try {
       nodeOut.set(m.name, (await s.run({ [s.inputNames[0]]: x })).logits.data as Float32Array);
       await s.release();
     }
-    const rows: [Paired, string][] = [];
+    const rows: { row: Paired; same: string; ab?: Awaited<ReturnType<typeof abPair>> }[] = [];
+    const ratio = (r?: [number, number, number]) => (r ? `${fmt(r[0])} (${fmt(r[1])}–${fmt(r[2])})` : '');
     for (const m of graphsMicro) {
       const row = await paired(browser, srv, m, { label: m.name, bundle: 'plain', threads: THREADS[0] }, graphs);
       // a lowering is only an alternative if it computes the same values (on node, relative to the largest)
-      const ref = m.sameAs ? nodeOut.get(m.sameAs)! : undefined;
-      const y = nodeOut.get(m.name)!;
-      const scale = ref ? maxAbsDiff(ref, new Float32Array(ref.length)) : 1;
-      rows.push([row, ref ? `${(maxAbsDiff(y, ref) / scale).toExponential(1)} vs ${m.sameAs}` : '']);
+      const base = graphsMicro.find((g) => g.name === m.sameAs);
+      if (!base) {
+        rows.push({ row, same: '' });
+        continue;
+      }
+      const ref = nodeOut.get(base.name)!;
+      const scale = maxAbsDiff(ref, new Float32Array(ref.length));
+      const same = `${(maxAbsDiff(nodeOut.get(m.name)!, ref) / scale).toExponential(1)} vs ${base.name}`;
+      // and its speed against that one directly: both in one page, both in node, alternating
+      const ab = await abPair(browser, srv, base, m, THREADS[0]);
+      log(`${m.name} / ${base.name}: web ${ratio(ab.web)}, node ${ratio(ab.node)}`);
+      rows.push({ row, same, ab });
     }
-    out.ops = rows.map(([r, same]) => ({ ...r, same }));
+    out.ops = rows;
     report.push(
       `### Kernels and lowerings alone (flatten_pvt_v2_b0's first-stage sizes, ${THREADS[0]} thread)`,
       '',
+      'A lowering of the same computation is also timed against the graph it replaces, directly: both in one page ' +
+        '(web) and both in node, alternating, median of the pair ratios (min–max).',
+      '',
       markdownTable(
-        ['graph', 'web ms', 'node ms', 'web / node (median)', 'min', 'max', 'same values as (max |Δ| / max |y|, node)'],
-        rows.map(([r, same]) => [
+        [
+          'graph',
+          'web ms',
+          'node ms',
+          'web / node (median, min–max)',
+          'same values as (max |Δ| / max |y|, node)',
+          'this / that, web',
+          'this / that, node',
+        ],
+        rows.map(({ row: r, same, ab }) => [
           r.label,
           fmt(r.webMs, 2),
           fmt(r.nodeMs, 2),
-          fmt(r.ratio),
-          fmt(r.min),
-          fmt(r.max),
+          ratio([r.ratio, r.min, r.max]),
           same,
+          ratio(ab?.web),
+          ratio(ab?.node),
         ]),
       ),
       '',
