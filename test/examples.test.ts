@@ -53,6 +53,13 @@ describe('examples', () => {
     expect(out).toMatch(/exported \d+ bytes; batch 8 on ONNX Runtime/);
   });
 
+  it('browser_entry.ts classifies the sample images through flatten-transformer/web (onnxruntime-web in Node)', () => {
+    const out = run('examples/browser_entry.ts');
+    expect(out).toMatch(/^flatten_deit_fmnist on wasm, 1 thread\(s\), fp32$/m);
+    expect(out).toMatch(/^examples\/images\/sneaker\.png (Sneaker|Ankle boot|Sandal) 0\.\d{3}$/m);
+    expect(out).toMatch(/^examples\/images\/bag\.png Bag 0\.\d{3}$/m);
+  });
+
   it('cli_tour.sh', () => {
     const out = run('examples/cli_tour.sh');
     expect(out).toMatch(/flatten_swin_t: [\d,]+ parameters, [\d.]+ GMACs at 448×448/);
