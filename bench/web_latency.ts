@@ -10,8 +10,9 @@
  *   load      a fresh page (no cache) up to the shipped flatten_deit_fmnist's first prediction, from navigation
  *             start, and the ORT files that page fetched (raw and gzip)
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
+ *   simd      whether Chromium runs relaxed SIMD, and whether each build's .wasm uses it
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
- * Options: --parts latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1  --loads 5
+ * Options: --parts simd,latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1  --loads 5
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ const opt = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
 };
-const PARTS = opt('parts', 'latency,levers,load,profile,ops');
+const PARTS = opt('parts', 'simd,latency,levers,load,profile,ops');
 const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
 const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
 const THREADS = opt('threads', '1,2').map(Number);
@@ -64,6 +65,21 @@ const BUNDLES = {
   jspi: 'ort.jspi.min.mjs',
 } as const;
 type Bundle = keyof typeof BUNDLES;
+const WASM: Record<Bundle, string> = {
+  plain: 'ort-wasm-simd-threaded.wasm',
+  jsep: 'ort-wasm-simd-threaded.jsep.wasm',
+  asyncify: 'ort-wasm-simd-threaded.asyncify.wasm',
+  jspi: 'ort-wasm-simd-threaded.jspi.wasm',
+};
+
+/** A module of one function that uses f32x4.relaxed_madd (opcode 0xfd 0x105): valid only where relaxed SIMD is on. */
+function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
+  const zeros = [0xfd, 0x0c, ...new Array<number>(16).fill(0)]; // v128.const 0
+  const body = [0x00, ...zeros, ...zeros, ...zeros, 0xfd, 0x85, 0x02, 0x0b];
+  const header = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
+  const types = [1, 5, 1, 0x60, 0, 1, 0x7b]; // () → v128
+  return Uint8Array.from([...header, ...types, 3, 2, 1, 0, 10, body.length + 2, 1, body.length, ...body]);
+}
 
 /** One way of running the graph in the page. `graph`: the export as is, or onnxruntime-node's optimised copy. */
 interface WebConfig {
@@ -643,6 +659,31 @@ try {
     exported.set(name, { name, bytes: r.bytes, shape: [1, 3, 224, 224] });
   }
   const graphs = await optimisedGraphs([...exported.values()], dir);
+
+  if (PARTS.includes('simd')) {
+    const probe = relaxedSimdProbe();
+    const page = await openPage(browser, srv, { label: 'simd', bundle: 'plain', threads: 1 });
+    const inChromium = await page.evaluate((b) => WebAssembly.validate(new Uint8Array(b)), [...probe]);
+    await page.close();
+    // A .wasm with one relaxed instruction fails validation where relaxed SIMD is off, as in Node 20 by default.
+    const nodeHasIt = WebAssembly.validate(probe);
+    // 'no' does not say relaxed: the build may need another feature that this V8 lacks (JSPI's does)
+    const rows = (Object.keys(WASM) as Bundle[]).map((b) => [
+      b,
+      WASM[b],
+      WebAssembly.validate(new Uint8Array(readFileSync(join(ORT_DIST, WASM[b])))) ? 'yes' : 'no (inconclusive)',
+    ]);
+    out.simd = { relaxedInChromium: inChromium, relaxedInNode: nodeHasIt, builds: rows };
+    report.push(
+      '### Relaxed SIMD',
+      '',
+      `Chromium validates a module that uses f32x4.relaxed_madd: ${inChromium ? 'yes' : 'no'}. ` +
+        `Node ${process.versions.node} (V8 ${process.versions.v8}) does: ${nodeHasIt ? 'yes, so the column below proves nothing' : 'no, so a .wasm that validates here holds no relaxed instruction'}.`,
+      '',
+      markdownTable(['build', '.wasm', `validates in Node ${process.versions.node} without relaxed SIMD`], rows),
+      '',
+    );
+  }
 
   if (PARTS.includes('latency')) {
     const rows: Paired[] = [];
