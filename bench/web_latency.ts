@@ -7,8 +7,9 @@
  *             against node's
  *   levers    the same pairing for the alternatives (bundle, proxy worker, session options, a graph that
  *             onnxruntime-node optimised beforehand) on --lever-models
- *   load      a fresh page (no cache) up to the shipped flatten_deit_fmnist's first prediction, from navigation
- *             start, and the ORT files that page fetched (raw and gzip)
+ *   load      page loads up to the shipped flatten_deit_fmnist's first prediction, from navigation start, in
+ *             variants (build, threads, cache, a pre-optimised graph) that alternate round by round; the ORT
+ *             files a page fetched (raw and gzip)
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
  *   simd      whether Chromium runs relaxed SIMD, and whether each build's .wasm uses it
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
