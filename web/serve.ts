@@ -26,6 +26,7 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.wasm': 'application/wasm',
   '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
 
 /**

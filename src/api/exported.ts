@@ -7,7 +7,7 @@ import type { TensorData } from '../core/tensor.js';
 import { parseJson } from '../io/json_text.js';
 import { onnxMetadata } from '../engines/onnx/inspect.js';
 import { checkOnnxModel } from '../engines/onnx/model_check.js';
-import type { OrtSession } from '../engines/onnx/ort_session.js';
+import { OPTIMIZED_KEY, type OrtSession } from '../engines/onnx/ort_session.js';
 import { checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
 import type { Preprocess } from '../models/registry.js';
 import { MODEL_INPUT } from './export_graph.js';
@@ -24,6 +24,10 @@ export interface ExportedInfo {
   dtype: ModelDType;
   preprocess: Preprocess;
   numClasses: number;
+  /** Exported with random weights (metadata 'flatten.weights'). */
+  random: boolean;
+  /** Written as onnxruntime-node optimized it (`flatten export --optimize`): no optimizer needed on load. */
+  optimized: boolean;
 }
 
 /** An exported file's metadata, checked; `want` (a requested dtype) must be the one the file holds. */
@@ -43,7 +47,14 @@ export function exportedInfo(bytes: Uint8Array, file: string, want?: ModelDType)
   });
   if (!preprocess || typeof preprocess !== 'object' || typeof preprocess.imgSize !== 'number')
     throw new FlattenError('BAD_FILE', `${file}: metadata 'flatten.preprocess' is missing or not an eval transform`);
-  return { name: meta['flatten.name'] ?? file, dtype, preprocess, numClasses: Number(meta['flatten.num_classes']) };
+  return {
+    name: meta['flatten.name'] ?? file,
+    dtype,
+    preprocess,
+    numClasses: Number(meta['flatten.num_classes']),
+    random: (meta['flatten.weights'] ?? '').startsWith('random'),
+    optimized: meta[OPTIMIZED_KEY] !== undefined,
+  };
 }
 
 /** The image input of a session on an exported model: its channels and side; anything else is BAD_FILE. */

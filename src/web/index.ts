@@ -122,6 +122,8 @@ export async function pipeline(
       source: g.source,
       threads: runtime.threads,
       executionProviders: [ep],
+      // the wasm build's optimizer runs on first-run code: most of a small model's session start-up
+      ...(g.optimized ? { optimizationLevel: 'disabled' as const } : {}),
     });
   let device = runtime.device;
   let session: OrtSession;

@@ -37,6 +37,8 @@ export interface ModelGraph {
   random: boolean;
   /** Where it came from: a URL, a file name, 'model bytes', or the registry name with its weights. */
   source: string;
+  /** Already optimized by onnxruntime-node (`flatten export --optimize`): the session skips ORT's optimizer. */
+  optimized?: boolean;
   /** Set for a model folder: the session's input is checked against it. */
   folder?: ModelFolder;
 }
@@ -105,7 +107,8 @@ function onnxGraph(bytes: Uint8Array, file: string, o: SourceOptions): ModelGrap
     labels: labelsOf(info.name, info.numClasses, o.labels, file),
     preprocess: info.preprocess,
     dtype: info.dtype,
-    random: false,
+    random: info.random,
+    optimized: info.optimized,
     source: file,
   };
 }

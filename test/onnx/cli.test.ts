@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { readNpyFile } from '../../src/io/npy.js';
+import { nodeOpTypes } from '../../src/engines/onnx/inspect.js';
 import { GOLDEN_DIR } from '../golden.js';
 import { maxAbsError } from '../util.js';
 import { tmp } from './helpers.js';
@@ -40,29 +41,36 @@ describe('flatten export / forward --engine onnx', () => {
     expect(err).toBeLessThanOrEqual(tol);
   });
 
-  it('export writes a model onnxruntime runs, and reports node counts and the ORT level', async () => {
-    const file = join(dir, 'm.onnx');
-    const log = flatten(
-      'export',
-      'pvt_sr8421_llss',
-      '--config',
-      `${g}config.json`,
-      '--checkpoint',
-      `${g}checkpoint.pth`,
-      '--output',
-      file,
-    );
-    expect(log).toMatch(/graph: \d+ nodes/);
-    expect(log).toMatch(/graph optimization level 'all': \d+ nodes/);
-    const s = await ort.InferenceSession.create(file);
-    const x = readNpyFile(`${g}input.npy`);
-    const r = await s.run({ pixel_values: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
-    const { err, tol } = maxAbsError(
-      { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
-      readNpyFile(`${g}output.npy`),
-    );
-    expect(err).toBeLessThanOrEqual(tol);
-  });
+  it.each([[[]], [['--optimize']]])(
+    'export %j writes a model onnxruntime runs, and reports node counts and the ORT level',
+    async (extra: string[]) => {
+      const file = join(dir, 'm.onnx');
+      const log = flatten(
+        'export',
+        'pvt_sr8421_llss',
+        '--config',
+        `${g}config.json`,
+        '--checkpoint',
+        `${g}checkpoint.pth`,
+        '--output',
+        file,
+        ...extra,
+      );
+      expect(log).toMatch(/graph: \d+ nodes/);
+      expect(log).toMatch(/graph optimization level 'all': \d+ nodes/);
+      // --optimize: the file holds ORT's 'extended' graph (its fusions), which still gives the golden logits
+      expect(log.includes("optimized it at level 'extended'")).toBe(extra.length > 0);
+      expect(nodeOpTypes(readFileSync(file)).some((o) => o.startsWith('com.microsoft.'))).toBe(extra.length > 0);
+      const s = await ort.InferenceSession.create(file);
+      const x = readNpyFile(`${g}input.npy`);
+      const r = await s.run({ pixel_values: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
+      const { err, tol } = maxAbsError(
+        { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+        readNpyFile(`${g}output.npy`),
+      );
+      expect(err).toBeLessThanOrEqual(tol);
+    },
+  );
 
   it('a bad model name is one line on stderr and exit code 1', () => {
     let e: { status?: number; stderr?: string } = {};
@@ -74,5 +82,11 @@ describe('flatten export / forward --engine onnx', () => {
     expect(e.status).toBe(1);
     expect(e.stderr?.trim().split('\n')).toHaveLength(1);
     expect(e.stderr).toContain("unknown model 'flatten_nope'");
+    try {
+      flatten('export', 'flatten_deit_fmnist', '--out', join(dir, 'folder'), '--optimize');
+    } catch (err) {
+      e = err as typeof e;
+    }
+    expect(e.stderr?.trim()).toBe('flatten: error: --optimize applies to one .onnx file (--output), not to folders');
   });
 });

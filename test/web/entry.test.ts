@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModelFolder } from '../../src/api/folder.js';
 import { createModel } from '../../src/api/model.js';
 import { pipeline as nodePipeline } from '../../src/api/pipeline.js';
-import { exportOnnx } from '../../src/api/export.js';
+import { exportOnnx, optimizeForWeb } from '../../src/api/export.js';
+import { nodeOpTypes, onnxMetadata } from '../../src/engines/onnx/inspect.js';
 import { prepareImages } from '../../src/api/classify.js';
 import { toBatch } from '../../src/io/image.js';
 import { decodePng } from '../../src/io/png.js';
@@ -135,6 +136,36 @@ describe('the browser entry on onnxruntime-web (wasm, in Node)', () => {
     }
     // the served graph's download reached its content-length
     expect(progress).toContain(`download:${onnx.length}/${onnx.length}`);
+  });
+
+  it('a graph pre-optimized by onnxruntime-node (optimizeForWeb) opens with the optimizer off: the same logits', async () => {
+    const m = createModel(NAME);
+    const bytes = await optimizeForWeb(exportOnnx({ name: NAME, checkpoint: m.weights }).bytes);
+    expect(onnxMetadata(bytes)).toMatchObject({ 'flatten.optimized': 'extended', 'flatten.name': NAME });
+    // ORT's fusions are in the file (portable ones: no NCHWc kernels, which the wasm build lacks)
+    const ops = nodeOpTypes(bytes);
+    expect(ops).toContain('com.microsoft.Gelu');
+    expect(ops.some((o) => o.includes('nchwc'))).toBe(false);
+    const ort = await import('onnxruntime-web');
+    const levels: unknown[] = [];
+    const spy = {
+      ...ort,
+      InferenceSession: {
+        create: (model: Uint8Array, o: import('onnxruntime-web').InferenceSession.SessionOptions) => {
+          levels.push(o.graphOptimizationLevel);
+          return ort.InferenceSession.create(model, o);
+        },
+      },
+    } as unknown as typeof ort;
+    const p = await pipeline('image-classification', bytes, { device: 'wasm', ort: spy });
+    expect(levels).toEqual(['disabled']);
+    expect(p.info.random).toBe(false);
+    await expectNodeLogits(p);
+    // an export of random weights says so, as a registry name with random weights does
+    const rnd = await pipeline('image-classification', exportOnnx({ name: NAME }).bytes, { device: 'wasm', ort: spy });
+    expect(rnd.info.random).toBe(true);
+    expect(levels).toEqual(['disabled', 'all']);
+    await rnd.dispose();
   });
 
   it('random weights say so; feature extraction gives the Node pooled features', async () => {

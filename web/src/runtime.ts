@@ -4,7 +4,7 @@
  * model with seeded random weights, or a dropped-in .onnx / model folder written by `flatten export`.
  */
 import { pipeline, type WebImagePipeline, type WebPipelineOptions } from '../../src/web/index.js';
-import { MODEL_NAME, ORT_PATH, RANDOM_WEIGHTS_PATH } from './shared.js';
+import { ORT_PATH, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './shared.js';
 
 export type Device = NonNullable<WebPipelineOptions['device']>;
 export type Progress = Parameters<NonNullable<WebPipelineOptions['onProgress']>>[0];
@@ -98,9 +98,12 @@ export async function loadModel(
     onProgress: opts.onProgress,
   };
   if (choice.kind === 'shipped') {
-    const { bytes, url, random } = await shippedWeights(opts.weightsPath, opts.onProgress);
-    const pipe = await pipeline('image-classification', MODEL_NAME, { ...base, weights: bytes });
-    return { pipe, choice, safetensors: { bytes, url }, random };
+    // the graph web/build.ts exported (and optimized) from the same weights; the weights, for the tfjs analysis
+    const [pipe, { bytes, url, random }] = await Promise.all([
+      pipeline('image-classification', new URL(SHIPPED_ONNX_PATH, location.href).href, base),
+      shippedWeights(opts.weightsPath, opts.onProgress),
+    ]);
+    return { pipe, choice, safetensors: { bytes, url }, random: random || pipe.info.random };
   }
   if (choice.kind === 'registry') {
     const pipe = await pipeline('image-classification', choice.name, { ...base, weights: 'random' });

@@ -2,6 +2,8 @@
 export const MODEL_NAME = 'flatten_deit_fmnist';
 /** Where web/build.ts writes the seeded random weights, relative to web/ (and to the page's URL). */
 export const RANDOM_WEIGHTS_PATH = 'dist/random_weights.safetensors';
+/** Where web/build.ts writes the shipped model's ONNX graph (pre-optimized for the page; random weights without them). */
+export const SHIPPED_ONNX_PATH = 'dist/flatten_deit_fmnist.onnx';
 /** Where web/serve.ts serves onnxruntime-web's dist files (loaders .mjs, builds .wasm), relative to the page. */
 export const ORT_PATH = 'ort/';
 /** Where it serves tfjs-backend-wasm's .wasm builds, relative to the page. */

@@ -17,6 +17,7 @@ interface ExportOpts {
   overwrite?: boolean;
   strict: boolean;
   check: boolean;
+  optimize?: boolean;
 }
 
 const mib = (bytes: number) =>
@@ -80,10 +81,16 @@ export function registerExport(program: Command): void {
     .option('--dtype <list>', 'fp32, fp16, q8, q4; a comma list for a folder (default fp32)')
     .option('--overwrite', 'replace an --out folder that is not empty')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
+    .option(
+      '--optimize',
+      "write the graph as onnxruntime-node optimizes it at level 'extended' (portable; onnxruntime-web then skips its optimizer, a faster first prediction in a page)",
+    )
     .option('--no-check', 'skip loading the result in onnxruntime (which also counts its optimized nodes)')
     .action(
       action(async (name: string, o: ExportOpts) => {
         const { format, dtypes } = outputOf(o);
+        if (o.optimize && format === 'folder')
+          throw new FlattenError('BAD_ARGUMENT', '--optimize applies to one .onnx file (--output), not to folders');
         const imgSize = imgSizeOf(o);
         if (format === 'folder') {
           const f = await exportModelFolder({ name, ...o, out: o.out!, dtypes, imgSize });
@@ -107,6 +114,7 @@ export function registerExport(program: Command): void {
             `(batch, ${inChans}, ${h}, ${w}), outputs 'logits' and 'pooler_output', opset ${r.opset}`,
         );
         console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
+        if (r.webOptimized) console.log("written as onnxruntime-node optimized it at level 'extended' (for the web)");
         if (r.optimized)
           console.log(
             `onnxruntime-node, graph optimization level '${r.optimizationLevel}': ${count(r.optimized)} nodes: ` +

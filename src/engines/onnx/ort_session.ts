@@ -14,6 +14,13 @@ export type OrtModule = Pick<typeof ort, 'InferenceSession' | 'Tensor'>;
 /** ORT's highest level: constant folding, the fusions (Gelu, LayerNorm, MatMul+Add, FusedMatMul) and NCHWc layouts. */
 export const GRAPH_OPTIMIZATION_LEVEL = 'all' as const;
 
+/**
+ * Metadata key of a graph written as onnxruntime-node optimized it (`flatten export --optimize`): its value is the
+ * level, 'extended', the highest whose output stays portable (standard ops plus com.microsoft FusedGemm,
+ * FusedMatMul and Gelu, which onnxruntime-web runs; 'all' adds NCHWc kernels the wasm build does not have).
+ */
+export const OPTIMIZED_KEY = 'flatten.optimized';
+
 export interface IoInfo {
   name: string;
   /** Fixed sizes, and names for symbolic axes (`batch`). */
@@ -33,6 +40,11 @@ export interface OpenOptions {
   /** Default: ORT's own (cpu on Node, wasm on the web). */
   executionProviders?: string[];
   optimizedModelPath?: string;
+  /**
+   * Default 'all'. 'disabled' for a graph ORT already optimized (OPTIMIZED_KEY in its metadata): the page then
+   * skips the optimizer, most of a small model's session start-up on onnxruntime-web's first-run code.
+   */
+  optimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * false: idle intra-op threads sleep instead of spinning between ops. On a loaded host the spinning threads
    * take cores the working ones need: a 2-thread training step ran 1.8× faster without it (bench/RESULTS.md).
@@ -66,7 +78,7 @@ export class OrtSession {
       intraOpNumThreads: o.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
-      graphOptimizationLevel: GRAPH_OPTIMIZATION_LEVEL,
+      graphOptimizationLevel: o.optimizationLevel ?? GRAPH_OPTIMIZATION_LEVEL,
       logSeverityLevel: 3,
       ...(o.executionProviders ? { executionProviders: o.executionProviders } : {}),
       ...(o.optimizedModelPath ? { optimizedModelFilePath: o.optimizedModelPath } : {}),

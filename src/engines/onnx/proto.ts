@@ -205,11 +205,30 @@ export function encodeModel(m: ModelProto): Uint8Array {
     op.int(2, o.version);
     w.message(8, op);
   }
-  for (const [k, v] of Object.entries(m.metadata ?? {})) {
+  writeMetadata(w, m.metadata ?? {});
+  return w.finish();
+}
+
+/** ModelProto.metadata_props (field 14): one StringStringEntryProto per key. */
+function writeMetadata(w: Writer, metadata: Record<string, string>): void {
+  for (const [k, v] of Object.entries(metadata)) {
     const e = new Writer();
     e.string(1, k);
     e.string(2, v);
     w.message(14, e);
   }
-  return w.finish();
+}
+
+/**
+ * A serialized model with more metadata_props: protobuf parsers read a repeated field's entries wherever they
+ * are in the message, so they are appended to the bytes (of any writer's model, e.g. one ORT optimized).
+ */
+export function appendMetadata(model: Uint8Array, metadata: Record<string, string>): Uint8Array {
+  const w = new Writer();
+  writeMetadata(w, metadata);
+  const tail = w.finish();
+  const out = new Uint8Array(model.length + tail.length);
+  out.set(model);
+  out.set(tail, model.length);
+  return out;
 }

@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import { importPackage } from '../../core/optional.js';
 import { defaultThreads } from '../../core/threads.js';
 import { readFileBytes } from '../../io/files.js';
-import { OrtSession } from './ort_session.js';
+import { OrtSession, type OpenOptions } from './ort_session.js';
 
 export { GRAPH_OPTIMIZATION_LEVEL, type IoInfo } from './ort_session.js';
 
@@ -11,6 +11,8 @@ export interface SessionOptions {
   threads?: number;
   /** Write the graph as ORT optimized it (for node counts and inspection). */
   optimizedModelPath?: string;
+  /** ORT's graph optimization level; default 'all' (see OpenOptions.optimizationLevel). */
+  optimizationLevel?: OpenOptions['optimizationLevel'];
   /** Whether idle intra-op threads spin (ORT's default) rather than sleep; see OpenOptions.spinning. */
   spinning?: boolean;
   /** ORT's memory pattern (one block planned for all intermediates); see OpenOptions.memoryPattern. */
@@ -31,6 +33,7 @@ export class OnnxSession extends OrtSession {
       source,
       threads: opts.threads ?? defaultThreads(),
       optimizedModelPath: opts.optimizedModelPath,
+      optimizationLevel: opts.optimizationLevel,
       spinning: opts.spinning,
       memoryPattern: opts.memoryPattern,
     });
