@@ -58,3 +58,4 @@ export { blockRanks } from './analysis/rank.js';
 export { matrixRank } from './analysis/linalg.js';
 
 export { evalCheckpoint, train, type EvalCheckpointOptions, type TrainOptions } from './api/train.js';
+export { webTrainSpec, type WebTrainSpec } from './train/web_step.js';

@@ -22,9 +22,13 @@ export type { Classification } from '../api/exported.js';
 // the demo's registry picker (and any page's): the names a pipeline takes
 export { listModels } from '../api/registry.js';
 export type { WebProgress } from './fetch.js';
+/** A URL's bytes with progress (the pipeline's own downloader), for a page's other files. */
+export { download } from './fetch.js';
 export type { RawPixels, WebImageInput } from './image.js';
 export type { WebDevice } from './runtime.js';
 export type { WebModelSource } from './source.js';
+// fine-tuning in the page: a training-step graph (traceTrainStep + webTrainSpec, made in Node) run on onnxruntime-web
+export { WebTrainStep, type WebOptimizer, type WebTrainSpec } from '../train/web_step.js';
 
 export type WebTask = 'image-classification' | 'image-feature-extraction';
 

@@ -3,7 +3,7 @@
  * the shipped flatten_deit_fmnist (its weights fetched once, shared with the tfjs analysis), any registry
  * model with seeded random weights, or a dropped-in .onnx / model folder written by `flatten export`.
  */
-import { pipeline, type WebImagePipeline, type WebPipelineOptions } from '../../src/web/index.js';
+import { download, pipeline, type WebImagePipeline, type WebPipelineOptions } from '../../src/web/index.js';
 import { ORT_PATH, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './shared.js';
 
 export type Device = NonNullable<WebPipelineOptions['device']>;
@@ -22,35 +22,11 @@ export interface LoadedModel {
   random: boolean;
 }
 
-/** Fetches a file whole, reporting bytes as they arrive (content-length as the total when sent). */
-async function download(url: string, onProgress: (p: Progress) => void): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
-  const total = Number(res.headers.get('content-length')) || undefined;
-  const parts: Uint8Array[] = [];
-  let loaded = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    onProgress({ stage: 'download', file: url, loaded, total });
-  }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** The shipped weights at the registry's path, else the seeded random ones web/build.ts writes. */
 async function shippedWeights(weightsPath: string, onProgress: (p: Progress) => void) {
   const missing = !(await fetch(weightsPath, { method: 'HEAD' })).ok;
   const url = missing ? RANDOM_WEIGHTS_PATH : weightsPath;
-  return { bytes: await download(url, onProgress), url, random: missing };
+  return { bytes: await download(url, { fetch: globalThis.fetch.bind(globalThis), onProgress }), url, random: missing };
 }
 
 interface Adapter {
