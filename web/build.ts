@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { FASHION_MNIST_CLASSES } from '../src/data/fashion_mnist.js';
 import { buildNamed } from '../src/models/build.js';
 import { initWeights } from '../src/nn/init.js';
@@ -14,6 +14,19 @@ import { writeFileAtomic } from '../src/io/files.js';
 import { exportOnnx, optimizeForWeb } from '../src/api/export.js';
 import { DIST_DIR, REPO_ROOT, WEB_DIR, WEIGHTS_PATH } from './paths.js';
 import { MODEL_NAME, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './src/shared.js';
+
+/**
+ * The page imports the package by name, as a user's page would; the bundle takes those two entries from src/
+ * (not the built dist/), so a rebuilt page always has the current code.
+ */
+const packageEntries: Plugin = {
+  name: 'flatten-transformer-entries',
+  setup(b) {
+    b.onResolve({ filter: /^flatten-transformer\/web(\/analysis)?$/ }, (a) => ({
+      path: join(REPO_ROOT, 'src', 'web', a.path.endsWith('/analysis') ? 'analysis.ts' : 'index.ts'),
+    }));
+  },
+};
 
 export async function buildWeb(): Promise<void> {
   mkdirSync(DIST_DIR, { recursive: true });
@@ -31,6 +44,7 @@ export async function buildWeb(): Promise<void> {
     minify: true,
     sourcemap: true,
     logLevel: 'warning',
+    plugins: [packageEntries],
     // onnxruntime-web's build that loads its wasm loader (.mjs) from env.wasm.wasmPaths rather than
     // inlining it: the threads' workers start from that loader's own URL, served by web/serve.ts
     conditions: ['onnxruntime-web-use-extern-wasm'],

@@ -18,6 +18,7 @@ import { decodePng } from '../../src/io/png.js';
 import { ReadBudget } from '../../src/io/budget.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
 import { pipeline, type RawPixels, type WebImagePipeline, type WebModelSource } from '../../src/web/index.js';
+import { analysisModel, attentionWeights, captureFocused, initTfjs } from '../../src/web/analysis.js';
 import { rejectsNamed, relativeError } from '../util.js';
 
 const NAME = 'flatten_deit_fmnist';
@@ -233,5 +234,27 @@ describe('bad sources are one line with a code', () => {
     // the pipeline still works after a bad image
     expect((await p(ref[0].pixels, { topk: 1 }))[0].label).toBe(ref[0].top);
     await p.dispose();
+  });
+});
+
+describe('flatten-transformer/web/analysis', () => {
+  it("binds a registry model's weights for captureFocused; bad weights are one named line", async () => {
+    await initTfjs('cpu');
+    const m = analysisModel(NAME, { weights: new Uint8Array(WEIGHTS), source: 'shipped.safetensors' });
+    // the Node pipeline's preprocessing of the sample, (1, 1, 28, 28) normalised
+    const [img] = await prepareImages([SAMPLES[1]], m.preprocess, 1);
+    const x = toBatch([img], m.preprocess);
+    const { logits, blocks } = await captureFocused(m.model, m.weights, x);
+    expect(blocks).toHaveLength(m.kwargs.depth as number);
+    // the eager tfjs model gives the ONNX logits of the same pixels
+    expect(relativeError(logits.data as Float32Array, ref[1].logits)).toBeLessThan(1e-4);
+    const focused = attentionWeights(blocks[0], 0, 'focused')!;
+    expect(focused.length).toBe(blocks[0].tokens * blocks[0].keys);
+    expect(
+      await rejectsNamed(
+        Promise.resolve().then(() => analysisModel(NAME, { weights: WEIGHTS.subarray(0, 100) })),
+        'BAD_FILE',
+      ),
+    ).toMatch(/flatten_deit_fmnist weights/);
   });
 });

@@ -1,19 +1,21 @@
 /**
- * The attention analysis: the library's own FLatten-DeiT definition (src/models) run eagerly on tfjs so
- * that every block's q, k and v can be captured (the ONNX graph gives only logits). Predictions come from
- * onnxruntime-web (runtime.ts); this module only feeds the maps. These are the demo's only deep src/
- * imports: capture needs the tfjs engine, which the browser entry leaves out to stay small.
+ * The attention analysis: the library's own FLatten-DeiT definition run eagerly on tfjs (the package's
+ * `flatten-transformer/web/analysis` entry) so that every block's q, k and v can be captured (the ONNX graph
+ * gives only logits). Predictions come from onnxruntime-web (runtime.ts); this module only feeds the maps, and
+ * loads as its own chunk after the first prediction (tfjs is about 1 MB of script).
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { float32, type TensorData } from '../../src/core/tensor.js';
-import { initTfjs, type TfjsBackend } from '../../src/engines/tfjs/backend.js';
-import { captureFocused, type FocusedCapture } from '../../src/analysis/capture.js';
-import { readSafetensors } from '../../src/io/safetensors_format.js';
-import { buildNamed } from '../../src/models/build.js';
-import { registryEntry } from '../../src/models/registry.js';
-import type { VisionModel } from '../../src/models/model.js';
-import { bindStateDict } from '../../src/nn/state.js';
+import {
+  analysisModel,
+  captureFocused,
+  float32,
+  initTfjs,
+  type FocusedCapture,
+  type TensorData,
+  type TfjsBackend,
+  type VisionModel,
+} from 'flatten-transformer/web/analysis';
 import { MODEL_NAME, TFJS_WASM_PATH } from './shared.js';
 
 export type { FocusedCapture };
@@ -23,6 +25,8 @@ export interface AnalysisModel {
   weights: Map<string, TensorData>;
   /** The registry's constructor arguments (depth, num_heads, patch_size, focusing_factor, …). */
   kwargs: Record<string, number>;
+  /** The registry's eval transform: the mean and std the pixels are normalised with. */
+  preprocess: { mean: number[]; std: number[] };
   /** The tfjs backend that runs the capture ('wasm', or 'cpu' where wasm cannot start). */
   backend: string;
   /** tfjs wasm's thread count (1 unless the page is cross-origin isolated). */
@@ -47,17 +51,9 @@ export async function loadAnalysis(
     // a browser without wasm SIMD: the maps still work, slower
     running = await initTfjs('cpu');
   }
-  const model = buildNamed(MODEL_NAME);
-  const { tensors } = readSafetensors(safetensors, source);
-  const { weights } = bindStateDict(model.table, tensors, { source });
+  const { model, weights, kwargs, preprocess } = analysisModel(MODEL_NAME, { weights: safetensors, source });
   const threads = running === 'wasm' ? getThreadsCount() : 1;
-  return {
-    model,
-    weights,
-    kwargs: registryEntry(MODEL_NAME).kwargs as Record<string, number>,
-    backend: running,
-    threads,
-  };
+  return { model, weights, kwargs: kwargs as Record<string, number>, preprocess, backend: running, threads };
 }
 
 /**
@@ -66,7 +62,7 @@ export async function loadAnalysis(
  */
 export async function captureBlocks(m: AnalysisModel, pixels: Float32Array): Promise<FocusedCapture[]> {
   if (tf.getBackend() !== m.backend) await tf.setBackend(m.backend);
-  const { mean, std } = registryEntry(MODEL_NAME).preprocess;
+  const { mean, std } = m.preprocess;
   const [side] = m.model.imgSize;
   const x = float32(
     [1, 1, side, side],

@@ -2,8 +2,12 @@
  * The attention grid: one row per focused block, one column per attention form, each cell the chosen
  * query's attention over the key tokens as a heat map, with that row's entropy.
  */
-import { attentionWeights, meanRowEntropy, type AttentionForm } from '../../src/analysis/attention_maps.js';
-import type { FocusedCapture } from '../../src/analysis/capture.js';
+import {
+  attentionWeights,
+  meanRowEntropy,
+  type AttentionForm,
+  type FocusedCapture,
+} from 'flatten-transformer/web/analysis';
 import { cellAt, drawHeatMap } from './heatmap.js';
 
 /** Left to right: the quadratic reference, the plain linear baseline, then the paper's two steps. */

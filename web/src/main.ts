@@ -16,7 +16,7 @@ import { renderPredictions } from './predictions.js';
 import { loadModel, type Device, type LoadedModel, type ModelChoice, type Progress } from './runtime.js';
 import { loadSamples } from './samples.js';
 import { MODEL_NAME, type Sample } from './shared.js';
-import { listModels } from '../../src/web/index.js';
+import { listModels } from 'flatten-transformer/web';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 

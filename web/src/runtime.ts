@@ -3,7 +3,7 @@
  * the shipped flatten_deit_fmnist (its weights fetched once, shared with the tfjs analysis), any registry
  * model with seeded random weights, or a dropped-in .onnx / model folder written by `flatten export`.
  */
-import { download, pipeline, type WebImagePipeline, type WebPipelineOptions } from '../../src/web/index.js';
+import { download, pipeline, type WebImagePipeline, type WebPipelineOptions } from 'flatten-transformer/web';
 import { ORT_PATH, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './shared.js';
 
 export type Device = NonNullable<WebPipelineOptions['device']>;

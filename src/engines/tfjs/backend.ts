@@ -9,7 +9,7 @@ let ready: Promise<string> | undefined;
 
 /** wasm unless FLATTEN_TFJS_BACKEND says otherwise (read only where `process` exists, i.e. not in browsers). */
 function defaultBackend(): TfjsBackend {
-  const env = typeof process !== 'undefined' ? process.env.FLATTEN_TFJS_BACKEND : undefined;
+  const env = globalThis.process?.env.FLATTEN_TFJS_BACKEND;
   return (env as TfjsBackend) || 'wasm';
 }
 
