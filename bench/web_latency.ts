@@ -13,7 +13,8 @@
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
  *   simd      whether Chromium runs relaxed SIMD, and whether each build's .wasm uses it
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
- * Options: --parts simd,latency,levers,load,profile,ops  --models a,b  --lever-models a  --threads 1,2  --rounds 21  --runs 1  --loads 5
+ * Options: --parts simd,latency,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
+ *          --threads 1,2  --rounds 21  --runs 1  --loads 5
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,8 @@ const opt = (name: string, dflt: string) => {
 const PARTS = opt('parts', 'simd,latency,levers,load,profile,ops');
 const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
 const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
+// only the levers whose label contains one of these (all by default)
+const LEVER_LABELS = opt('levers', '');
 const THREADS = opt('threads', '1,2').map(Number);
 const ROUNDS = Number(opt('rounds', '21')[0]);
 // one run per side per round by default: the shared host's load changes within seconds, and the closer in time the
@@ -89,7 +92,10 @@ interface WebConfig {
   threads: number;
   proxy?: boolean;
   options?: Record<string, unknown>;
-  graph?: 'export' | 'node-basic' | 'node-extended';
+  /** The page's graph: our fp32 export, it as onnxruntime-node optimised it, or our q8 export (int8 Linears). */
+  graph?: 'export' | 'node-basic' | 'node-extended' | 'q8';
+  /** Node's graph: our fp32 export (default) or the same q8 export. */
+  nodeGraph?: 'q8';
   /** The same wasm build (its Node entry) in this process instead of the page: V8 11.3 against Chromium's. */
   inNode?: boolean;
 }
@@ -351,10 +357,11 @@ async function nodeWasmSide(m: Exported, c: WebConfig, bytes: Uint8Array): Promi
 
 /** Warm both sides up, then ROUNDS rounds of (wasm RUNS runs, node RUNS runs); each round's ratio of medians. */
 async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, graphs: Graphs): Promise<Paired> {
-  const bytes = c.graph === 'node-basic' ? graphs.basic(m) : c.graph === 'node-extended' ? graphs.extended(m) : m.bytes;
+  const pick = { 'node-basic': graphs.basic, 'node-extended': graphs.extended, q8: graphs.q8 } as const;
+  const bytes = c.graph && c.graph !== 'export' ? pick[c.graph](m) : m.bytes;
   const side = c.inNode ? await nodeWasmSide(m, c, bytes) : await pageSide(browser, srv, m, c, bytes);
   try {
-    const node = await nodeSession(m.bytes, c.threads);
+    const node = await nodeSession(c.nodeGraph === 'q8' ? graphs.q8(m) : m.bytes, c.threads);
     const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
     const nodeLogits = (await node.run({ [node.inputNames[0]]: x })).logits.data as Float32Array;
     const maxDiff = maxAbsDiff(side.logits, nodeLogits);
@@ -434,6 +441,7 @@ async function abPair(browser: Browser, srv: Served, a: MicroGraph, b: MicroGrap
 interface Graphs {
   basic(m: Exported): Uint8Array;
   extended(m: Exported): Uint8Array;
+  q8(m: Exported): Uint8Array;
 }
 async function optimisedGraphs(models: Exported[], dir: string): Promise<Graphs> {
   const made = new Map<string, Uint8Array>();
@@ -447,6 +455,8 @@ async function optimisedGraphs(models: Exported[], dir: string): Promise<Graphs>
   return {
     basic: (m) => made.get(`${m.name}.basic`)!,
     extended: (m) => made.get(`${m.name}.extended`)!,
+    // the same random weights (seed 0) as the fp32 export, quantized
+    q8: (m) => exportOnnx({ name: m.name, imgSize: 224, dtype: 'q8' }).bytes,
   };
 }
 
@@ -740,6 +750,8 @@ try {
       { label: "node's 'basic' graph", bundle: 'plain', threads: t1, graph: 'node-basic' },
       { label: "node's 'extended' graph", bundle: 'plain', threads: t1, graph: 'node-extended' },
       { label: 'the same wasm in Node 20 (no page)', bundle: 'plain', threads: 1, inNode: true },
+      { label: 'q8 export in the page (node: fp32)', bundle: 'plain', threads: t1, graph: 'q8' },
+      { label: 'q8 export on both sides', bundle: 'plain', threads: t1, graph: 'q8', nodeGraph: 'q8' },
       { label: 'plain', bundle: 'plain', threads: t2 },
       { label: 'proxy worker', bundle: 'plain', threads: t2, proxy: true },
       {
@@ -749,10 +761,12 @@ try {
         options: { extra: { session: { intra_op: { allow_spinning: '0' } } } },
       },
       { label: "executionMode 'parallel'", bundle: 'plain', threads: t2, options: { executionMode: 'parallel' } },
+      { label: 'q8 export in the page (node: fp32)', bundle: 'plain', threads: t2, graph: 'q8' },
     ];
+    const chosen = levers.filter((c) => !LEVER_LABELS.length || LEVER_LABELS.some((l) => c.label.includes(l)));
     const rows: (Paired | { label: string; model: string; threads: number; failed: string })[] = [];
     for (const name of LEVER_MODELS)
-      for (const c of levers) {
+      for (const c of chosen) {
         try {
           rows.push(await paired(browser, srv, exported.get(name)!, c, graphs));
         } catch (e) {
