@@ -31,6 +31,7 @@ import { exportOnnx } from '../src/api/export.js';
 import { shippedWeights } from '../src/api/model.js';
 import { machine, markdownTable, median } from './report.js';
 import { microGraphs, type MicroGraph } from './web_micro.js';
+import { CHROMIUM } from '../web/chromium.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
 
@@ -54,7 +55,7 @@ const LOADS = Number(opt('loads', '5')[0]);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
-const CHROMIUM = '/usr/bin/chromium';
+// no WebGPU flags (web/chromium.ts has them for the demo): this bench times the CPU path only
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 // the package's dist/ (its require entry lives there); its package.json is not among its exports
 const ORT_DIST = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));

@@ -57,6 +57,8 @@ export function webTrainSpec(model: VisionModel, graph: TrainStepGraph, batch: n
 export class WebTrainStep {
   private readonly m = new Map<string, Float32Array>();
   private readonly v = new Map<string, Float32Array>();
+  /** The parameters AdamW's weight decay applies to (all but the spec's `noDecay` ones). */
+  private readonly decays: Set<string>;
   private t = 0;
 
   private constructor(
@@ -66,7 +68,9 @@ export class WebTrainStep {
     /** Current parameter values by path, updated by every step. */
     readonly values: Map<string, Float32Array>,
     readonly optimizer: WebOptimizer,
-  ) {}
+  ) {
+    this.decays = new Set(spec.params.filter((p) => !p.noDecay).map((p) => p.path));
+  }
 
   static async create(
     ort: OrtModule,
@@ -89,8 +93,7 @@ export class WebTrainStep {
     for (const p of spec.params) feeds[p.path] = new ort.Tensor('float32', this.values.get(p.path)!, p.shape);
     const out = await this.session.run(feeds);
     this.t++;
-    const decay = new Map(spec.params.map((p) => [p.path, !p.noDecay]));
-    for (const path of spec.grads) this.update(path, out[`${path}.grad`].data as Float32Array, decay.get(path)!);
+    for (const path of spec.grads) this.update(path, out[`${path}.grad`].data as Float32Array, this.decays.has(path));
     return { loss: (out.loss.data as Float32Array)[0], logits: out.logits.data as Float32Array };
   }
 
