@@ -12,8 +12,10 @@
  *             files a page fetched (raw and gzip)
  *   profile   ORT's own profiler on both sides (1 thread): kernel time per op type, web/node
  *   simd      whether Chromium runs relaxed SIMD, and whether each build's .wasm uses it
+ *   fma       the build's .wasm with its multiply-adds fused (relaxed SIMD; src/web/fma.ts) against the stock one
+ *             and node, three-way per round, on the models and the Gemm, Gelu and depthwise kernels alone
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
- * Options: --parts simd,latency,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
+ * Options: --parts simd,latency,fma,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
  *          --threads 1,2  --rounds 21  --runs 1  --loads 5
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
@@ -34,6 +36,7 @@ import { microGraphs, type MicroGraph } from './web_micro.js';
 import { CHROMIUM } from '../web/chromium.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
+import { fuseMultiplyAdd } from '../src/engines/onnx/wasm/fma.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -41,7 +44,7 @@ const opt = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
 };
-const PARTS = opt('parts', 'simd,latency,levers,load,profile,ops');
+const PARTS = opt('parts', 'simd,latency,fma,levers,load,profile,ops');
 const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
 const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
 // only the levers whose label contains one of these (all by default)
@@ -99,6 +102,8 @@ interface WebConfig {
   nodeGraph?: 'q8';
   /** The same wasm build (its Node entry) in this process instead of the page: V8 11.3 against Chromium's. */
   inNode?: boolean;
+  /** The build's .wasm with its multiply-adds fused into relaxed SIMD (src/web/fma.ts), served from /ort-fma/. */
+  fma?: boolean;
 }
 
 // ---- the page ---------------------------------------------------------------------------------------------------
@@ -111,7 +116,7 @@ const pattern = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 
 const HARNESS = `<!doctype html><meta charset="utf-8"><title>ort-web bench</title><body><script type="module">
 const q = new URLSearchParams(location.search);
 const ort = await import('/ort/' + q.get('bundle'));
-ort.env.wasm.wasmPaths = '/ort/';
+ort.env.wasm.wasmPaths = q.get('fma') === '1' ? '/ort-fma/' : '/ort/';
 ort.env.wasm.numThreads = Number(q.get('threads'));
 ort.env.wasm.proxy = q.get('proxy') === '1';
 const pattern = ${pattern.toString()};
@@ -189,6 +194,18 @@ interface Served {
   cacheable: boolean;
 }
 
+const fused = new Map<string, Uint8Array>();
+/** A build's .wasm with its multiply-adds fused, made once per file. */
+function fusedWasm(file: string): Uint8Array {
+  let b = fused.get(file);
+  if (!b) {
+    const r = fuseMultiplyAdd(new Uint8Array(readFileSync(join(ORT_DIST, file))));
+    log(`${file}: ${r.fused} multiply-adds fused in ${r.functions} functions`);
+    fused.set(file, (b = r.bytes));
+  }
+  return b;
+}
+
 async function serve(): Promise<Served> {
   const models = new Map<string, Uint8Array>();
   const fetched = new Map<string, number>();
@@ -203,6 +220,14 @@ async function serve(): Promise<Served> {
     } else if (path.startsWith('/ort/') && /^[\w.-]+$/.test(path.slice(5))) {
       try {
         body = readFileSync(join(ORT_DIST, path.slice(5)));
+        type = MIME[extname(path)] ?? type;
+      } catch {
+        body = undefined;
+      }
+    } else if (path.startsWith('/ort-fma/') && /^[\w.-]+$/.test(path.slice(9))) {
+      const file = path.slice(9);
+      try {
+        body = file.endsWith('.wasm') ? fusedWasm(file) : readFileSync(join(ORT_DIST, file));
         type = MIME[extname(path)] ?? type;
       } catch {
         body = undefined;
@@ -261,7 +286,12 @@ async function timeNode(s: ort.InferenceSession, x: ort.Tensor, runs: number): P
 async function openPage(browser: Browser, srv: Served, c: WebConfig): Promise<Page> {
   const page = await browser.newPage();
   page.setDefaultTimeout(300_000);
-  const q = new URLSearchParams({ bundle: BUNDLES[c.bundle], threads: String(c.threads), proxy: c.proxy ? '1' : '0' });
+  const q = new URLSearchParams({
+    bundle: BUNDLES[c.bundle],
+    threads: String(c.threads),
+    proxy: c.proxy ? '1' : '0',
+    fma: c.fma ? '1' : '0',
+  });
   await page.goto(`${srv.url}/harness.html?${q}`);
   await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 60_000 });
   if (!(await page.evaluate(() => (globalThis as unknown as { bench: { isolated: boolean } }).bench.isolated)))
@@ -399,6 +429,69 @@ async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, 
     return row;
   } finally {
     await side.close();
+  }
+}
+
+interface FmaRow {
+  model: string;
+  threads: number;
+  plainMs: number;
+  fmaMs: number;
+  nodeMs: number;
+  /** [median, min, max] over the rounds of fma / plain, plain / node, fma / node. */
+  gain: [number, number, number];
+  plain: [number, number, number];
+  fma: [number, number, number];
+  maxDiff: number;
+}
+
+const spread = (r: number[]): [number, number, number] => [median(r), Math.min(...r), Math.max(...r)];
+
+/**
+ * The stock build and its fused multiply-add copy in two pages, and onnxruntime-node, one run of each per round
+ * (plain, fused, node): the fused build against the stock one directly, and both against node.
+ */
+async function fmaTriple(browser: Browser, srv: Served, m: Exported, threads: number): Promise<FmaRow> {
+  const plain = await pageSide(browser, srv, m, { label: 'plain', bundle: 'plain', threads }, m.bytes);
+  const fused = await pageSide(browser, srv, m, { label: 'fma', bundle: 'plain', threads, fma: true }, m.bytes);
+  try {
+    const node = await nodeSession(m.bytes, threads);
+    const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
+    const nodeLogits = (await node.run({ [node.inputNames[0]]: x })).logits.data as Float32Array;
+    const maxDiff = Math.max(maxAbsDiff(fused.logits, nodeLogits), maxAbsDiff(fused.logits, plain.logits));
+    const warm = performance.now();
+    while (performance.now() - warm < 3000) {
+      await plain.time(1);
+      await fused.time(1);
+    }
+    await timeNode(node, x, 5);
+    const t = { p: [] as number[], f: [] as number[], n: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      t.p.push((await plain.time(1))[0]);
+      t.f.push((await fused.time(1))[0]);
+      t.n.push((await timeNode(node, x, 1))[0]);
+    }
+    await node.release();
+    const per = (a: number[], b: number[]) => spread(a.map((v, i) => v / b[i]));
+    const row: FmaRow = {
+      model: m.name,
+      threads,
+      plainMs: median(t.p),
+      fmaMs: median(t.f),
+      nodeMs: median(t.n),
+      gain: per(t.f, t.p),
+      plain: per(t.p, t.n),
+      fma: per(t.f, t.n),
+      maxDiff,
+    };
+    log(
+      `${m.name} ${threads}t: fused/plain ${fmt(row.gain[0])}, plain/node ${fmt(row.plain[0])}, fused/node ` +
+        `${fmt(row.fma[0])} [${fmt(row.fma[1])}, ${fmt(row.fma[2])}], max |Δ| ${maxDiff.toExponential(1)}`,
+    );
+    return row;
+  } finally {
+    await plain.close();
+    await fused.close();
   }
 }
 
@@ -730,6 +823,7 @@ try {
     const t2 = THREADS[THREADS.length - 1];
     const levers: WebConfig[] = [
       { label: 'plain', bundle: 'plain', threads: t1 },
+      { label: 'fused multiply-add (relaxed SIMD)', bundle: 'plain', threads: t1, fma: true },
       { label: 'jsep build', bundle: 'jsep', threads: t1 },
       { label: 'asyncify build', bundle: 'asyncify', threads: t1 },
       { label: 'jspi build', bundle: 'jspi', threads: t1 },
@@ -754,6 +848,7 @@ try {
       { label: 'q8 export in the page (node: fp32)', bundle: 'plain', threads: t1, graph: 'q8' },
       { label: 'q8 export on both sides', bundle: 'plain', threads: t1, graph: 'q8', nodeGraph: 'q8' },
       { label: 'plain', bundle: 'plain', threads: t2 },
+      { label: 'fused multiply-add (relaxed SIMD)', bundle: 'plain', threads: t2, fma: true },
       { label: 'proxy worker', bundle: 'plain', threads: t2, proxy: true },
       {
         label: 'no intra-op spinning',
@@ -876,6 +971,44 @@ try {
               [l.label, '**total**', `**${mib(total[0])}**`, `**${mib(total[1])}**`],
             ];
           }),
+      ),
+      '',
+    );
+  }
+
+  if (PARTS.includes('fma')) {
+    const micro = microGraphs().filter((g) => /^(Gelu|Gemm|depthwise)/.test(g.name));
+    const rows: FmaRow[] = [];
+    for (const m of [...MODELS.map((n) => exported.get(n)!), ...micro])
+      for (const threads of THREADS) rows.push(await fmaTriple(browser, srv, m, threads));
+    out.fma = rows;
+    const r3 = (r: [number, number, number]) => `${fmt(r[0])} (${fmt(r[1])}–${fmt(r[2])})`;
+    report.push(
+      '### Fused multiply-add (relaxed SIMD) against the stock wasm build and onnxruntime-node',
+      '',
+      markdownTable(
+        [
+          'graph',
+          'threads',
+          'stock ms',
+          'fused ms',
+          'node ms',
+          'fused / stock',
+          'stock / node',
+          'fused / node',
+          'max |Δ|',
+        ],
+        rows.map((r) => [
+          r.model,
+          String(r.threads),
+          fmt(r.plainMs, 1),
+          fmt(r.fmaMs, 1),
+          fmt(r.nodeMs, 1),
+          r3(r.gain),
+          r3(r.plain),
+          r3(r.fma),
+          r.maxDiff.toExponential(1),
+        ]),
       ),
       '',
     );

@@ -101,6 +101,9 @@ export function microGraphs(): MicroGraph[] {
     graph('Gemm (3136, 32) · (32, 256)', [N, C], (g, x) =>
       g.emit('Gemm', [x, g.constant([C, HIDDEN], fill(C * HIDDEN, 0.2))], [N, HIDDEN]),
     ),
+    graph(`Gemm (3136, 96) · (96, 384)`, [N, 96], (g, x) =>
+      g.emit('Gemm', [x, g.constant([96, 384], fill(96 * 384, 0.1))], [N, 384]),
+    ),
     graph('MLP as exported (tokens as rows)', [N, C], (g, x) => mlpTokens(g, x, geluErf)),
     graph('MLP, channels as rows (no Transpose)', [N, C], mlpChannels, 'MLP as exported (tokens as rows)'),
     graph(

@@ -2,7 +2,7 @@
  * Bundles the demo (web/src/main.ts → web/dist/app.js) with esbuild, writes the random-weights fallback the
  * page loads when the shipped weights are missing, and the shipped model's graph for onnxruntime-web. Run directly or via `npm run web:build`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -12,8 +12,9 @@ import { initWeights } from '../src/nn/init.js';
 import { writeSafetensorsFile } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/files.js';
 import { exportOnnx, optimizeForWeb } from '../src/api/export.js';
-import { DIST_DIR, REPO_ROOT, WEB_DIR, WEIGHTS_PATH } from './paths.js';
-import { MODEL_NAME, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './src/shared.js';
+import { fuseMultiplyAdd } from '../src/engines/onnx/wasm/fma.js';
+import { DIST_DIR, ORT_DIST_DIR, REPO_ROOT, WEB_DIR, WEIGHTS_PATH } from './paths.js';
+import { FMA_WASM_PATH, MODEL_NAME, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './src/shared.js';
 
 /**
  * The page imports the package by name, as a user's page would; the bundle takes those two entries from src/
@@ -63,6 +64,9 @@ export async function buildWeb(): Promise<void> {
     ? exportOnnx({ name: MODEL_NAME, checkpoint: shipped, source: WEIGHTS_PATH.split('/').pop() })
     : exportOnnx({ name: MODEL_NAME, checkpoint: random, source: 'random (seed 0)' });
   writeFileAtomic(join(WEB_DIR, SHIPPED_ONNX_PATH), await optimizeForWeb(graph.bytes));
+  // the plain build's .wasm with fused multiply-adds, for browsers with relaxed SIMD (docs/browser_speed.md)
+  const stock = new Uint8Array(readFileSync(join(ORT_DIST_DIR, 'ort-wasm-simd-threaded.wasm')));
+  writeFileAtomic(join(WEB_DIR, FMA_WASM_PATH), fuseMultiplyAdd(stock).bytes);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

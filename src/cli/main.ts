@@ -9,6 +9,7 @@ import { registerAnalysis } from './commands/analysis.js';
 import { registerDemo } from './commands/demo.js';
 import { registerTrain } from './commands/train.js';
 import { registerEval } from './commands/eval.js';
+import { registerFuseWasm } from './commands/fuse_wasm.js';
 
 // `flatten list | head` closes the pipe early: that is not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -37,6 +38,7 @@ registerDemo(program);
 registerTrain(program);
 registerEval(program);
 registerConvert(program);
+registerFuseWasm(program);
 
 try {
   await program.parseAsync(process.argv);

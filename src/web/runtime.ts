@@ -1,5 +1,6 @@
 import type * as ortWeb from 'onnxruntime-web';
 import { FlattenError } from '../core/errors.js';
+import { download, type Loader } from './fetch.js';
 
 export type WebDevice = 'wasm' | 'webgpu';
 
@@ -9,12 +10,49 @@ export interface RuntimeOptions {
   wasmPaths?: string;
   /** The onnxruntime-web build to run on (default: `import('onnxruntime-web')`, wasm + WebGPU). */
   ort?: typeof ortWeb;
+  /**
+   * That build's .wasm with its multiply-adds fused (`flatten fuse-wasm`, or `fuseMultiplyAdd`): a URL or the
+   * bytes. Run where the browser has relaxed SIMD, else the build's own .wasm is.
+   */
+  fmaWasm?: string | Uint8Array;
 }
 
 export interface WebRuntime {
   ort: typeof ortWeb;
   device: WebDevice;
   threads: number;
+  /** Whether the build runs the fused multiply-add .wasm (`fmaWasm`). */
+  fma: boolean;
+}
+
+/** A module of one function that uses f32x4.relaxed_madd (0xfd 0x105): valid only where relaxed SIMD is on. */
+const RELAXED_PROBE = (() => {
+  const zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)]; // v128.const 0
+  const body = [0x00, ...zero, ...zero, ...zero, 0xfd, 0x85, 0x02, 0x0b];
+  const types = [0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b]; // () → v128
+  const head = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  return Uint8Array.from([
+    ...head,
+    ...types,
+    0x03,
+    0x02,
+    0x01,
+    0x00,
+    0x0a,
+    body.length + 2,
+    0x01,
+    body.length,
+    ...body,
+  ]);
+})();
+
+/** Whether this JavaScript engine runs relaxed SIMD (Chromium ≥ 114 does; Node 20 only behind a flag). */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
 }
 
 type Gpu = { requestAdapter(): Promise<unknown | null> };
@@ -30,8 +68,11 @@ export async function webgpuAvailable(): Promise<boolean> {
   }
 }
 
-/** The thread count each onnxruntime-web build was started with: its wasm module takes `numThreads` once, at its first session. */
-const started = new WeakMap<object, number>();
+/**
+ * What each onnxruntime-web build was started with: its wasm module takes `numThreads` and its binary once, at its
+ * first session.
+ */
+const started = new WeakMap<object, { threads: number; fma: boolean }>();
 
 /**
  * Wasm threads need SharedArrayBuffer, which browsers give only to cross-origin-isolated pages (COOP/COEP
@@ -45,8 +86,8 @@ function threadsFor(requested: number | undefined): number {
   return isolated === false ? 1 : requested;
 }
 
-/** onnxruntime-web, set up for `o` on first use: its execution provider and wasm threads. */
-export async function loadRuntime(o: RuntimeOptions): Promise<WebRuntime> {
+/** onnxruntime-web, set up for `o` on first use: its execution provider, wasm threads and wasm binary. */
+export async function loadRuntime(o: RuntimeOptions, loader?: Loader): Promise<WebRuntime> {
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1))
     throw new FlattenError('BAD_ARGUMENT', `threads must be a whole number ≥ 1, got ${o.threads}`);
   const want = o.device ?? 'auto';
@@ -68,11 +109,21 @@ export async function loadRuntime(o: RuntimeOptions): Promise<WebRuntime> {
       "device 'webgpu': this browser gives no WebGPU adapter (navigator.gpu is missing or has none); use device 'wasm', or 'auto' to fall back to it",
     );
   if (o.wasmPaths !== undefined) ort.env.wasm.wasmPaths = o.wasmPaths;
-  let threads = started.get(ort.env);
-  if (threads === undefined) {
-    threads = threadsFor(o.threads);
-    started.set(ort.env, threads);
-    ort.env.wasm.numThreads = threads;
+  let start = started.get(ort.env);
+  if (start === undefined) {
+    const fma = o.fmaWasm !== undefined && relaxedSimdSupported();
+    if (fma) {
+      const f = o.fmaWasm!;
+      const bytes =
+        typeof f === 'string' ? await download(f, loader ?? { fetch: globalThis.fetch.bind(globalThis) }) : f;
+      // the magic number only: validating 14 MB here would cost what onnxruntime-web's own compile costs again
+      if (![0x00, 0x61, 0x73, 0x6d].every((x, i) => bytes[i] === x))
+        throw new FlattenError('BAD_FILE', `${typeof f === 'string' ? f : 'fmaWasm'}: not a WebAssembly module`);
+      ort.env.wasm.wasmBinary = bytes;
+    }
+    start = { threads: threadsFor(o.threads), fma };
+    started.set(ort.env, start);
+    ort.env.wasm.numThreads = start.threads;
   }
-  return { ort, device: gpu ? 'webgpu' : 'wasm', threads };
+  return { ort, device: gpu ? 'webgpu' : 'wasm', ...start };
 }

@@ -90,7 +90,10 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     expect(label).toBe(FASHION_MNIST_CLASSES[top1(wasmLogits)]);
     const threads = await page.evaluate(() => (window as unknown as { __demo: { threads: number } }).__demo.threads);
     expect(threads).toBeGreaterThan(1);
-    expect(await page.locator('#status').textContent()).toContain(`wasm, ${threads} threads`);
+    // Chromium runs relaxed SIMD: the page takes web/build.ts's fused multiply-add .wasm
+    expect(await page.locator('#status').textContent()).toContain(
+      `wasm, ${threads} threads, fused multiply-add (relaxed SIMD)`,
+    );
     expect(await page.locator('#timing').textContent()).toMatch(/^First prediction \d+ ms after page load started\.$/);
 
     await page.waitForSelector(`#maps[data-input="sample:${SAMPLE}"] canvas.heatmap`);
@@ -216,7 +219,7 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
       await page.waitForSelector(`#predictions[data-input="sample:0"][data-device="wasm"] li`);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
       expect(await page.locator('#status').textContent()).toContain(
-        'wasm, 1 thread: this page is not cross-origin isolated (served without COOP/COEP headers)',
+        'wasm, 1 thread, fused multiply-add (relaxed SIMD): this page is not cross-origin isolated (served without COOP/COEP headers)',
       );
     } finally {
       await plain.close();

@@ -118,8 +118,10 @@ function pick(q: number): void {
 function threadNote(m: LoadedModel): string {
   if (m.pipe.device === 'webgpu') return 'WebGPU';
   const n = m.pipe.threads;
-  if (crossOriginIsolated) return `wasm, ${n} thread${n === 1 ? '' : 's'}`;
-  return 'wasm, 1 thread: this page is not cross-origin isolated (served without COOP/COEP headers), so SharedArrayBuffer, which wasm threads need, is off';
+  // relaxed SIMD: the .wasm whose multiply-adds run as one FMA instruction
+  const fma = m.pipe.fma ? ', fused multiply-add (relaxed SIMD)' : '';
+  if (crossOriginIsolated) return `wasm, ${n} thread${n === 1 ? '' : 's'}${fma}`;
+  return `wasm, 1 thread${fma}: this page is not cross-origin isolated (served without COOP/COEP headers), so SharedArrayBuffer, which wasm threads need, is off`;
 }
 
 /** The uploaded photo beside the canvas, shown while an RGB model is the one classifying it. */

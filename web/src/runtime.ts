@@ -4,7 +4,7 @@
  * model with seeded random weights, or a dropped-in .onnx / model folder written by `flatten export`.
  */
 import { download, pipeline, type WebImagePipeline, type WebPipelineOptions } from 'flatten-transformer/web';
-import { ORT_PATH, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './shared.js';
+import { FMA_WASM_PATH, ORT_PATH, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './shared.js';
 
 export type Device = NonNullable<WebPipelineOptions['device']>;
 export type Progress = Parameters<NonNullable<WebPipelineOptions['onProgress']>>[0];
@@ -71,6 +71,8 @@ export async function loadModel(
     threads: opts.threads,
     ort: await ortFor(device),
     wasmPaths: new URL(ORT_PATH, location.href).href,
+    // made from the plain build's .wasm: the wasm device's build only (WebGPU runs the JSEP build)
+    ...(device === 'wasm' ? { fmaWasm: new URL(FMA_WASM_PATH, location.href).href } : {}),
     onProgress: opts.onProgress,
   };
   if (choice.kind === 'shipped') {

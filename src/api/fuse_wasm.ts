@@ -1,0 +1,36 @@
+import { FlattenError } from '../core/errors.js';
+import { readFileBytes, regularFileExists, writeFileAtomic } from '../io/files.js';
+import { fuseMultiplyAdd } from '../engines/onnx/wasm/fma.js';
+
+export interface FuseWasmSpec {
+  /** An onnxruntime-web build's .wasm, e.g. node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm. */
+  input: string;
+  output: string;
+  overwrite?: boolean;
+}
+
+/**
+ * `flatten fuse-wasm`: writes the build's .wasm with its f32x4 multiply-adds fused into relaxed SIMD's one FMA
+ * instruction (src/engines/onnx/wasm/fma.ts), for the web pipeline's `fmaWasm`. Nothing is written on a bad input.
+ */
+export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: number; bytes: number } {
+  if (spec.input === spec.output)
+    throw new FlattenError('BAD_ARGUMENT', `${spec.output}: the output is the input; write to another file`);
+  if (regularFileExists(spec.output) && !spec.overwrite)
+    throw new FlattenError('BAD_ARGUMENT', `${spec.output}: exists (pass --overwrite to replace it)`);
+  let r;
+  try {
+    r = fuseMultiplyAdd(readFileBytes(spec.input));
+  } catch (e) {
+    if (e instanceof FlattenError && !e.message.startsWith(spec.input))
+      throw new FlattenError(e.code, `${spec.input}: ${e.message}`);
+    throw e;
+  }
+  if (!r.fused)
+    throw new FlattenError(
+      'BAD_FILE',
+      `${spec.input}: no f32x4 multiply-add to fuse (not a SIMD build of onnxruntime-web?)`,
+    );
+  writeFileAtomic(spec.output, r.bytes);
+  return { fused: r.fused, functions: r.functions, bytes: r.bytes.length };
+}
