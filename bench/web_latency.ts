@@ -16,7 +16,7 @@
  *             and node, three-way per round, on the models and the Gemm, Gelu and depthwise kernels alone
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
  * Options: --parts simd,latency,fma,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
- *          --threads 1,2  --rounds 21  --runs 1  --loads 5
+ *          --threads 1,2  --rounds 21  --runs 1  --loads 5  --fma (profile the fused multiply-add .wasm)
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ import { microGraphs, type MicroGraph } from './web_micro.js';
 import { CHROMIUM } from '../web/chromium.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
-import { fuseMultiplyAdd } from '../src/engines/onnx/wasm/fma.js';
+import { buildFmaWasm } from '../src/engines/onnx/wasm/fma.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -55,6 +55,8 @@ const ROUNDS = Number(opt('rounds', '21')[0]);
 // two halves of a pair, the less of that drift lands in its ratio
 const RUNS = Number(opt('runs', '1')[0]);
 const LOADS = Number(opt('loads', '5')[0]);
+// the profile part on the fused multiply-add .wasm (what the web entry runs where relaxed SIMD is) instead of the stock one
+const PROFILE_FMA = args.includes('--fma');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
@@ -199,8 +201,8 @@ const fused = new Map<string, Uint8Array>();
 function fusedWasm(file: string): Uint8Array {
   let b = fused.get(file);
   if (!b) {
-    const r = fuseMultiplyAdd(new Uint8Array(readFileSync(join(ORT_DIST, file))));
-    log(`${file}: ${r.fused} multiply-adds fused in ${r.functions} functions`);
+    const r = buildFmaWasm(new Uint8Array(readFileSync(join(ORT_DIST, file))));
+    log(`${file}: ${r.kernels} SGEMM kernels replaced, ${r.fused} multiply-adds fused in ${r.functions} functions`);
     fused.set(file, (b = r.bytes));
   }
   return b;
@@ -607,7 +609,7 @@ const PROFILE_SKIP = 3;
 async function profileBoth(browser: Browser, srv: Served, m: Exported, dir: string) {
   const key = `${m.name}.profile.onnx`;
   srv.models.set(key, m.bytes);
-  const page = await openPage(browser, srv, { label: 'profile', bundle: 'plain', threads: 1 });
+  const page = await openPage(browser, srv, { label: 'profile', bundle: 'plain', threads: 1, fma: PROFILE_FMA });
   const lines: string[] = [];
   page.on('console', (msg) => lines.push(msg.text()));
   const prefix = join(dir, `${m.name}_node`);
@@ -1089,7 +1091,7 @@ try {
       const ms = (f: Map<string, OpTime>, op: string) => f.get(op)?.ms ?? 0;
       const ops = [...new Set([...web.keys(), ...node.keys()])].sort((a, b) => ms(web, b) - ms(web, a));
       report.push(
-        `### Where the time goes: ${p.model}, 1 thread, ORT's profiler (kernel ms per run: each op's median over ${p.web.runs} web and ${p.node.runs} node runs, alternating, after warm-up)`,
+        `### Where the time goes: ${p.model}, 1 thread${PROFILE_FMA ? ', fused multiply-add .wasm' : ''}, ORT's profiler (kernel ms per run: each op's median over ${p.web.runs} web and ${p.node.runs} node runs, alternating, after warm-up)`,
         '',
         `Whole run (median): web ${fmt(p.web.runMs, 1)} ms, node ${fmt(p.node.runMs, 1)} ms (${fmt(p.web.runMs / p.node.runMs)}×; profiling on). ` +
           `Fused and layout kernels (FusedMatMul, FusedGemm, NCHWc reorders) are counted under the op they implement.`,

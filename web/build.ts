@@ -12,7 +12,7 @@ import { initWeights } from '../src/nn/init.js';
 import { writeSafetensorsFile } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/files.js';
 import { exportOnnx, optimizeForWeb } from '../src/api/export.js';
-import { fuseMultiplyAdd } from '../src/engines/onnx/wasm/fma.js';
+import { buildFmaWasm } from '../src/engines/onnx/wasm/fma.js';
 import { DIST_DIR, ORT_DIST_DIR, REPO_ROOT, WEB_DIR, WEIGHTS_PATH } from './paths.js';
 import { FMA_WASM_PATH, MODEL_NAME, RANDOM_WEIGHTS_PATH, SHIPPED_ONNX_PATH } from './src/shared.js';
 
@@ -66,7 +66,7 @@ export async function buildWeb(): Promise<void> {
   writeFileAtomic(join(WEB_DIR, SHIPPED_ONNX_PATH), await optimizeForWeb(graph.bytes));
   // the plain build's .wasm with fused multiply-adds, for browsers with relaxed SIMD (docs/browser_speed.md)
   const stock = new Uint8Array(readFileSync(join(ORT_DIST_DIR, 'ort-wasm-simd-threaded.wasm')));
-  writeFileAtomic(join(WEB_DIR, FMA_WASM_PATH), fuseMultiplyAdd(stock).bytes);
+  writeFileAtomic(join(WEB_DIR, FMA_WASM_PATH), buildFmaWasm(stock).bytes);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,6 +1,6 @@
 import { FlattenError } from '../core/errors.js';
 import { readFileBytes, regularFileExists, writeFileAtomic } from '../io/files.js';
-import { fuseMultiplyAdd } from '../engines/onnx/wasm/fma.js';
+import { buildFmaWasm } from '../engines/onnx/wasm/fma.js';
 
 export interface FuseWasmSpec {
   /** An onnxruntime-web build's .wasm, e.g. node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm. */
@@ -10,17 +10,18 @@ export interface FuseWasmSpec {
 }
 
 /**
- * `flatten fuse-wasm`: writes the build's .wasm with its f32x4 multiply-adds fused into relaxed SIMD's one FMA
- * instruction (src/engines/onnx/wasm/fma.ts), for the web pipeline's `fmaWasm`. Nothing is written on a bad input.
+ * `flatten fuse-wasm`: writes the build's .wasm for relaxed SIMD (src/engines/onnx/wasm/fma.ts: our FMA SGEMM
+ * kernel in MLAS's place, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
+ * written on a bad input.
  */
-export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: number; bytes: number } {
+export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: number; kernels: number; bytes: number } {
   if (spec.input === spec.output)
     throw new FlattenError('BAD_ARGUMENT', `${spec.output}: the output is the input; write to another file`);
   if (regularFileExists(spec.output) && !spec.overwrite)
     throw new FlattenError('BAD_ARGUMENT', `${spec.output}: exists (pass --overwrite to replace it)`);
   let r;
   try {
-    r = fuseMultiplyAdd(readFileBytes(spec.input));
+    r = buildFmaWasm(readFileBytes(spec.input));
   } catch (e) {
     if (e instanceof FlattenError && !e.message.startsWith(spec.input))
       throw new FlattenError(e.code, `${spec.input}: ${e.message}`);
@@ -32,5 +33,5 @@ export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: nu
       `${spec.input}: no f32x4 multiply-add to fuse (not a SIMD build of onnxruntime-web?)`,
     );
   writeFileAtomic(spec.output, r.bytes);
-  return { fused: r.fused, functions: r.functions, bytes: r.bytes.length };
+  return { fused: r.fused, functions: r.functions, kernels: r.kernels, bytes: r.bytes.length };
 }

@@ -27,7 +27,7 @@ export { download } from './fetch.js';
 export type { RawPixels, WebImageInput } from './image.js';
 export { relaxedSimdSupported, type WebDevice } from './runtime.js';
 /** The rewrite behind `flatten fuse-wasm`: a wasm build's f32x4 multiply-adds as relaxed SIMD's one FMA. */
-export { fuseMultiplyAdd, type FusedModule } from '../engines/onnx/wasm/fma.js';
+export { buildFmaWasm, type FmaWasm } from '../engines/onnx/wasm/fma.js';
 export type { WebModelSource } from './source.js';
 // fine-tuning in the page: a training-step graph (traceTrainStep + webTrainSpec, made in Node) run on onnxruntime-web
 export { WebTrainStep, type WebOptimizer, type WebTrainSpec } from '../train/web_step.js';

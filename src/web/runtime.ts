@@ -11,7 +11,7 @@ export interface RuntimeOptions {
   /** The onnxruntime-web build to run on (default: `import('onnxruntime-web')`, wasm + WebGPU). */
   ort?: typeof ortWeb;
   /**
-   * That build's .wasm with its multiply-adds fused (`flatten fuse-wasm`, or `fuseMultiplyAdd`): a URL or the
+   * That build's .wasm rewritten for relaxed SIMD (`flatten fuse-wasm`, or `buildFmaWasm`): a URL or the
    * bytes. Run where the browser has relaxed SIMD, else the build's own .wasm is.
    */
   fmaWasm?: string | Uint8Array;

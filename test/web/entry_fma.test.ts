@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../src/api/export.js';
 import { createModel } from '../../src/api/model.js';
 import { OnnxSession } from '../../src/engines/onnx/session.js';
-import { fuseMultiplyAdd, pipeline, relaxedSimdSupported } from '../../src/web/index.js';
+import { buildFmaWasm, pipeline, relaxedSimdSupported } from '../../src/web/index.js';
 import { rejectsNamed } from '../util.js';
 
 const NAME = 'flatten_deit_fmnist';
@@ -46,7 +46,7 @@ describe('web pipeline on the fused multiply-add .wasm', () => {
     const web = await pipeline('image-classification', graph, {
       ort,
       threads: 1,
-      fmaWasm: fuseMultiplyAdd(stock).bytes,
+      fmaWasm: buildFmaWasm(stock).bytes,
     });
     expect(web.fma).toBe(true);
     const logits = await web.logits(pixels);

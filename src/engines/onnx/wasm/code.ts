@@ -82,17 +82,24 @@ export function sections(b: Uint8Array): Section[] {
 const VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f]);
 export const V128 = 0x7b;
 
-/** Parameter counts of the type section's function types. */
-export function paramCounts(b: Uint8Array, s: Section): number[] {
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+/** The type section's function types (value type bytes). */
+export function funcTypes(b: Uint8Array, s: Section): FuncType[] {
   const r = new Reader(b, s.start);
   const n = r.u32();
-  const out: number[] = [];
+  const out: FuncType[] = [];
+  const types = () => {
+    const k = r.u32();
+    r.skip(k);
+    return [...b.subarray(r.p - k, r.p)];
+  };
   for (let i = 0; i < n; i++) {
     if (r.byte() !== 0x60) bad(`type ${i} is not a function type (GC type sections are not read)`);
-    const params = r.u32();
-    r.skip(params);
-    r.skip(r.u32());
-    out.push(params);
+    out.push({ params: types(), results: types() });
   }
   return out;
 }
@@ -225,4 +232,63 @@ export function walk(r: Reader, end: number, visit: (i: Instr) => void): void {
     visit({ at, op });
   }
   if (r.p !== end) bad(`function body ends at byte ${r.p}, its size says ${end}`);
+}
+
+/** A function the module defines, as `rewriteBodies` shows it: its index among the defined ones, type, body. */
+export interface Body {
+  index: number;
+  type: FuncType;
+  /** Offsets of its body (locals, then code) in the module. */
+  start: number;
+  end: number;
+}
+
+/**
+ * `wasm` with the function bodies that `rewrite` returns new bytes for (locals and code) replaced, every other byte
+ * as it was; the input itself when nothing changed. A FlattenError on a module it cannot read.
+ */
+export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<number> | null): Uint8Array {
+  const secs = sections(wasm);
+  const find = (id: number) => secs.find((x) => x.id === id);
+  const code = find(10);
+  if (!code) return wasm;
+  const types = find(1);
+  const funcs = find(3);
+  if (!types || !funcs) bad('a code section without type and function sections');
+  const sigs = funcTypes(wasm, types!);
+  const typeOf = functionTypes(wasm, funcs!);
+  const r = new Reader(wasm, code.start);
+  const count = r.u32();
+  if (count !== typeOf.length) bad(`${count} function bodies for ${typeOf.length} functions`);
+  const bodies: ArrayLike<number>[] = [];
+  let changed = false;
+  for (let f = 0; f < count; f++) {
+    const size = r.u32();
+    const start = r.p;
+    if (start + size > code.end) bad(`function body ${f} runs past its section`);
+    const type = sigs[typeOf[f]];
+    if (!type) bad(`function ${f} has no type ${typeOf[f]}`);
+    const body = rewrite({ index: f, type, start, end: start + size });
+    changed ||= body !== null;
+    bodies.push(body ?? wasm.subarray(start, start + size));
+    r.p = start + size;
+  }
+  if (!changed) return wasm;
+  const heads = bodies.map((body) => leb(body.length));
+  const size = leb(count).length + bodies.reduce((n, body, i) => n + heads[i].length + body.length, 0);
+  const head = [10, ...leb(size), ...leb(count)];
+  const out = new Uint8Array(code.header + head.length + size - leb(count).length + (wasm.length - code.end));
+  let o = 0;
+  const put = (x: ArrayLike<number>) => {
+    out.set(x, o);
+    o += x.length;
+  };
+  put(wasm.subarray(0, code.header));
+  put(head);
+  bodies.forEach((body, i) => {
+    put(heads[i]);
+    put(body);
+  });
+  put(wasm.subarray(code.end));
+  return out;
 }

@@ -1,5 +1,5 @@
-import { FlattenError } from '../../../core/errors.js';
-import { functionTypes, leb, paramCounts, Reader, sections, SIMD, V128, walk, type Instr } from './code.js';
+import { leb, Reader, rewriteBodies, SIMD, V128, walk, type Instr } from './code.js';
+import { replaceSgemmKernels } from './sgemm.js';
 
 /**
  * Fused multiply-add for a wasm build that has none. onnxruntime-web's kernels (MLAS) compute every a·b + c of their
@@ -114,61 +114,28 @@ function fuseBody(
 
 /** `wasm` with its f32x4 multiply-adds fused (see above). Throws a FlattenError on a module it cannot read. */
 export function fuseMultiplyAdd(wasm: Uint8Array): FusedModule {
-  const secs = sections(wasm);
-  const find = (id: number) => secs.find((s) => s.id === id);
-  const code = find(10);
-  if (!code) return { bytes: wasm, fused: 0, functions: 0 };
-  const types = find(1);
-  const funcs = find(3);
-  if (!types || !funcs)
-    throw new FlattenError('BAD_FILE', 'wasm module: a code section without type and function sections');
-  const params = paramCounts(wasm, types);
-  const typeOf = functionTypes(wasm, funcs);
-  const r = new Reader(wasm, code.start);
-  const count = r.u32();
-  if (count !== typeOf.length)
-    throw new FlattenError('BAD_FILE', `wasm module: ${count} function bodies for ${typeOf.length} functions`);
-  const bodies: (Uint8Array | number[])[] = [];
   let fused = 0;
   let functions = 0;
-  for (let f = 0; f < count; f++) {
-    const size = r.u32();
-    const start = r.p;
-    if (start + size > code.end)
-      throw new FlattenError('BAD_FILE', `wasm module: function body ${f} runs past its section`);
-    const nParams = params[typeOf[f]];
-    if (nParams === undefined)
-      throw new FlattenError('BAD_FILE', `wasm module: function ${f} has no type ${typeOf[f]}`);
-    const body = fuseBody(wasm, start, start + size, nParams);
-    if (body) {
-      functions++;
-      fused += body.fused;
-      bodies.push(body.bytes);
-    } else bodies.push(wasm.subarray(start, start + size));
-    r.p = start + size;
-  }
-  if (!functions) return { bytes: wasm, fused: 0, functions: 0 };
-  const sectionBody: number[][] = [leb(count)];
-  let size = sectionBody[0].length;
-  for (const body of bodies) {
-    const head = leb(body.length);
-    size += head.length + body.length;
-    sectionBody.push(head);
-  }
-  const head = [10, ...leb(size)];
-  const out = new Uint8Array(code.header + head.length + size + (wasm.length - code.end));
-  let o = 0;
-  const put = (x: ArrayLike<number>) => {
-    out.set(x, o);
-    o += x.length;
-  };
-  put(wasm.subarray(0, code.header));
-  put(head);
-  put(sectionBody[0]);
-  bodies.forEach((body, i) => {
-    put(sectionBody[i + 1]);
-    put(body);
+  const bytes = rewriteBodies(wasm, (f) => {
+    const body = fuseBody(wasm, f.start, f.end, f.type.params.length);
+    if (!body) return null;
+    functions++;
+    fused += body.fused;
+    return body.bytes;
   });
-  put(wasm.subarray(code.end));
-  return { bytes: out, fused, functions };
+  return { bytes, fused, functions };
+}
+
+export interface FmaWasm extends FusedModule {
+  /** MLAS SGEMM kernels replaced by ours (src/engines/onnx/wasm/sgemm.ts): 2, or 0 where they were not found. */
+  kernels: number;
+}
+
+/**
+ * onnxruntime-web's .wasm for engines with relaxed SIMD: MLAS's SGEMM kernels replaced by our FMA kernel, then every
+ * other multiply-add fused. What `flatten fuse-wasm` writes and the web pipeline's `fmaWasm` runs.
+ */
+export function buildFmaWasm(wasm: Uint8Array): FmaWasm {
+  const k = replaceSgemmKernels(wasm);
+  return { ...fuseMultiplyAdd(k.bytes), kernels: k.kernels };
 }

@@ -1,0 +1,245 @@
+import { leb, Reader, rewriteBodies, SIMD, walk, type Body, type FuncType } from './code.js';
+
+/**
+ * Our SGEMM micro-kernel for onnxruntime-web's wasm build, as a wasm function body. It keeps the contract of MLAS's
+ * `MlasSgemmKernelZero` / `MlasSgemmKernelAdd` (the functions it replaces, `replaceSgemmKernels` below):
+ *
+ *   rows = kernel(A, B, C, CountK, CountM, CountN, lda, ldc, alpha)
+ *
+ * C[0..rows, 0..CountN] = alpha · A[0..rows, 0..CountK] · B (zero mode), or += that (add mode); A is row-major with
+ * lda floats a row, C with ldc; B is packed as MLAS packs it: panels of 16 columns, each CountK rows of 16 floats
+ * (the last panel zero-padded), one panel after the other. It returns how many rows it did (the caller loops).
+ *
+ * Why: MLAS's wasm kernel does 2 rows × 16 columns, so every 8 multiply-adds cost 6 loads (4 of B, 2 of A); ours
+ * does 4 rows × 8 columns with relaxed SIMD's FMA: 8 FMAs for 2 loads of B and 4 broadcast loads of A, in 11
+ * vector registers (V8 has 15 on x64), and half the vector instructions of a multiply then an add.
+ */
+
+// the function's parameters (wasm32: size_t is i32)
+const A = 0;
+const B = 1;
+const C = 2;
+const K = 3;
+const M = 4;
+const N = 5;
+const LDA = 6;
+const LDC = 7;
+const ALPHA = 8;
+// i32 locals
+const LDA4 = 9; // lda in bytes
+const LDC4 = 10;
+const PANEL = 11; // the current 16-column panel of B
+const CBLK = 12; // C at the panel's first column
+const PB = 13;
+const KK = 14;
+const P = 15; // a store address
+const COLS = 16; // columns left from a half's first one
+/** Rows a call does, most first: 1 must be last. */
+const ROWS = [4, 2, 1];
+const MAX_ROWS = ROWS[0];
+const PA = 17; // PA..PA+MAX_ROWS-1: the rows' A pointers
+const I32_LOCALS = PA + MAX_ROWS - LDA4;
+// v128 locals
+const ACC = PA + MAX_ROWS; // ACC + 2·i + j: row i, columns 4j..4j+3 of the half
+const B0 = ACC + 2 * MAX_ROWS;
+const B1 = B0 + 1;
+const AV = B0 + 2;
+const ALPHAV = B0 + 3;
+const V128_LOCALS = ALPHAV + 1 - ACC;
+
+const get = (i: number) => [0x20, ...leb(i)];
+const set = (i: number) => [0x21, ...leb(i)];
+const i32c = (v: number) => [0x41, ...sleb(v)];
+const simd = (op: number) => [0xfd, ...leb(op)];
+const mem = (align: number, offset: number) => [align, ...leb(offset)];
+const v128Load = (offset: number) => [...simd(0), ...mem(4, offset)];
+const v128Store = (offset: number) => [...simd(11), ...mem(4, offset)];
+const splatLoad = [...simd(9), ...mem(2, 0)]; // v128.load32_splat
+const f32Load = (offset: number) => [0x2a, ...mem(2, offset)];
+const f32Store = (offset: number) => [0x38, ...mem(2, offset)];
+const lane = (l: number) => [...simd(31), l]; // f32x4.extract_lane
+const F32X4_ADD = simd(228);
+const F32X4_MUL = simd(230);
+const MADD = simd(261); // f32x4.relaxed_madd: a·b + c
+const ZERO = [...simd(12), ...new Array<number>(16).fill(0)];
+const [I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_AND] = [0x6a, 0x6b, 0x6c, 0x74, 0x71];
+const [I32_GT_S, I32_GE_S, I32_LE_S, I32_EQZ] = [0x4a, 0x4e, 0x4c, 0x45];
+const [UNREACHABLE, BLOCK, LOOP, IF, ELSE, END, BR, BR_IF, RETURN] = [
+  0x00, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0c, 0x0d, 0x0f,
+];
+const F32_ADD = 0x92;
+const V128 = 0x7b;
+const VOID = 0x40;
+
+function sleb(v: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const x = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(x & 0x40)) || (v === -1 && x & 0x40)) return [...out, x];
+    out.push(x | 0x80);
+  }
+}
+
+// structured control flow and a few statements, as code
+type Code = number[];
+const seq = (...parts: Code[]): Code => parts.flat();
+const ifThen = (cond: Code, ...body: Code[]): Code => [...cond, IF, VOID, ...body.flat(), END];
+const ifElse = (cond: Code, then: Code, otherwise: Code): Code => [...cond, IF, VOID, ...then, ELSE, ...otherwise, END];
+/** `for (; !exit; ) body`: a block around a loop that leaves when `exit` is true. */
+const loopUntil = (exit: Code, ...body: Code[]): Code => [
+  BLOCK,
+  VOID,
+  LOOP,
+  VOID,
+  ...exit,
+  BR_IF,
+  1,
+  ...body.flat(),
+  BR,
+  0,
+  END,
+  END,
+];
+const addTo = (local: number, v: Code): Code => [...get(local), ...v, I32_ADD, ...set(local)];
+const bits = (local: number, mask: number): Code => [...get(local), ...i32c(mask), I32_AND];
+/** base + i · stride (bytes). */
+const offsetRow = (base: number, stride: number, i: number): Code =>
+  i ? [...get(base), ...get(stride), ...i32c(i), I32_MUL, I32_ADD] : get(base);
+
+/** acc (v128 local) += the 4 floats at P + offset, in add mode. */
+const addC = (zero: boolean, acc: number, offset: number): Code =>
+  zero ? [] : [...get(acc), ...get(P), ...v128Load(offset), ...F32X4_ADD, ...set(acc)];
+const storeV = (v: number, offset: number): Code => [...get(P), ...get(v), ...v128Store(offset)];
+
+/** Row i's 8 columns of the half at P: whole, or the first COLS of them (1..7). */
+function storeRow(zero: boolean, i: number): Code {
+  const [v0, v1] = [ACC + 2 * i, ACC + 2 * i + 1];
+  const whole = seq(addC(zero, v0, 0), addC(zero, v1, 16), storeV(v0, 0), storeV(v1, 16));
+  // v0's lane l to P + 4·l
+  const scalar = (l: number): Code =>
+    seq(get(P), get(v0), lane(l), zero ? [] : [...get(P), ...f32Load(4 * l), F32_ADD], f32Store(4 * l));
+  // lanes 2, 3 of v0 to lanes 0, 1 (i8x16.shuffle of bytes 8..15)
+  const lanesDown = seq(
+    get(v0),
+    get(v0),
+    simd(13),
+    [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15],
+    set(v0),
+  );
+  const partial = seq(
+    ifThen(bits(COLS, 4), addC(zero, v0, 0), storeV(v0, 0), get(v1), set(v0), addTo(P, i32c(16))),
+    ifThen(bits(COLS, 2), scalar(0), scalar(1), lanesDown, addTo(P, i32c(8))),
+    ifThen(bits(COLS, 1), scalar(0)),
+  );
+  return ifElse([...get(COLS), ...i32c(8), I32_GE_S], whole, partial);
+}
+
+/** One half (8 columns: h = 0 or 1) of the current panel, for `rows` rows. */
+function half(zero: boolean, rows: number, h: number): Code {
+  const accs = Array.from({ length: 2 * rows }, (_, i) => ACC + i);
+  const out = seq(...accs.map((a) => [...ZERO, ...set(a)]));
+  for (let i = 0; i < rows; i++) out.push(...offsetRow(A, LDA4, i), ...set(PA + i));
+  out.push(...get(PANEL), ...i32c(32 * h), I32_ADD, ...set(PB), ...get(K), ...set(KK));
+  // for k in K: b = B[k, 8h..8h+7]; acc[i] += A[i, k] · b
+  const step = seq(get(PB), v128Load(0), set(B0), get(PB), v128Load(16), set(B1));
+  for (let i = 0; i < rows; i++) {
+    step.push(...get(PA + i), ...splatLoad, ...set(AV));
+    for (const j of [0, 1])
+      step.push(...get(B0 + j), ...get(AV), ...get(ACC + 2 * i + j), ...MADD, ...set(ACC + 2 * i + j));
+    step.push(...addTo(PA + i, i32c(4)));
+  }
+  out.push(...loopUntil([...get(KK), I32_EQZ], step, addTo(PB, i32c(64)), get(KK), i32c(1), [I32_SUB], set(KK)));
+  // alpha, then each row to C (+ what is there in add mode)
+  for (const a of accs) out.push(...get(a), ...get(ALPHAV), ...F32X4_MUL, ...set(a));
+  out.push(...get(N), ...i32c(8 * h), I32_SUB, ...set(COLS));
+  for (let i = 0; i < rows; i++)
+    out.push(...offsetRow(CBLK, LDC4, i), ...i32c(32 * h), I32_ADD, ...set(P), ...storeRow(zero, i));
+  return out;
+}
+
+/** The kernel for `rows` rows: every panel of B, then `return rows`. */
+function kernel(zero: boolean, rows: number): Code {
+  const nextPanel = seq(
+    [...get(N), ...i32c(16), I32_SUB, ...set(N)],
+    addTo(CBLK, i32c(64)),
+    addTo(PANEL, [...get(K), ...i32c(6), I32_SHL]), // K rows of 16 floats
+  );
+  return seq(
+    get(B),
+    set(PANEL),
+    get(C),
+    set(CBLK),
+    [LOOP, VOID],
+    half(zero, rows, 0),
+    ifThen([...get(N), ...i32c(8), I32_GT_S], half(zero, rows, 1)), // a panel of ≤ 8 columns has no second half
+    ifThen([...get(N), ...i32c(16), I32_LE_S], i32c(rows), [RETURN]),
+    nextPanel,
+    [BR, 0, END, UNREACHABLE], // the loop leaves only by `return`
+  );
+}
+
+/** The whole function body (locals and code) of the zero-mode or add-mode kernel. */
+export function sgemmKernelBody(zero: boolean): number[] {
+  const locals = [2, ...leb(I32_LOCALS), 0x7f, ...leb(V128_LOCALS), V128];
+  const code = seq(
+    get(LDA),
+    i32c(2),
+    [I32_SHL],
+    set(LDA4),
+    get(LDC),
+    i32c(2),
+    [I32_SHL],
+    set(LDC4),
+    get(ALPHA),
+    simd(19),
+    set(ALPHAV), // f32x4.splat
+  );
+  // the most rows of ROWS that remain, then fewer: each call does one block of rows and says how many
+  for (const rows of ROWS.slice(0, -1)) code.push(...ifThen([...get(M), ...i32c(rows), I32_GE_S], kernel(zero, rows)));
+  return [...locals, ...code, ...kernel(zero, 1), END];
+}
+
+const KERNEL_TYPE = { params: [...new Array<number>(8).fill(0x7f), 0x7d], results: [0x7f] };
+const sameType = (t: FuncType) =>
+  t.params.length === KERNEL_TYPE.params.length &&
+  t.params.every((p, i) => p === KERNEL_TYPE.params[i]) &&
+  t.results.length === 1 &&
+  t.results[0] === 0x7f;
+
+/** v128 loads and f32x4 multiplies of a function body. */
+function vectorOps(wasm: Uint8Array, f: Body): { loads: number; muls: number } {
+  const r = new Reader(wasm, f.start);
+  for (let g = r.u32(); g > 0; g--) {
+    r.u32();
+    r.byte();
+  }
+  let loads = 0;
+  let muls = 0;
+  walk(r, f.end, (i) => {
+    if (i.op === SIMD) loads++;
+    else if (i.op === (SIMD | 230)) muls++;
+  });
+  return { loads, muls };
+}
+
+/**
+ * `wasm` with MLAS's two SGEMM kernels replaced by ours (zero and add mode). They are found by what they are: the
+ * module's only two functions of type (i32 × 8, f32) → i32, both doing f32x4 multiplies; the add-mode one loads C
+ * as well, so it has the more v128 loads. A module without exactly that pair is returned as it was (`kernels` 0).
+ */
+export function replaceSgemmKernels(wasm: Uint8Array): { bytes: Uint8Array; kernels: number } {
+  const found: { index: number; loads: number }[] = [];
+  rewriteBodies(wasm, (f) => {
+    if (!sameType(f.type)) return null;
+    const ops = vectorOps(wasm, f);
+    if (ops.muls > 0) found.push({ index: f.index, loads: ops.loads });
+    return null;
+  });
+  if (found.length !== 2 || found[0].loads === found[1].loads) return { bytes: wasm, kernels: 0 };
+  const [zero, add] = found[0].loads < found[1].loads ? found : [found[1], found[0]];
+  const bytes = rewriteBodies(wasm, (f) =>
+    f.index === zero.index ? sgemmKernelBody(true) : f.index === add.index ? sgemmKernelBody(false) : null,
+  );
+  return { bytes, kernels: 2 };
+}
