@@ -16,7 +16,7 @@
  *             and node, three-way per round, on the models and the Gemm, Gelu and depthwise kernels alone
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
  * Options: --parts simd,latency,fma,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
- *          --threads 1,2  --rounds 21  --runs 1  --loads 5  --fma (profile the fused multiply-add .wasm)
+ *          --threads 1,2  --rounds 21  --runs 1  --loads 5  --fma (profile and ops on the fused multiply-add .wasm)
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,7 +55,7 @@ const ROUNDS = Number(opt('rounds', '21')[0]);
 // two halves of a pair, the less of that drift lands in its ratio
 const RUNS = Number(opt('runs', '1')[0]);
 const LOADS = Number(opt('loads', '5')[0]);
-// the profile part on the fused multiply-add .wasm (what the web entry runs where relaxed SIMD is) instead of the stock one
+// the profile and ops parts on the fused multiply-add .wasm (what the web entry runs where relaxed SIMD is), not the stock one
 const PROFILE_FMA = args.includes('--fma');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
@@ -511,7 +511,7 @@ async function abRatios(time: (which: 'a' | 'b') => Promise<number>): Promise<[n
 
 /** Lowering `b` against lowering `a` of the same computation, within the page and within node: b / a. */
 async function abPair(browser: Browser, srv: Served, a: MicroGraph, b: MicroGraph, threads: number) {
-  const page = await openPage(browser, srv, { label: 'a/b', bundle: 'plain', threads });
+  const page = await openPage(browser, srv, { label: 'a/b', bundle: 'plain', threads, fma: PROFILE_FMA });
   try {
     for (const [slot, m] of [
       ['a', a],
@@ -1028,7 +1028,8 @@ try {
     const rows: { row: Paired; same: string; ab?: Awaited<ReturnType<typeof abPair>> }[] = [];
     const ratio = (r?: [number, number, number]) => (r ? `${fmt(r[0])} (${fmt(r[1])}–${fmt(r[2])})` : '');
     for (const m of graphsMicro) {
-      const row = await paired(browser, srv, m, { label: m.name, bundle: 'plain', threads: THREADS[0] }, graphs);
+      const c = { label: m.name, bundle: 'plain', threads: THREADS[0], fma: PROFILE_FMA } as const;
+      const row = await paired(browser, srv, m, c, graphs);
       // a lowering is only an alternative if it computes the same values (on node, relative to the largest)
       const base = graphsMicro.find((g) => g.name === m.sameAs);
       if (!base) {

@@ -36,6 +36,16 @@ function geluErf(g: Graph, x: Value): Value {
 }
 
 /**
+ * The same gelu as x · (0.5 + 0.5 · erf(x/√2)): a form ORT's Gelu fusion does not match, so the page runs the Erf
+ * op (MLAS's vectorised erf) and three elementwise ops instead of the fused Gelu kernel.
+ */
+function geluUnfused(g: Graph, x: Value): Value {
+  const s = x.shape;
+  const e = g.emit('Erf', [g.emit('Mul', [x, g.scalar(Math.SQRT1_2)], s)], s);
+  return g.emit('Mul', [x, g.emit('Add', [g.emit('Mul', [e, g.scalar(0.5)], s), g.scalar(0.5)], s)], s);
+}
+
+/**
  * The same gelu with erf as Abramowitz and Stegun 7.1.26 (|error| ≤ 1.5e-7): elementwise Mul/Add/Exp, which
  * wasm runs with SIMD, instead of ORT's Erf/Gelu kernel.
  */
@@ -94,6 +104,7 @@ export function microGraphs(): MicroGraph[] {
   return [
     graph('Gelu (Erf), (3136, 256)', [N, HIDDEN], geluErf),
     graph('gelu, erf as a polynomial', [N, HIDDEN], geluPoly, 'Gelu (Erf), (3136, 256)'),
+    graph('gelu unfused: x·(½ + ½·erf(x/√2))', [N, HIDDEN], geluUnfused, 'Gelu (Erf), (3136, 256)'),
     graph('Transpose NHWC → NCHW, (1, 56, 56, 256)', [1, HW, HW, HIDDEN], (g, x) =>
       g.emit('Transpose', [x], [1, HIDDEN, HW, HW], { perm: [0, 3, 1, 2] }),
     ),

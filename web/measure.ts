@@ -2,7 +2,8 @@
  * The demo's two figures in docs/demo.md, measured in Debian's headless Chromium and printed as tables:
  *   1. page load to the shipped model's first prediction (performance's time origin is navigation start),
  *      each load in a fresh browser context (empty cache: a first visit), on the wasm path, with where the
- *      time goes (the page's marks);
+ *      time goes (the page's marks), on 1 thread, on the page's default threads, and on 1 thread with the stock .wasm
+ *      (`?fma=0`) instead of the fused multiply-add one;
  *   2. the attention capture on tfjs's wasm backend against its pure-JS cpu backend, in one page,
  *      alternating cpu, wasm, cpu, wasm…: median of the per-pair ratios, with min and max (the host drifts).
  * `npx tsx web/measure.ts [--loads N] [--pairs N]` (defaults 5 and 10; loads on 1 thread and on the page's
@@ -38,8 +39,8 @@ const fmt = (ms: number) => ms.toFixed(0);
 const MARKS = ['app-start', 'load:download', 'load:session', 'first-model-loaded', 'first-prediction'] as const;
 
 /** Waits for the shipped model's first prediction and its maps (the capture needs the analysis loaded). */
-async function firstPrediction(page: Page, url: string, threads = 0): Promise<{ marks: number[]; threads: number }> {
-  await page.goto(`${url}?device=wasm${threads ? `&threads=${threads}` : ''}`);
+async function firstPrediction(page: Page, url: string, query = ''): Promise<{ marks: number[]; threads: number }> {
+  await page.goto(`${url}?device=wasm${query ? `&${query}` : ''}`);
   await page.waitForSelector('#maps[data-input] canvas.heatmap', { timeout: 120_000 });
   // no named functions inside: tsx would wrap them in a helper the page does not have
   return page.evaluate(
@@ -60,13 +61,18 @@ async function main(): Promise<void> {
   const server = await startServer(0);
   const browser = await launchChromium();
   try {
-    // 1 thread against the page's default, alternating load by load
-    const runs: number[][][] = [[], []];
-    const threads = [1, 0];
+    // 1 thread, the page's default, and 1 thread on the stock .wasm (?fma=0), alternating load by load
+    const variants = [
+      { query: 'threads=1', label: (n: number) => `${n} thread` },
+      { query: '', label: (n: number) => `${n} threads` },
+      { query: 'threads=1&fma=0', label: (n: number) => `${n} thread, stock .wasm` },
+    ];
+    const runs: number[][][] = variants.map(() => []);
+    const threads = variants.map(() => 0);
     for (let i = 0; i < loads; i++) {
-      for (const k of [0, 1]) {
+      for (const [k, v] of variants.entries()) {
         const context = await browser.newContext();
-        const r = await firstPrediction(await context.newPage(), server.url, k === 0 ? 1 : 0);
+        const r = await firstPrediction(await context.newPage(), server.url, v.query);
         runs[k].push(r.marks);
         threads[k] = r.threads;
         await context.close();
@@ -75,15 +81,16 @@ async function main(): Promise<void> {
     console.log(
       `\npage load → first prediction (flatten_deit_fmnist, onnxruntime-web wasm, ${loads} loads each, alternating, each in a fresh context)`,
     );
+    const head = variants.map((v, k) => `${v.label(threads[k])}: median (min–max)`);
     console.log(
-      `| mark (ms after navigation start) | ${threads[0]} thread: median (min–max) | ${threads[1]} threads: median (min–max) |\n|---|---|---|`,
+      `| mark (ms after navigation start) | ${head.join(' | ')} |\n|---|${variants.map(() => '---|').join('')}`,
     );
     MARKS.forEach((name, m) => {
       const cell = (k: number) => {
         const t = runs[k].map((r) => r[m]);
         return `${fmt(median(t))} (${fmt(Math.min(...t))}–${fmt(Math.max(...t))})`;
       };
-      console.log(`| ${name} | ${cell(0)} | ${cell(1)} |`);
+      console.log(`| ${name} | ${variants.map((_, k) => cell(k)).join(' | ')} |`);
     });
 
     const page = await (await browser.newContext()).newPage();

@@ -125,8 +125,8 @@ export async function pipeline(
       `unknown task '${String(task)}'; available: image-classification, image-feature-extraction`,
     );
   const loader = { fetch: options.fetch ?? globalThis.fetch.bind(globalThis), onProgress: options.onProgress };
-  const runtime = await loadRuntime(options, loader);
-  const g = await resolveModel(model, options, loader);
+  // the runtime (its fused .wasm a download too) and the model's files come at the same time
+  const [runtime, g] = await Promise.all([loadRuntime(options, loader), resolveModel(model, options, loader)]);
   options.onProgress?.({ stage: 'session', file: g.source, loaded: 0 });
   const open = (ep: WebDevice) =>
     OrtSession.open({

@@ -68,6 +68,8 @@ let busy = false;
 let pending: string | undefined;
 /** `?threads=N` overrides the entry's default wasm threads (min(4, cores) when cross-origin isolated). */
 const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined;
+/** `?fma=0` runs onnxruntime-web's stock .wasm even where relaxed SIMD would run the fused one (to compare them). */
+const fma = new URLSearchParams(location.search).get('fma') !== '0';
 /** Counts loads so a slow load overtaken by a newer pick is dropped. */
 let loads = 0;
 
@@ -262,6 +264,7 @@ async function choose(choice: ModelChoice): Promise<void> {
     const next = await loadModel(choice, {
       device: deviceSelect.value as Device,
       threads,
+      fma,
       weightsPath: SHIPPED_WEIGHTS,
       onProgress: showProgress,
     });

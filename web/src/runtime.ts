@@ -63,7 +63,7 @@ function ortFor(device: 'wasm' | 'webgpu'): Promise<NonNullable<WebPipelineOptio
  */
 export async function loadModel(
   choice: ModelChoice,
-  opts: { device: Device; threads?: number; weightsPath: string; onProgress: (p: Progress) => void },
+  opts: { device: Device; threads?: number; fma: boolean; weightsPath: string; onProgress: (p: Progress) => void },
 ): Promise<LoadedModel> {
   const device = opts.device === 'auto' ? await autoDevice() : opts.device;
   const base: WebPipelineOptions = {
@@ -72,7 +72,7 @@ export async function loadModel(
     ort: await ortFor(device),
     wasmPaths: new URL(ORT_PATH, location.href).href,
     // made from the plain build's .wasm: the wasm device's build only (WebGPU runs the JSEP build)
-    ...(device === 'wasm' ? { fmaWasm: new URL(FMA_WASM_PATH, location.href).href } : {}),
+    ...(device === 'wasm' && opts.fma ? { fmaWasm: new URL(FMA_WASM_PATH, location.href).href } : {}),
     onProgress: opts.onProgress,
   };
   if (choice.kind === 'shipped') {
