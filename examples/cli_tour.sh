@@ -13,6 +13,7 @@ flatten classify examples/images/bag.png --onnx "$out/fmnist.onnx" --top-k 1
 flatten export flatten_deit_fmnist --format folder --dtype fp32,q8 --out "$out/fmnist" | tail -1  # transformers.js layout
 flatten classify examples/images/bag.png --onnx "$out/fmnist" --dtype q8 --top-k 1   # int8 Linears
 flatten convert weights/flatten_deit_fmnist.safetensors "$out/fmnist.pth"   # {'model': state_dict} for PyTorch
+flatten fuse-wasm node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm "$out/ort.fma.wasm"  # relaxed SIMD, for fmaWasm
 flatten info flatten_pvt_v2_b0 --img-size 224,288 | head -2                  # any H×W for PVT and PVTv2
 flatten rank --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/rank" | tail -3
 flatten attention --model flatten_deit_fmnist --image examples/images/tshirt.png --out "$out/maps" | tail -1
