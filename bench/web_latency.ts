@@ -37,6 +37,7 @@ import { CHROMIUM } from '../web/chromium.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
 import { buildFmaWasm } from '../src/engines/onnx/wasm/fma.js';
+import { RELAXED_SIMD_PROBE } from '../src/web/runtime.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -82,15 +83,6 @@ const WASM: Record<Bundle, string> = {
   jspi: 'ort-wasm-simd-threaded.jspi.wasm',
 };
 
-/** A module of one function that uses f32x4.relaxed_madd (opcode 0xfd 0x105): valid only where relaxed SIMD is on. */
-function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
-  const zeros = [0xfd, 0x0c, ...new Array<number>(16).fill(0)]; // v128.const 0
-  const body = [0x00, ...zeros, ...zeros, ...zeros, 0xfd, 0x85, 0x02, 0x0b];
-  const header = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  const types = [1, 5, 1, 0x60, 0, 1, 0x7b]; // () → v128
-  return Uint8Array.from([...header, ...types, 3, 2, 1, 0, 10, body.length + 2, 1, body.length, ...body]);
-}
-
 /** One way of running the graph in the page. `graph`: the export as is, or onnxruntime-node's optimised copy. */
 interface WebConfig {
   label: string;
@@ -104,7 +96,7 @@ interface WebConfig {
   nodeGraph?: 'q8';
   /** The same wasm build (its Node entry) in this process instead of the page: V8 11.3 against Chromium's. */
   inNode?: boolean;
-  /** The build's .wasm with its multiply-adds fused into relaxed SIMD (src/web/fma.ts), served from /ort-fma/. */
+  /** The build's .wasm for relaxed SIMD (buildFmaWasm: our SGEMM kernel, fused multiply-adds), served from /ort-fma/. */
   fma?: boolean;
 }
 
@@ -768,7 +760,7 @@ try {
   const graphs = await optimisedGraphs([...exported.values()], dir);
 
   if (PARTS.includes('simd')) {
-    const probe = relaxedSimdProbe();
+    const probe = RELAXED_SIMD_PROBE; // the web entry's own test for relaxed SIMD
     const page = await openPage(browser, srv, { label: 'simd', bundle: 'plain', threads: 1 });
     const inChromium = await page.evaluate((b) => WebAssembly.validate(new Uint8Array(b)), [...probe]);
     await page.close();

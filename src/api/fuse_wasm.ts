@@ -19,12 +19,13 @@ export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: nu
     throw new FlattenError('BAD_ARGUMENT', `${spec.output}: the output is the input; write to another file`);
   if (regularFileExists(spec.output) && !spec.overwrite)
     throw new FlattenError('BAD_ARGUMENT', `${spec.output}: exists (pass --overwrite to replace it)`);
+  const input = readFileBytes(spec.input);
   let r;
   try {
-    r = buildFmaWasm(readFileBytes(spec.input));
+    r = buildFmaWasm(input);
   } catch (e) {
-    if (e instanceof FlattenError && !e.message.startsWith(spec.input))
-      throw new FlattenError(e.code, `${spec.input}: ${e.message}`);
+    // the module's errors name the byte, not the file
+    if (e instanceof FlattenError) throw new FlattenError(e.code, `${spec.input}: ${e.message}`);
     throw e;
   }
   if (!r.fused)

@@ -56,9 +56,9 @@ export interface WebPipelineOptions {
    */
   ort?: typeof import('onnxruntime-web');
   /**
-   * The build's .wasm with its f32x4 multiply-adds fused into relaxed SIMD's FMA (`flatten fuse-wasm`): a URL or
+   * The build's .wasm for relaxed SIMD (`flatten fuse-wasm`: our FMA SGEMM kernel, fused multiply-adds): a URL or
    * the bytes, made from the same onnxruntime-web version and build as `ort`. Taken where the browser runs relaxed
-   * SIMD (`pipeline.fma` says whether it did), once per page like `threads`; 0.77–0.87× the time of the stock .wasm.
+   * SIMD (`pipeline.fma` says whether it did), once per page like `threads`; 0.69–0.94× the time of the stock .wasm.
    */
   fmaWasm?: string | Uint8Array;
   onProgress?: (p: WebProgress) => void;

@@ -26,7 +26,7 @@ export interface WebRuntime {
 }
 
 /** A module of one function that uses f32x4.relaxed_madd (0xfd 0x105): valid only where relaxed SIMD is on. */
-const RELAXED_PROBE = (() => {
+export const RELAXED_SIMD_PROBE = (() => {
   const zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)]; // v128.const 0
   const body = [0x00, ...zero, ...zero, ...zero, 0xfd, 0x85, 0x02, 0x0b];
   const types = [0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b]; // () → v128
@@ -49,7 +49,7 @@ const RELAXED_PROBE = (() => {
 /** Whether this JavaScript engine runs relaxed SIMD (Chromium ≥ 114 does; Node 20 only behind a flag). */
 export function relaxedSimdSupported(): boolean {
   try {
-    return WebAssembly.validate(RELAXED_PROBE);
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
   } catch {
     return false;
   }
@@ -72,7 +72,7 @@ export async function webgpuAvailable(): Promise<boolean> {
  * What each onnxruntime-web build was started with: its wasm module takes `numThreads` and its binary once, at its
  * first session.
  */
-const started = new WeakMap<object, { threads: number; fma: boolean }>();
+const started = new WeakMap<object, Promise<{ threads: number; fma: boolean }>>();
 
 /**
  * Wasm threads need SharedArrayBuffer, which browsers give only to cross-origin-isolated pages (COOP/COEP
@@ -84,6 +84,22 @@ function threadsFor(requested: number | undefined): number {
   if (requested === undefined) return isolated ? Math.min(4, cores) : 1;
   // false only in a browser that is not isolated (Node leaves it undefined and has worker threads)
   return isolated === false ? 1 : requested;
+}
+
+/** The wasm threads and, where relaxed SIMD runs, the fused .wasm that `ort` starts with. */
+async function startRuntime(ort: typeof ortWeb, o: RuntimeOptions, loader?: Loader) {
+  const fma = o.fmaWasm !== undefined && relaxedSimdSupported();
+  if (fma) {
+    const f = o.fmaWasm!;
+    const bytes = typeof f === 'string' ? await download(f, loader ?? { fetch: globalThis.fetch.bind(globalThis) }) : f;
+    // the magic number only: validating 14 MB here would cost what onnxruntime-web's own compile costs again
+    if (![0x00, 0x61, 0x73, 0x6d].every((x, i) => bytes[i] === x))
+      throw new FlattenError('BAD_FILE', `${typeof f === 'string' ? f : 'fmaWasm'}: not a WebAssembly module`);
+    ort.env.wasm.wasmBinary = bytes;
+  }
+  const threads = threadsFor(o.threads);
+  ort.env.wasm.numThreads = threads;
+  return { threads, fma };
 }
 
 /** onnxruntime-web, set up for `o` on first use: its execution provider, wasm threads and wasm binary. */
@@ -109,21 +125,12 @@ export async function loadRuntime(o: RuntimeOptions, loader?: Loader): Promise<W
       "device 'webgpu': this browser gives no WebGPU adapter (navigator.gpu is missing or has none); use device 'wasm', or 'auto' to fall back to it",
     );
   if (o.wasmPaths !== undefined) ort.env.wasm.wasmPaths = o.wasmPaths;
+  // the start is kept as a promise, set before its first await: pipelines made at once start the runtime once
   let start = started.get(ort.env);
   if (start === undefined) {
-    const fma = o.fmaWasm !== undefined && relaxedSimdSupported();
-    if (fma) {
-      const f = o.fmaWasm!;
-      const bytes =
-        typeof f === 'string' ? await download(f, loader ?? { fetch: globalThis.fetch.bind(globalThis) }) : f;
-      // the magic number only: validating 14 MB here would cost what onnxruntime-web's own compile costs again
-      if (![0x00, 0x61, 0x73, 0x6d].every((x, i) => bytes[i] === x))
-        throw new FlattenError('BAD_FILE', `${typeof f === 'string' ? f : 'fmaWasm'}: not a WebAssembly module`);
-      ort.env.wasm.wasmBinary = bytes;
-    }
-    start = { threads: threadsFor(o.threads), fma };
+    start = startRuntime(ort, o, loader);
     started.set(ort.env, start);
-    ort.env.wasm.numThreads = start.threads;
+    start.catch(() => started.delete(ort.env)); // a bad fmaWasm leaves the runtime unstarted for the next try
   }
-  return { ort, device: gpu ? 'webgpu' : 'wasm', ...start };
+  return { ort, device: gpu ? 'webgpu' : 'wasm', ...(await start) };
 }

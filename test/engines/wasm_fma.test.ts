@@ -7,21 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { FlattenError } from '../../src/core/errors.js';
 import { fuseMultiplyAdd } from '../../src/engines/onnx/wasm/fma.js';
 import { flatten } from '../cli/cli.js';
+import { HEADER, leb, section, vec } from './wasm_asm.js';
 
-// ---- a tiny assembler: just what the modules below need ------------------------------------------------------------
+// ---- the instructions the modules below need ------------------------------------------------------------------
 
-const leb = (v: number): number[] => {
-  const out: number[] = [];
-  do {
-    let x = v & 0x7f;
-    v >>>= 7;
-    if (v) x |= 0x80;
-    out.push(x);
-  } while (v);
-  return out;
-};
-const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
-const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 const I32 = 0x7f;
 const V128 = 0x7b;
 const get = (i: number) => [0x20, i];
@@ -130,14 +119,7 @@ function moduleOf(funcs: { name: string; locals: number[][]; code: number[] }[],
   });
   const exports = funcs.map((f, i) => [...leb(f.name.length), ...new TextEncoder().encode(f.name), 0x00, i]);
   return Uint8Array.from([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
+    ...HEADER,
     ...section(1, vec([type])),
     ...section(3, vec(funcs.map(() => [0]))),
     ...section(5, vec([[0x00, 1]])), // memory: 1 page
@@ -204,7 +186,7 @@ describe('fused multiply-add rewrite of a wasm module', () => {
   });
 
   it('leaves a module with nothing to fuse byte for byte as it was', () => {
-    const none = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...section(1, vec([[0x60, 0, 0]]))]);
+    const none = Uint8Array.from([...HEADER, ...section(1, vec([[0x60, 0, 0]]))]);
     expect(fuseMultiplyAdd(none)).toEqual({ bytes: none, fused: 0, functions: 0 });
   });
 

@@ -43,12 +43,23 @@ describe('web pipeline on the fused multiply-add .wasm', () => {
         'BAD_FILE',
       ),
     ).toBe('fmaWasm: not a WebAssembly module');
-    const web = await pipeline('image-classification', graph, {
-      ort,
-      threads: 1,
-      fmaWasm: buildFmaWasm(stock).bytes,
-    });
-    expect(web.fma).toBe(true);
+    // two pipelines made at once download the fused .wasm once: the runtime starts once
+    const fused = buildFmaWasm(stock).bytes;
+    let downloads = 0;
+    const fetch = (async (url: string) => {
+      downloads++;
+      return new Response(url.endsWith('.fma.wasm') ? (fused as Uint8Array<ArrayBuffer>) : null, {
+        status: url.endsWith('.fma.wasm') ? 200 : 404,
+      });
+    }) as typeof globalThis.fetch;
+    const options = { ort, threads: 1, fmaWasm: 'https://example.test/ort.fma.wasm', fetch };
+    const [web, other] = await Promise.all([
+      pipeline('image-classification', graph, options),
+      pipeline('image-classification', graph, options),
+    ]);
+    expect(downloads).toBe(1);
+    expect(web.fma && other.fma).toBe(true);
+    await other.dispose();
     const logits = await web.logits(pixels);
     // the same pixels through onnxruntime-node
     const node = await OnnxSession.create(graph, NAME, { threads: 1 });

@@ -234,7 +234,7 @@ export function walk(r: Reader, end: number, visit: (i: Instr) => void): void {
   if (r.p !== end) bad(`function body ends at byte ${r.p}, its size says ${end}`);
 }
 
-/** A function the module defines, as `rewriteBodies` shows it: its index among the defined ones, type, body. */
+/** A function the module defines: its index among the defined ones, its type, where its body is. */
 export interface Body {
   index: number;
   type: FuncType;
@@ -243,15 +243,12 @@ export interface Body {
   end: number;
 }
 
-/**
- * `wasm` with the function bodies that `rewrite` returns new bytes for (locals and code) replaced, every other byte
- * as it was; the input itself when nothing changed. A FlattenError on a module it cannot read.
- */
-export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<number> | null): Uint8Array {
+/** The module's function bodies, in order, with its code section (undefined: no code section, no bodies). */
+export function functionBodies(wasm: Uint8Array): { code?: Section; bodies: Body[] } {
   const secs = sections(wasm);
   const find = (id: number) => secs.find((x) => x.id === id);
   const code = find(10);
-  if (!code) return wasm;
+  if (!code) return { bodies: [] };
   const types = find(1);
   const funcs = find(3);
   if (!types || !funcs) bad('a code section without type and function sections');
@@ -260,24 +257,31 @@ export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<
   const r = new Reader(wasm, code.start);
   const count = r.u32();
   if (count !== typeOf.length) bad(`${count} function bodies for ${typeOf.length} functions`);
-  const bodies: ArrayLike<number>[] = [];
-  let changed = false;
+  const bodies: Body[] = [];
   for (let f = 0; f < count; f++) {
     const size = r.u32();
-    const start = r.p;
-    if (start + size > code.end) bad(`function body ${f} runs past its section`);
+    if (r.p + size > code.end) bad(`function body ${f} runs past its section`);
     const type = sigs[typeOf[f]];
     if (!type) bad(`function ${f} has no type ${typeOf[f]}`);
-    const body = rewrite({ index: f, type, start, end: start + size });
-    changed ||= body !== null;
-    bodies.push(body ?? wasm.subarray(start, start + size));
-    r.p = start + size;
+    bodies.push({ index: f, type, start: r.p, end: r.p + size });
+    r.p += size;
   }
-  if (!changed) return wasm;
-  const heads = bodies.map((body) => leb(body.length));
-  const size = leb(count).length + bodies.reduce((n, body, i) => n + heads[i].length + body.length, 0);
-  const head = [10, ...leb(size), ...leb(count)];
-  const out = new Uint8Array(code.header + head.length + size - leb(count).length + (wasm.length - code.end));
+  return { code, bodies };
+}
+
+/**
+ * `wasm` with the function bodies that `rewrite` returns new bytes for (locals and code) replaced, every other byte
+ * as it was; the input itself when nothing changed. A FlattenError on a module it cannot read.
+ */
+export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<number> | null): Uint8Array {
+  const { code, bodies } = functionBodies(wasm);
+  const replaced = bodies.map(rewrite);
+  if (!code || replaced.every((b) => b === null)) return wasm;
+  const next = replaced.map((b, i) => b ?? wasm.subarray(bodies[i].start, bodies[i].end));
+  const heads = next.map((b) => leb(b.length));
+  const content = leb(next.length).length + next.reduce((n, b, i) => n + heads[i].length + b.length, 0);
+  const head = [10, ...leb(content), ...leb(next.length)];
+  const out = new Uint8Array(code.header + 1 + leb(content).length + content + (wasm.length - code.end));
   let o = 0;
   const put = (x: ArrayLike<number>) => {
     out.set(x, o);
@@ -285,10 +289,18 @@ export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<
   };
   put(wasm.subarray(0, code.header));
   put(head);
-  bodies.forEach((body, i) => {
+  next.forEach((b, i) => {
     put(heads[i]);
-    put(body);
+    put(b);
   });
   put(wasm.subarray(code.end));
   return out;
 }
+
+// ---- instructions, as bytes: what the rewrites emit ------------------------------------------------------------
+
+export const localGet = (i: number) => [0x20, ...leb(i)];
+export const localSet = (i: number) => [0x21, ...leb(i)];
+export const simdOp = (op: number) => [0xfd, ...leb(op)];
+/** f32x4.relaxed_madd: a·b + c of the stack [a, b, c]. */
+export const RELAXED_MADD = simdOp(261);

@@ -1,4 +1,16 @@
-import { leb, Reader, rewriteBodies, SIMD, V128, walk, type Instr } from './code.js';
+import {
+  leb,
+  localGet,
+  localSet,
+  Reader,
+  RELAXED_MADD,
+  rewriteBodies,
+  SIMD,
+  V128,
+  walk,
+  type Body,
+  type Instr,
+} from './code.js';
 import { replaceSgemmKernels } from './sgemm.js';
 
 /**
@@ -14,10 +26,8 @@ import { replaceSgemmKernels } from './sgemm.js';
 const F32X4_ADD = SIMD | 228;
 const F32X4_MUL = SIMD | 230;
 const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
 /** Instructions that push one value and pop none: they can move below a multiply without changing anything. */
 const PUSHES = new Set([LOCAL_GET, 0x23 /* global.get */, SIMD | 12 /* v128.const */]);
-const RELAXED_MADD = [0xfd, 0x85, 0x02]; // f32x4.relaxed_madd: a·b + c of the stack [a, b, c]
 
 export interface FusedModule {
   /** The rewritten module (the input itself when nothing was fused). */
@@ -44,12 +54,9 @@ function oneValue(ins: Instr[], k: number): number {
 /** One function body's fusions: [from, to) of the original bytes and what replaces them. */
 type Patch = [from: number, to: number, bytes: number[]];
 
-function fuseBody(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  params: number,
-): { bytes: number[]; fused: number } | null {
+function fuseBody(b: Uint8Array, f: Body): { bytes: number[]; fused: number } | null {
+  const { start, end } = f;
+  const params = f.type.params.length;
   const r = new Reader(b, start);
   let locals = 0;
   const groups = r.u32();
@@ -62,43 +69,26 @@ function fuseBody(
   const ins: Instr[] = [];
   walk(r, end, (i) => ins.push(i));
   // three v128 temporaries after the function's own locals: V8 keeps locals in registers (SSA), so the
-  // set/get shuffle costs nothing once the function is optimised
-  const [t0, t1, t2] = [0, 1, 2].map((k) => leb(params + locals + k));
+  // set/get shuffle costs nothing once the function is optimised. [c, a, b] → [a, b, c] → relaxed_madd: c + a·b
+  const [t0, t1, t2] = [0, 1, 2].map((k) => params + locals + k);
+  const reordered = [...[t1, t0, t2].flatMap(localSet), ...[t0, t1, t2].flatMap(localGet), ...RELAXED_MADD];
   const patches: Patch[] = [];
+  // where instruction k's bytes end: the next one's start, or the body's end
+  const after = (k: number) => ins[k + 1]?.at ?? end;
   for (let k = 0; k + 1 < ins.length; k++) {
     if (ins[k].op !== F32X4_MUL) continue;
-    const next = ins[k + 1];
-    if (next.op === F32X4_ADD) {
+    if (ins[k + 1].op === F32X4_ADD) {
       // stack [c, a, b] → mul → [c, a·b] → add: c + a·b, the operands of relaxed_madd in the wrong order
-      const end = ins[k + 2]?.at ?? r.p;
-      patches.push([
-        ins[k].at,
-        end,
-        [
-          LOCAL_SET,
-          ...t1,
-          LOCAL_SET,
-          ...t0,
-          LOCAL_SET,
-          ...t2,
-          LOCAL_GET,
-          ...t0,
-          LOCAL_GET,
-          ...t1,
-          LOCAL_GET,
-          ...t2,
-          ...RELAXED_MADD,
-        ],
-      ]);
+      patches.push([ins[k].at, after(k + 1), reordered]);
       k++;
-    } else {
-      // stack [a, b] → mul → an expression that pushes c and reads nothing below it → add: a·b + c, relaxed_madd's
-      // order already; the multiply moves after c (it has no effects, and cannot trap)
-      const after = oneValue(ins, k + 1);
-      if (after < 0 || ins[after]?.op !== F32X4_ADD) continue;
-      patches.push([ins[k].at, ins[after + 1]?.at ?? r.p, [...b.subarray(next.at, ins[after].at), ...RELAXED_MADD]]);
-      k = after;
+      continue;
     }
+    // stack [a, b] → mul → an expression that pushes c and reads nothing below it → add: a·b + c, relaxed_madd's
+    // order already; the multiply moves after c (it has no effects, so its place cannot be observed)
+    const add = oneValue(ins, k + 1);
+    if (add < 0 || ins[add]?.op !== F32X4_ADD) continue;
+    patches.push([ins[k].at, after(add), [...b.subarray(ins[k + 1].at, ins[add].at), ...RELAXED_MADD]]);
+    k = add;
   }
   if (!patches.length) return null;
   const out = [...leb(groups + 1), ...b.subarray(groupsEnd, codeStart), 3, V128];
@@ -117,7 +107,7 @@ export function fuseMultiplyAdd(wasm: Uint8Array): FusedModule {
   let fused = 0;
   let functions = 0;
   const bytes = rewriteBodies(wasm, (f) => {
-    const body = fuseBody(wasm, f.start, f.end, f.type.params.length);
+    const body = fuseBody(wasm, f);
     if (!body) return null;
     functions++;
     fused += body.fused;

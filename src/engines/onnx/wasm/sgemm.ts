@@ -1,4 +1,17 @@
-import { leb, Reader, rewriteBodies, SIMD, walk, type Body, type FuncType } from './code.js';
+import {
+  functionBodies,
+  leb,
+  localGet as get,
+  localSet as set,
+  Reader,
+  RELAXED_MADD as MADD,
+  rewriteBodies,
+  SIMD,
+  simdOp as simd,
+  walk,
+  type Body,
+  type FuncType,
+} from './code.js';
 
 /**
  * Our SGEMM micro-kernel for onnxruntime-web's wasm build, as a wasm function body. It keeps the contract of MLAS's
@@ -47,10 +60,7 @@ const AV = B0 + 2;
 const ALPHAV = B0 + 3;
 const V128_LOCALS = ALPHAV + 1 - ACC;
 
-const get = (i: number) => [0x20, ...leb(i)];
-const set = (i: number) => [0x21, ...leb(i)];
 const i32c = (v: number) => [0x41, ...sleb(v)];
-const simd = (op: number) => [0xfd, ...leb(op)];
 const mem = (align: number, offset: number) => [align, ...leb(offset)];
 const v128Load = (offset: number) => [...simd(0), ...mem(4, offset)];
 const v128Store = (offset: number) => [...simd(11), ...mem(4, offset)];
@@ -60,7 +70,6 @@ const f32Store = (offset: number) => [0x38, ...mem(2, offset)];
 const lane = (l: number) => [...simd(31), l]; // f32x4.extract_lane
 const F32X4_ADD = simd(228);
 const F32X4_MUL = simd(230);
-const MADD = simd(261); // f32x4.relaxed_madd: a·b + c
 const ZERO = [...simd(12), ...new Array<number>(16).fill(0)];
 const [I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_AND] = [0x6a, 0x6b, 0x6c, 0x74, 0x71];
 const [I32_GT_S, I32_GE_S, I32_LE_S, I32_EQZ] = [0x4a, 0x4e, 0x4c, 0x45];
@@ -229,13 +238,10 @@ function vectorOps(wasm: Uint8Array, f: Body): { loads: number; muls: number } {
  * as well, so it has the more v128 loads. A module without exactly that pair is returned as it was (`kernels` 0).
  */
 export function replaceSgemmKernels(wasm: Uint8Array): { bytes: Uint8Array; kernels: number } {
-  const found: { index: number; loads: number }[] = [];
-  rewriteBodies(wasm, (f) => {
-    if (!sameType(f.type)) return null;
-    const ops = vectorOps(wasm, f);
-    if (ops.muls > 0) found.push({ index: f.index, loads: ops.loads });
-    return null;
-  });
+  const found = functionBodies(wasm)
+    .bodies.filter((f) => sameType(f.type))
+    .map((f) => ({ index: f.index, ...vectorOps(wasm, f) }))
+    .filter((f) => f.muls > 0);
   if (found.length !== 2 || found[0].loads === found[1].loads) return { bytes: wasm, kernels: 0 };
   const [zero, add] = found[0].loads < found[1].loads ? found : [found[1], found[0]];
   const bytes = rewriteBodies(wasm, (f) =>

@@ -1,0 +1,10 @@
+/** A tiny wasm assembler for the tests of src/engines/onnx/wasm: vectors, sections, the module header. */
+import { leb } from '../../src/engines/onnx/wasm/code.js';
+
+export { leb };
+/** A wasm vector: its length, then its items. */
+export const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
+/** A section: its id, its size, its content. */
+export const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+/** The magic number and version 1. */
+export const HEADER = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
