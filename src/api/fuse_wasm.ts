@@ -11,10 +11,16 @@ export interface FuseWasmSpec {
 
 /**
  * `flatten fuse-wasm`: writes the build's .wasm for relaxed SIMD (src/engines/onnx/wasm/fma.ts: our FMA SGEMM
- * kernel in MLAS's place, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
+ * kernel in MLAS's place, our depthwise conv in front of MLAS's, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
  * written on a bad input.
  */
-export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: number; kernels: number; bytes: number } {
+export function fuseWasmFile(spec: FuseWasmSpec): {
+  fused: number;
+  functions: number;
+  kernels: number;
+  depthwise: boolean;
+  bytes: number;
+} {
   if (spec.input === spec.output)
     throw new FlattenError('BAD_ARGUMENT', `${spec.output}: the output is the input; write to another file`);
   if (regularFileExists(spec.output) && !spec.overwrite)
@@ -34,5 +40,5 @@ export function fuseWasmFile(spec: FuseWasmSpec): { fused: number; functions: nu
       `${spec.input}: no f32x4 multiply-add to fuse (not a SIMD build of onnxruntime-web?)`,
     );
   writeFileAtomic(spec.output, r.bytes);
-  return { fused: r.fused, functions: r.functions, kernels: r.kernels, bytes: r.bytes.length };
+  return { fused: r.fused, functions: r.functions, kernels: r.kernels, depthwise: r.depthwise, bytes: r.bytes.length };
 }

@@ -156,6 +156,7 @@ describe("the kernels in onnxruntime-web's build", () => {
     expect(replaceSgemmKernels(one)).toEqual({ bytes: one, kernels: 0 });
     const full = buildFmaWasm(ort);
     expect(full.kernels).toBe(2);
+    expect(full.depthwise).toBe(true);
     expect(full.fused).toBeGreaterThan(100);
   });
 });

@@ -10,7 +10,7 @@ export function registerFuseWasm(program: Command): void {
   program
     .command('fuse-wasm')
     .description(
-      "an onnxruntime-web .wasm for relaxed SIMD (our FMA SGEMM kernel, multiply-adds fused): serve it beside the stock one, pass its URL as the web pipeline's fmaWasm",
+      "an onnxruntime-web .wasm for relaxed SIMD (our FMA SGEMM kernel and depthwise conv, multiply-adds fused): serve it beside the stock one, pass its URL as the web pipeline's fmaWasm",
     )
     .argument('<in>', "the build's .wasm, e.g. node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm")
     .argument('<out>', 'the .wasm to write')
@@ -18,7 +18,10 @@ export function registerFuseWasm(program: Command): void {
     .action(
       action((input: string, output: string, o: { overwrite?: boolean }) => {
         const r = fuseWasmFile({ input, output, overwrite: o.overwrite });
-        const kernels = r.kernels ? 'our SGEMM kernel in place of MLAS’s two, ' : '';
+        const kernels = [
+          r.kernels ? 'our SGEMM kernel in place of MLAS’s two, ' : '',
+          r.depthwise ? 'our depthwise conv before MLAS’s, ' : '',
+        ].join('');
         console.log(
           `wrote ${output}: ${kernels}${r.fused} multiply-adds fused in ${r.functions} functions (runs where relaxed SIMD does)`,
         );

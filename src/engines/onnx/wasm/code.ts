@@ -238,6 +238,8 @@ export function walk(r: Reader, end: number, visit: (i: Instr) => void): void {
 export interface Body {
   index: number;
   type: FuncType;
+  /** Its type's index in the type section. */
+  typeIndex: number;
   /** Offsets of its body (locals, then code) in the module. */
   start: number;
   end: number;
@@ -263,44 +265,85 @@ export function functionBodies(wasm: Uint8Array): { code?: Section; bodies: Body
     if (r.p + size > code.end) bad(`function body ${f} runs past its section`);
     const type = sigs[typeOf[f]];
     if (!type) bad(`function ${f} has no type ${typeOf[f]}`);
-    bodies.push({ index: f, type, start: r.p, end: r.p + size });
+    bodies.push({ index: f, type, typeIndex: typeOf[f], start: r.p, end: r.p + size });
     r.p += size;
   }
   return { code, bodies };
 }
 
-/**
- * `wasm` with the function bodies that `rewrite` returns new bytes for (locals and code) replaced, every other byte
- * as it was; the input itself when nothing changed. A FlattenError on a module it cannot read.
- */
-export function rewriteBodies(wasm: Uint8Array, rewrite: (f: Body) => ArrayLike<number> | null): Uint8Array {
-  const { code, bodies } = functionBodies(wasm);
-  const replaced = bodies.map(rewrite);
-  if (!code || replaced.every((b) => b === null)) return wasm;
-  const next = replaced.map((b, i) => b ?? wasm.subarray(bodies[i].start, bodies[i].end));
-  const heads = next.map((b) => leb(b.length));
-  const content = leb(next.length).length + next.reduce((n, b, i) => n + heads[i].length + b.length, 0);
-  const head = [10, ...leb(content), ...leb(next.length)];
-  const out = new Uint8Array(code.header + 1 + leb(content).length + content + (wasm.length - code.end));
-  let o = 0;
-  const put = (x: ArrayLike<number>) => {
-    out.set(x, o);
-    o += x.length;
+/** How many functions the module imports: they come first in the function index space, before the defined ones. */
+export function importedFunctions(wasm: Uint8Array): number {
+  const imports = sections(wasm).find((x) => x.id === 2);
+  if (!imports) return 0;
+  const r = new Reader(wasm, imports.start);
+  const name = () => r.skip(r.u32());
+  const limits = () => {
+    const flags = r.byte();
+    r.u32();
+    if (flags & 1) r.u32();
   };
-  put(wasm.subarray(0, code.header));
-  put(head);
-  next.forEach((b, i) => {
-    put(heads[i]);
-    put(b);
-  });
-  put(wasm.subarray(code.end));
-  return out;
+  let functions = 0;
+  for (let n = r.u32(); n > 0; n--) {
+    name();
+    name();
+    const kind = r.byte();
+    if (kind === 0) {
+      r.u32();
+      functions++;
+    } else if (kind === 1) {
+      r.byte();
+      limits();
+    } else if (kind === 2) limits();
+    else if (kind === 3) r.skip(2);
+    else if (kind === 4) {
+      r.byte();
+      r.u32();
+    } else bad(`unknown import kind ${kind}`);
+  }
+  return functions;
 }
 
-// ---- instructions, as bytes: what the rewrites emit ------------------------------------------------------------
+/** A function to add to a module: its type index and its body (locals, then code). */
+export interface NewFunction {
+  type: number;
+  body: ArrayLike<number>;
+}
 
-export const localGet = (i: number) => [0x20, ...leb(i)];
-export const localSet = (i: number) => [0x21, ...leb(i)];
-export const simdOp = (op: number) => [0xfd, ...leb(op)];
-/** f32x4.relaxed_madd: a·b + c of the stack [a, b, c]. */
-export const RELAXED_MADD = simdOp(261);
+/** A wasm vector of byte strings as chunks: its length, then each item. */
+const vector = (items: ArrayLike<number>[]): ArrayLike<number>[] => [leb(items.length), ...items];
+const size = (chunks: ArrayLike<number>[]) => chunks.reduce((n, c) => n + c.length, 0);
+
+/**
+ * `wasm` with the function bodies that `rewrite` returns new bytes for (locals and code) replaced, and the `added`
+ * functions defined after the module's own (the first gets index importedFunctions + bodies), every other byte as
+ * it was; the input itself when nothing changed. A FlattenError on a module it cannot read.
+ */
+export function rewriteBodies(
+  wasm: Uint8Array,
+  rewrite: (f: Body) => ArrayLike<number> | null,
+  added: NewFunction[] = [],
+): Uint8Array {
+  const { code, bodies } = functionBodies(wasm);
+  const replaced = bodies.map(rewrite);
+  if (!code || (replaced.every((b) => b === null) && !added.length)) return wasm;
+  const next = [
+    ...replaced.map((b, i) => b ?? wasm.subarray(bodies[i].start, bodies[i].end)),
+    ...added.map((f) => f.body),
+  ];
+  const section = (id: number, content: ArrayLike<number>[]) => [[id, ...leb(size(content))], ...content];
+  const parts: ArrayLike<number>[] = [];
+  if (added.length) {
+    // the function section: each defined function's type index, the added ones' after
+    const funcs = sections(wasm).find((x) => x.id === 3)!;
+    const types = [...functionTypes(wasm, funcs), ...added.map((f) => f.type)].map(leb);
+    parts.push(wasm.subarray(0, funcs.header), ...section(3, vector(types)), wasm.subarray(funcs.end, code.header));
+  } else parts.push(wasm.subarray(0, code.header));
+  parts.push(...section(10, [leb(next.length), ...next.flatMap((b) => [leb(b.length), b])]), wasm.subarray(code.end));
+  const out = new Uint8Array(size(parts));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,16 +1,6 @@
-import {
-  leb,
-  localGet,
-  localSet,
-  Reader,
-  RELAXED_MADD,
-  rewriteBodies,
-  SIMD,
-  V128,
-  walk,
-  type Body,
-  type Instr,
-} from './code.js';
+import { localGet, localSet, RELAXED_MADD } from './asm.js';
+import { leb, Reader, rewriteBodies, SIMD, V128, walk, type Body, type Instr } from './code.js';
+import { replaceDepthwiseConv } from './depthwise.js';
 import { replaceSgemmKernels } from './sgemm.js';
 
 /**
@@ -119,13 +109,17 @@ export function fuseMultiplyAdd(wasm: Uint8Array): FusedModule {
 export interface FmaWasm extends FusedModule {
   /** MLAS SGEMM kernels replaced by ours (src/engines/onnx/wasm/sgemm.ts): 2, or 0 where they were not found. */
   kernels: number;
+  /** Our depthwise convolution in front of MLAS's MlasConv (src/engines/onnx/wasm/depthwise.ts), where found. */
+  depthwise: boolean;
 }
 
 /**
- * onnxruntime-web's .wasm for engines with relaxed SIMD: MLAS's SGEMM kernels replaced by our FMA kernel, then every
- * other multiply-add fused. What `flatten fuse-wasm` writes and the web pipeline's `fmaWasm` runs.
+ * onnxruntime-web's .wasm for engines with relaxed SIMD: MLAS's SGEMM kernels replaced by our FMA kernel, our
+ * depthwise convolution in front of MLAS's, then every other multiply-add fused. What `flatten fuse-wasm` writes
+ * and the web pipeline's `fmaWasm` runs.
  */
 export function buildFmaWasm(wasm: Uint8Array): FmaWasm {
   const k = replaceSgemmKernels(wasm);
-  return { ...fuseMultiplyAdd(k.bytes), kernels: k.kernels };
+  const d = replaceDepthwiseConv(k.bytes);
+  return { ...fuseMultiplyAdd(d.bytes), kernels: k.kernels, depthwise: d.replaced };
 }

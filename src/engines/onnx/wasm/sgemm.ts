@@ -1,17 +1,44 @@
 import {
-  functionBodies,
-  leb,
+  addTo,
+  BR,
+  END,
+  f32Load,
+  F32_ADD,
+  F32X4_ADD,
+  F32X4_MUL,
+  f32Store,
+  I32_AND,
+  I32_EQZ,
+  I32_GE_S,
+  I32_GT_S,
+  I32_LE_S,
+  I32_MUL,
+  I32_SHL,
+  I32_SUB,
+  I32_ADD,
+  i32c,
+  ifElse,
+  ifThen,
+  lane,
+  locals,
   localGet as get,
   localSet as set,
-  Reader,
+  LOOP,
+  loopUntil,
   RELAXED_MADD as MADD,
-  rewriteBodies,
-  SIMD,
+  RETURN,
+  seq,
   simdOp as simd,
-  walk,
-  type Body,
-  type FuncType,
-} from './code.js';
+  splatLoad,
+  UNREACHABLE,
+  V128,
+  V128_ZERO as ZERO,
+  v128Load,
+  v128Store,
+  VOID,
+  type Code,
+} from './asm.js';
+import { functionBodies, Reader, rewriteBodies, SIMD, walk, type Body, type FuncType } from './code.js';
 
 /**
  * Our SGEMM micro-kernel for onnxruntime-web's wasm build, as a wasm function body. It keeps the contract of MLAS's
@@ -60,57 +87,6 @@ const AV = B0 + 2;
 const ALPHAV = B0 + 3;
 const V128_LOCALS = ALPHAV + 1 - ACC;
 
-const i32c = (v: number) => [0x41, ...sleb(v)];
-const mem = (align: number, offset: number) => [align, ...leb(offset)];
-const v128Load = (offset: number) => [...simd(0), ...mem(4, offset)];
-const v128Store = (offset: number) => [...simd(11), ...mem(4, offset)];
-const splatLoad = [...simd(9), ...mem(2, 0)]; // v128.load32_splat
-const f32Load = (offset: number) => [0x2a, ...mem(2, offset)];
-const f32Store = (offset: number) => [0x38, ...mem(2, offset)];
-const lane = (l: number) => [...simd(31), l]; // f32x4.extract_lane
-const F32X4_ADD = simd(228);
-const F32X4_MUL = simd(230);
-const ZERO = [...simd(12), ...new Array<number>(16).fill(0)];
-const [I32_ADD, I32_SUB, I32_MUL, I32_SHL, I32_AND] = [0x6a, 0x6b, 0x6c, 0x74, 0x71];
-const [I32_GT_S, I32_GE_S, I32_LE_S, I32_EQZ] = [0x4a, 0x4e, 0x4c, 0x45];
-const [UNREACHABLE, BLOCK, LOOP, IF, ELSE, END, BR, BR_IF, RETURN] = [
-  0x00, 0x02, 0x03, 0x04, 0x05, 0x0b, 0x0c, 0x0d, 0x0f,
-];
-const F32_ADD = 0x92;
-const V128 = 0x7b;
-const VOID = 0x40;
-
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const x = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(x & 0x40)) || (v === -1 && x & 0x40)) return [...out, x];
-    out.push(x | 0x80);
-  }
-}
-
-// structured control flow and a few statements, as code
-type Code = number[];
-const seq = (...parts: Code[]): Code => parts.flat();
-const ifThen = (cond: Code, ...body: Code[]): Code => [...cond, IF, VOID, ...body.flat(), END];
-const ifElse = (cond: Code, then: Code, otherwise: Code): Code => [...cond, IF, VOID, ...then, ELSE, ...otherwise, END];
-/** `for (; !exit; ) body`: a block around a loop that leaves when `exit` is true. */
-const loopUntil = (exit: Code, ...body: Code[]): Code => [
-  BLOCK,
-  VOID,
-  LOOP,
-  VOID,
-  ...exit,
-  BR_IF,
-  1,
-  ...body.flat(),
-  BR,
-  0,
-  END,
-  END,
-];
-const addTo = (local: number, v: Code): Code => [...get(local), ...v, I32_ADD, ...set(local)];
 const bits = (local: number, mask: number): Code => [...get(local), ...i32c(mask), I32_AND];
 /** base + i · stride (bytes). */
 const offsetRow = (base: number, stride: number, i: number): Code =>
@@ -153,7 +129,7 @@ function half(zero: boolean, rows: number, h: number): Code {
   // for k in K: b = B[k, 8h..8h+7]; acc[i] += A[i, k] · b
   const step = seq(get(PB), v128Load(0), set(B0), get(PB), v128Load(16), set(B1));
   for (let i = 0; i < rows; i++) {
-    step.push(...get(PA + i), ...splatLoad, ...set(AV));
+    step.push(...get(PA + i), ...splatLoad(), ...set(AV));
     for (const j of [0, 1])
       step.push(...get(B0 + j), ...get(AV), ...get(ACC + 2 * i + j), ...MADD, ...set(ACC + 2 * i + j));
     step.push(...addTo(PA + i, i32c(4)));
@@ -190,7 +166,7 @@ function kernel(zero: boolean, rows: number): Code {
 
 /** The whole function body (locals and code) of the zero-mode or add-mode kernel. */
 export function sgemmKernelBody(zero: boolean): number[] {
-  const locals = [2, ...leb(I32_LOCALS), 0x7f, ...leb(V128_LOCALS), V128];
+  const decls = locals([I32_LOCALS, 0x7f], [V128_LOCALS, V128]);
   const code = seq(
     get(LDA),
     i32c(2),
@@ -206,7 +182,7 @@ export function sgemmKernelBody(zero: boolean): number[] {
   );
   // the most rows of ROWS that remain, then fewer: each call does one block of rows and says how many
   for (const rows of ROWS.slice(0, -1)) code.push(...ifThen([...get(M), ...i32c(rows), I32_GE_S], kernel(zero, rows)));
-  return [...locals, ...code, ...kernel(zero, 1), END];
+  return [...decls, ...code, ...kernel(zero, 1), END];
 }
 
 const KERNEL_TYPE = { params: [...new Array<number>(8).fill(0x7f), 0x7d], results: [0x7f] };
