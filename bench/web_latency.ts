@@ -96,7 +96,7 @@ interface WebConfig {
   nodeGraph?: 'q8';
   /** The same wasm build (its Node entry) in this process instead of the page: V8 11.3 against Chromium's. */
   inNode?: boolean;
-  /** The build's .wasm for relaxed SIMD (buildFmaWasm: our SGEMM kernel, fused multiply-adds), served from /ort-fma/. */
+  /** The build's .wasm for relaxed SIMD (buildFmaWasm: our SGEMM and depthwise kernels, fused multiply-adds), served from /ort-fma/. */
   fma?: boolean;
 }
 
@@ -194,7 +194,11 @@ function fusedWasm(file: string): Uint8Array {
   let b = fused.get(file);
   if (!b) {
     const r = buildFmaWasm(new Uint8Array(readFileSync(join(ORT_DIST, file))));
-    log(`${file}: ${r.kernels} SGEMM kernels replaced, ${r.fused} multiply-adds fused in ${r.functions} functions`);
+    log(
+      `${file}: ${r.kernels} SGEMM kernels replaced, depthwise conv ${r.depthwise ? 'in' : 'not found'}, ` +
+        `transpose ${r.transpose ? 'in' : 'not found'}, ` +
+        `${r.fused} multiply-adds fused in ${r.functions} functions`,
+    );
     fused.set(file, (b = r.bytes));
   }
   return b;

@@ -11,7 +11,7 @@ export interface FuseWasmSpec {
 
 /**
  * `flatten fuse-wasm`: writes the build's .wasm for relaxed SIMD (src/engines/onnx/wasm/fma.ts: our FMA SGEMM
- * kernel in MLAS's place, our depthwise conv in front of MLAS's, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
+ * kernel in MLAS's place, our depthwise conv in front of MLAS's, our block transpose, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
  * written on a bad input.
  */
 export function fuseWasmFile(spec: FuseWasmSpec): {
@@ -19,6 +19,7 @@ export function fuseWasmFile(spec: FuseWasmSpec): {
   functions: number;
   kernels: number;
   depthwise: boolean;
+  transpose: boolean;
   bytes: number;
 } {
   if (spec.input === spec.output)
@@ -40,5 +41,12 @@ export function fuseWasmFile(spec: FuseWasmSpec): {
       `${spec.input}: no f32x4 multiply-add to fuse (not a SIMD build of onnxruntime-web?)`,
     );
   writeFileAtomic(spec.output, r.bytes);
-  return { fused: r.fused, functions: r.functions, kernels: r.kernels, depthwise: r.depthwise, bytes: r.bytes.length };
+  return {
+    fused: r.fused,
+    functions: r.functions,
+    kernels: r.kernels,
+    depthwise: r.depthwise,
+    transpose: r.transpose,
+    bytes: r.bytes.length,
+  };
 }

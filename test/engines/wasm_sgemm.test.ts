@@ -157,6 +157,7 @@ describe("the kernels in onnxruntime-web's build", () => {
     const full = buildFmaWasm(ort);
     expect(full.kernels).toBe(2);
     expect(full.depthwise).toBe(true);
+    expect(full.transpose).toBe(true);
     expect(full.fused).toBeGreaterThan(100);
   });
 });

@@ -32,6 +32,7 @@ export const f32c = (v: number): Code => {
 };
 const mem = (align: number, offset: number): Code => [align, ...leb(offset)];
 export const i32Load = (offset: number): Code => [0x28, ...mem(2, offset)];
+export const i32Store = (offset: number): Code => [0x36, ...mem(2, offset)];
 export const f32Load = (offset: number): Code => [0x2a, ...mem(2, offset)];
 export const f32Store = (offset: number): Code => [0x38, ...mem(2, offset)];
 export const v128Load = (offset: number): Code => [...simdOp(0), ...mem(4, offset)];
@@ -88,6 +89,9 @@ export const loopUntil = (exit: Code, ...body: Code[]): Code => [
 ];
 /** local += v (i32). */
 export const addTo = (local: number, v: Code): Code => [...localGet(local), ...v, I32_ADD, ...localSet(local)];
+/** base + i · stride (i32 locals; i a constant): a row's address. */
+export const offsetRow = (base: number, stride: number, i: number): Code =>
+  i ? [...localGet(base), ...localGet(stride), ...i32c(i), I32_MUL, I32_ADD] : localGet(base);
 /** A function body's local declarations: runs of [count, type]. */
 export const locals = (...runs: [count: number, type: number][]): Code => [
   ...leb(runs.length),

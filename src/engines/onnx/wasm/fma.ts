@@ -2,6 +2,7 @@ import { localGet, localSet, RELAXED_MADD } from './asm.js';
 import { leb, Reader, rewriteBodies, SIMD, V128, walk, type Body, type Instr } from './code.js';
 import { replaceDepthwiseConv } from './depthwise.js';
 import { replaceSgemmKernels } from './sgemm.js';
+import { replaceTranspose } from './transpose.js';
 
 /**
  * Fused multiply-add for a wasm build that has none. onnxruntime-web's kernels (MLAS) compute every a·b + c of their
@@ -111,15 +112,19 @@ export interface FmaWasm extends FusedModule {
   kernels: number;
   /** Our depthwise convolution in front of MLAS's MlasConv (src/engines/onnx/wasm/depthwise.ts), where found. */
   depthwise: boolean;
+  /** Our 4 × 4-block transpose in place of MLAS's uint32 transpose worker (src/engines/onnx/wasm/transpose.ts). */
+  transpose: boolean;
 }
 
 /**
  * onnxruntime-web's .wasm for engines with relaxed SIMD: MLAS's SGEMM kernels replaced by our FMA kernel, our
- * depthwise convolution in front of MLAS's, then every other multiply-add fused. What `flatten fuse-wasm` writes
+ * depthwise convolution in front of MLAS's, our block transpose in place of MLAS's, then every other multiply-add
+ * fused. What `flatten fuse-wasm` writes
  * and the web pipeline's `fmaWasm` runs.
  */
 export function buildFmaWasm(wasm: Uint8Array): FmaWasm {
   const k = replaceSgemmKernels(wasm);
   const d = replaceDepthwiseConv(k.bytes);
-  return { ...fuseMultiplyAdd(d.bytes), kernels: k.kernels, depthwise: d.replaced };
+  const t = replaceTranspose(d.bytes);
+  return { ...fuseMultiplyAdd(t.bytes), kernels: k.kernels, depthwise: d.replaced, transpose: t.replaced };
 }

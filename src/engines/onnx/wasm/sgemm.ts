@@ -12,7 +12,6 @@ import {
   I32_GE_S,
   I32_GT_S,
   I32_LE_S,
-  I32_MUL,
   I32_SHL,
   I32_SUB,
   I32_ADD,
@@ -25,6 +24,7 @@ import {
   localSet as set,
   LOOP,
   loopUntil,
+  offsetRow,
   RELAXED_MADD as MADD,
   RETURN,
   seq,
@@ -88,10 +88,6 @@ const ALPHAV = B0 + 3;
 const V128_LOCALS = ALPHAV + 1 - ACC;
 
 const bits = (local: number, mask: number): Code => [...get(local), ...i32c(mask), I32_AND];
-/** base + i · stride (bytes). */
-const offsetRow = (base: number, stride: number, i: number): Code =>
-  i ? [...get(base), ...get(stride), ...i32c(i), I32_MUL, I32_ADD] : get(base);
-
 /** acc (v128 local) += the 4 floats at P + offset, in add mode. */
 const addC = (zero: boolean, acc: number, offset: number): Code =>
   zero ? [] : [...get(acc), ...get(P), ...v128Load(offset), ...F32X4_ADD, ...set(acc)];
