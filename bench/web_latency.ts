@@ -196,7 +196,7 @@ function fusedWasm(file: string): Uint8Array {
     const r = buildFmaWasm(new Uint8Array(readFileSync(join(ORT_DIST, file))));
     log(
       `${file}: ${r.kernels} SGEMM kernels replaced, depthwise conv ${r.depthwise ? 'in' : 'not found'}, ` +
-        `transpose ${r.transpose ? 'in' : 'not found'}, ` +
+        `transpose ${r.transpose ? 'in' : 'not found'}, erf ${r.erf ? 'in' : 'not found'}, ` +
         `${r.fused} multiply-adds fused in ${r.functions} functions`,
     );
     fused.set(file, (b = r.bytes));

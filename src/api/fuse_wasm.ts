@@ -11,7 +11,7 @@ export interface FuseWasmSpec {
 
 /**
  * `flatten fuse-wasm`: writes the build's .wasm for relaxed SIMD (src/engines/onnx/wasm/fma.ts: our FMA SGEMM
- * kernel in MLAS's place, our depthwise conv in front of MLAS's, our block transpose, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
+ * kernel in MLAS's place, our depthwise conv in front of MLAS's, our block transpose and erf, every other f32x4 multiply-add fused), for the web pipeline's `fmaWasm`. Nothing is
  * written on a bad input.
  */
 export function fuseWasmFile(spec: FuseWasmSpec): {
@@ -20,6 +20,7 @@ export function fuseWasmFile(spec: FuseWasmSpec): {
   kernels: number;
   depthwise: boolean;
   transpose: boolean;
+  erf: boolean;
   bytes: number;
 } {
   if (spec.input === spec.output)
@@ -47,6 +48,7 @@ export function fuseWasmFile(spec: FuseWasmSpec): {
     kernels: r.kernels,
     depthwise: r.depthwise,
     transpose: r.transpose,
+    erf: r.erf,
     bytes: r.bytes.length,
   };
 }

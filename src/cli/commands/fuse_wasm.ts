@@ -10,7 +10,7 @@ export function registerFuseWasm(program: Command): void {
   program
     .command('fuse-wasm')
     .description(
-      "an onnxruntime-web .wasm for relaxed SIMD (our FMA SGEMM kernel, depthwise conv and block transpose, multiply-adds fused): serve it beside the stock one, pass its URL as the web pipeline's fmaWasm",
+      "an onnxruntime-web .wasm for relaxed SIMD (our FMA SGEMM kernel, depthwise conv, block transpose and erf; multiply-adds fused): serve it beside the stock one, pass its URL as the web pipeline's fmaWasm",
     )
     .argument('<in>', "the build's .wasm, e.g. node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm")
     .argument('<out>', 'the .wasm to write')
@@ -22,6 +22,7 @@ export function registerFuseWasm(program: Command): void {
           r.kernels ? 'our SGEMM kernel in place of MLAS’s two, ' : '',
           r.depthwise ? 'our depthwise conv before MLAS’s, ' : '',
           r.transpose ? 'our block transpose, ' : '',
+          r.erf ? 'our erf, ' : '',
         ].join('');
         console.log(
           `wrote ${output}: ${kernels}${r.fused} multiply-adds fused in ${r.functions} functions (runs where relaxed SIMD does)`,

@@ -1,6 +1,7 @@
 import { localGet, localSet, RELAXED_MADD } from './asm.js';
 import { leb, Reader, rewriteBodies, SIMD, V128, walk, type Body, type Instr } from './code.js';
 import { replaceDepthwiseConv } from './depthwise.js';
+import { replaceErf } from './erf.js';
 import { replaceSgemmKernels } from './sgemm.js';
 import { replaceTranspose } from './transpose.js';
 
@@ -114,17 +115,26 @@ export interface FmaWasm extends FusedModule {
   depthwise: boolean;
   /** Our 4 × 4-block transpose in place of MLAS's uint32 transpose worker (src/engines/onnx/wasm/transpose.ts). */
   transpose: boolean;
+  /** Our 4-vector erf in front of MLAS's (src/engines/onnx/wasm/erf.ts), where found. */
+  erf: boolean;
 }
 
 /**
  * onnxruntime-web's .wasm for engines with relaxed SIMD: MLAS's SGEMM kernels replaced by our FMA kernel, our
- * depthwise convolution in front of MLAS's, our block transpose in place of MLAS's, then every other multiply-add
- * fused. What `flatten fuse-wasm` writes
+ * depthwise convolution in front of MLAS's, our block transpose in place of MLAS's, our erf in front of MLAS's, then
+ * every other multiply-add fused. What `flatten fuse-wasm` writes
  * and the web pipeline's `fmaWasm` runs.
  */
 export function buildFmaWasm(wasm: Uint8Array): FmaWasm {
   const k = replaceSgemmKernels(wasm);
   const d = replaceDepthwiseConv(k.bytes);
   const t = replaceTranspose(d.bytes);
-  return { ...fuseMultiplyAdd(t.bytes), kernels: k.kernels, depthwise: d.replaced, transpose: t.replaced };
+  const e = replaceErf(t.bytes);
+  return {
+    ...fuseMultiplyAdd(e.bytes),
+    kernels: k.kernels,
+    depthwise: d.replaced,
+    transpose: t.replaced,
+    erf: e.replaced,
+  };
 }
