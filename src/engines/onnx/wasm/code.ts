@@ -347,3 +347,35 @@ export function rewriteBodies(
   }
   return out;
 }
+
+/** The offsets of the i32 fields a function reads through its first parameter (`local.get 0; i32.load offset`). */
+export function fieldsRead(wasm: Uint8Array, f: Body): Set<number> {
+  const r = new Reader(wasm, f.start);
+  for (let g = r.u32(); g > 0; g--) {
+    r.u32();
+    r.byte();
+  }
+  const read = new Set<number>();
+  let afterParam0 = false;
+  walk(r, f.end, (i) => {
+    if (afterParam0 && i.op === 0x28) {
+      const m = new Reader(wasm, i.at + 1);
+      m.u32(); // align
+      read.add(m.u32());
+    }
+    afterParam0 = i.op === 0x20 && wasm[i.at + 1] === 0;
+  });
+  return read;
+}
+
+/**
+ * `wasm` with `f`'s body replaced by `body(original)`, where `original` is the index of f's own body, kept as a
+ * function added after the module's: a kernel in front of the one it replaces, calling it for what it does not do.
+ */
+export function inFront(wasm: Uint8Array, f: Body, body: (original: number) => ArrayLike<number>): Uint8Array {
+  const original = importedFunctions(wasm) + functionBodies(wasm).bodies.length;
+  const ours = body(original);
+  return rewriteBodies(wasm, (g) => (g.index === f.index ? ours : null), [
+    { type: f.typeIndex, body: wasm.subarray(f.start, f.end) },
+  ]);
+}

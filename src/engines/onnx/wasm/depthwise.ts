@@ -40,7 +40,7 @@ import {
   v128Store,
   type Code,
 } from './asm.js';
-import { functionBodies, importedFunctions, leb, Reader, rewriteBodies, walk, type Body } from './code.js';
+import { fieldsRead, functionBodies, inFront, leb, type Body } from './code.js';
 
 /**
  * A direct depthwise convolution for onnxruntime-web's wasm build, in front of MLAS's `MlasConv`.
@@ -140,9 +140,27 @@ const takes = (): Code =>
     [...param(AT.activation), ...i32Load(0), I32_EQZ],
   );
 
+/**
+ * Every tap of the window at OW: RP walks the rows inside the image (from ROW, column OW − p), FP the filter's
+ * rows (from FR); `tap(j)` is column j's step.
+ */
+function taps(k: number, tap: (j: number) => Code): Code {
+  const p = (k - 1) / 2;
+  return seq(
+    [...get(ROW), ...get(OW), ...i32c(p), I32_SUB, ...i32c(4), I32_MUL, I32_ADD, ...set(RP)],
+    [...get(FR), ...set(FP), ...get(NR), ...set(NN)],
+    loopUntil(
+      [...get(NN), I32_EQZ],
+      ...Array.from({ length: k }, (_, j) => tap(j)),
+      addTo(RP, get(W4)),
+      addTo(FP, i32c(4 * k)),
+      addTo(NN, i32c(-1)),
+    ),
+  );
+}
+
 /** `m` vectors of 4 outputs at OW (all taps' columns inside the row), then OW += 4m. */
 function vectors(k: number, m: number): Code {
-  const p = (k - 1) / 2;
   const tap = (j: number): Code =>
     seq(
       get(FP),
@@ -154,24 +172,7 @@ function vectors(k: number, m: number): Code {
     );
   return seq(
     ...Array.from({ length: m }, (_, i) => seq(get(BVV), set(ACC + i))),
-    get(ROW),
-    get(OW),
-    i32c(p),
-    [I32_SUB],
-    i32c(4),
-    [I32_MUL, I32_ADD],
-    set(RP),
-    get(FR),
-    set(FP),
-    get(NR),
-    set(NN),
-    loopUntil(
-      [...get(NN), I32_EQZ],
-      ...Array.from({ length: k }, (_, j) => tap(j)),
-      addTo(RP, get(W4)),
-      addTo(FP, i32c(4 * k)),
-      addTo(NN, i32c(-1)),
-    ),
+    taps(k, tap),
     ...Array.from({ length: m }, (_, i) =>
       seq(get(OROW), get(OW), i32c(4), [I32_MUL, I32_ADD], get(ACC + i), v128Store(16 * i)),
     ),
@@ -190,24 +191,7 @@ function point(k: number): Code {
   return seq(
     get(BV),
     set(SA),
-    get(ROW),
-    get(OW),
-    i32c(p),
-    [I32_SUB],
-    i32c(4),
-    [I32_MUL, I32_ADD],
-    set(RP),
-    get(FR),
-    set(FP),
-    get(NR),
-    set(NN),
-    loopUntil(
-      [...get(NN), I32_EQZ],
-      ...Array.from({ length: k }, (_, j) => tap(j)),
-      addTo(RP, get(W4)),
-      addTo(FP, i32c(4 * k)),
-      addTo(NN, i32c(-1)),
-    ),
+    taps(k, tap),
     get(OROW),
     get(OW),
     i32c(4),
@@ -287,40 +271,16 @@ export function depthwiseConvBody(original: number): Code {
 const isConvType = (f: Body) =>
   f.type.results.length === 0 && f.type.params.length === PARAMS && f.type.params.every((t) => t === I32);
 
-/** The offsets of the i32 fields a function reads through its first parameter (`local.get 0; i32.load offset`). */
-function fieldsRead(wasm: Uint8Array, f: Body): Set<number> {
-  const r = new Reader(wasm, f.start);
-  for (let g = r.u32(); g > 0; g--) {
-    r.u32();
-    r.byte();
-  }
-  const read = new Set<number>();
-  let afterParam0 = false;
-  walk(r, f.end, (i) => {
-    if (afterParam0 && i.op === 0x28) {
-      const m = new Reader(wasm, i.at + 1);
-      m.u32(); // align
-      read.add(m.u32());
-    }
-    afterParam0 = i.op === 0x20 && wasm[i.at + 1] === PAR;
-  });
-  return read;
-}
-
 /**
  * `wasm` with our depthwise convolution in front of MLAS's `MlasConv`, found as the module's only function of its
  * type, (i32 × 7) → (), that reads all of FINGERPRINT's fields of its first parameter. A module without exactly
  * one is returned as it was (`replaced` false).
  */
 export function replaceDepthwiseConv(wasm: Uint8Array): { bytes: Uint8Array; replaced: boolean } {
-  const { bodies } = functionBodies(wasm);
-  const found = bodies.filter((f) => isConvType(f) && FINGERPRINT.every((o) => fieldsRead(wasm, f).has(o)));
+  const found = functionBodies(wasm).bodies.filter(
+    (f) => isConvType(f) && FINGERPRINT.every((o) => fieldsRead(wasm, f).has(o)),
+  );
   if (found.length !== 1) return { bytes: wasm, replaced: false };
-  const [conv] = found;
-  // MLAS's own, kept as a new function after the module's: ours calls it for everything it does not take
-  const original = importedFunctions(wasm) + bodies.length;
-  const bytes = rewriteBodies(wasm, (f) => (f.index === conv.index ? depthwiseConvBody(original) : null), [
-    { type: conv.typeIndex, body: wasm.subarray(conv.start, conv.end) },
-  ]);
-  return { bytes, replaced: true };
+  // MLAS's own stays, as an added function: ours calls it for everything it does not take
+  return { bytes: inFront(wasm, found[0], depthwiseConvBody), replaced: true };
 }

@@ -21,7 +21,7 @@ import {
   v128Store,
   type Code,
 } from './asm.js';
-import { functionBodies, importedFunctions, leb, Reader, rewriteBodies, SIMD, walk, type Body } from './code.js';
+import { functionBodies, inFront, leb, Reader, SIMD, walk, type Body } from './code.js';
 
 /**
  * Our vector erf for onnxruntime-web's wasm build, in front of MLAS's `MlasErfKernel` (what ORT's Erf and Gelu run).
@@ -210,10 +210,5 @@ export function replaceErf(wasm: Uint8Array): { bytes: Uint8Array; replaced: boo
       isMlasErf(wasm, f),
   );
   if (found.length !== 1) return { bytes: wasm, replaced: false };
-  const [erf] = found;
-  const original = importedFunctions(wasm) + bodies.length;
-  const bytes = rewriteBodies(wasm, (f) => (f.index === erf.index ? erfKernelBody(original) : null), [
-    { type: erf.typeIndex, body: wasm.subarray(erf.start, erf.end) },
-  ]);
-  return { bytes, replaced: true };
+  return { bytes: inFront(wasm, found[0], erfKernelBody), replaced: true };
 }

@@ -23,7 +23,7 @@ import {
   v128Store,
   type Code,
 } from './asm.js';
-import { functionBodies, Reader, rewriteBodies, SIMD, walk, type Body } from './code.js';
+import { fieldsRead, functionBodies, Reader, rewriteBodies, SIMD, walk, type Body } from './code.js';
 
 /**
  * Our 4-byte matrix transpose for onnxruntime-web's wasm build, in place of the per-thread worker of MLAS's
@@ -136,30 +136,22 @@ export function transposeWorkerBody(): Code {
   return [...decls, ...split, ...rowBlocks, ...rows, END];
 }
 
-/** What a function reads through its first parameter, stores (by width), and whether it calls or uses SIMD. */
+/** What a function reads through its first parameter, what it stores (by width), whether it calls or uses SIMD. */
 function shape(wasm: Uint8Array, f: Body) {
   const r = new Reader(wasm, f.start);
   for (let g = r.u32(); g > 0; g--) {
     r.u32();
     r.byte();
   }
-  const read = new Set<number>();
-  let afterParam0 = false;
   let [stores32, narrowStores, calls, simd, divs] = [0, 0, 0, 0, 0];
   walk(r, f.end, (i) => {
-    if (afterParam0 && i.op === 0x28) {
-      const m = new Reader(wasm, i.at + 1);
-      m.u32();
-      read.add(m.u32());
-    }
-    afterParam0 = i.op === 0x20 && wasm[i.at + 1] === CTX;
     if (i.op === 0x36) stores32++;
     else if (i.op >= 0x37 && i.op <= 0x3e) narrowStores++;
     else if (i.op === 0x10 || i.op === 0x11) calls++;
     else if (i.op === 0x6e) divs++;
     else if (i.op >= SIMD && i.op < SIMD + 0x10000) simd++;
   });
-  return { read, stores32, narrowStores, calls, simd, divs };
+  return { read: fieldsRead(wasm, f), stores32, narrowStores, calls, simd, divs };
 }
 
 /**
