@@ -68,7 +68,7 @@ describe('examples', () => {
     expect(out).toMatch(/onnx\/model_quantized\.onnx .* q8/);
     expect(out).toMatch(/fmnist\.pth: 72 tensors, 155402 values \(safetensors → pth\)/);
     expect(out).toMatch(
-      /ort\.fma\.wasm: our SGEMM kernel in place of MLAS’s two, \d+ multiply-adds fused in \d+ functions/,
+      /ort\.fma\.wasm: our SGEMM kernel in place of MLAS’s two, our depthwise conv before MLAS’s, our block transpose, our erf, \d+ multiply-adds fused in \d+ functions/,
     );
     expect(out).toContain('0.745 GMACs at 224×288');
     expect(out).toMatch(/wrote .*\/features\/index\.html/);
