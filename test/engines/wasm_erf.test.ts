@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { functionBodies } from '../../src/engines/onnx/wasm/code.js';
 import { erfKernelBody, replaceErf } from '../../src/engines/onnx/wasm/erf.js';
 import { buildFmaWasm, fuseMultiplyAdd } from '../../src/engines/onnx/wasm/fma.js';
-import { HEADER, leb, section, vec } from './wasm_asm.js';
+import { exportEntry, HEADER, leb, section, vec } from './wasm_asm.js';
 
 const stock = new Uint8Array(
   readFileSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), 'ort-wasm-simd-threaded.wasm')),
@@ -31,18 +31,12 @@ function mlasErfBody(): Uint8Array {
 function erfModule(): Uint8Array {
   const mlas = mlasErfBody();
   const ours = erfKernelBody(0);
-  const ex = (name: string, kind: number, i: number) => [
-    ...leb(name.length),
-    ...new TextEncoder().encode(name),
-    kind,
-    i,
-  ];
   return Uint8Array.from([
     ...HEADER,
     ...section(1, vec([[0x60, 3, 0x7f, 0x7f, 0x7f, 0]])),
     ...section(3, vec([[0], [0]])),
     ...section(5, vec([[0x00, ...leb(16)]])),
-    ...section(7, vec([ex('mlas', 0, 0), ex('ours', 0, 1), ex('mem', 2, 0)])),
+    ...section(7, vec([exportEntry('mlas', 0, 0), exportEntry('ours', 0, 1), exportEntry('mem', 2, 0)])),
     ...section(
       10,
       vec([

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionBodies } from '../../src/engines/onnx/wasm/code.js';
-import { HEADER, leb, section, vec } from './wasm_asm.js';
+import { exportEntry, HEADER, leb, section, vec } from './wasm_asm.js';
 import { replaceSgemmKernels, sgemmKernelBody } from '../../src/engines/onnx/wasm/sgemm.js';
 import { buildFmaWasm } from '../../src/engines/onnx/wasm/fma.js';
 
@@ -22,18 +22,12 @@ function kernelModule(modes = [true, false]): Uint8Array {
     const b = sgemmKernelBody(zero);
     return [...leb(b.length), ...b];
   });
-  const ex = (name: string, kind: number, i: number) => [
-    ...leb(name.length),
-    ...new TextEncoder().encode(name),
-    kind,
-    i,
-  ];
   return Uint8Array.from([
     ...HEADER,
     ...section(1, vec([KERNEL_TYPE])),
     ...section(3, vec(modes.map(() => [0]))),
     ...section(5, vec([[0x00, ...leb(64)]])),
-    ...section(7, vec([...modes.map((zero, i) => ex(zero ? 'zero' : 'add', 0, i)), ex('mem', 2, 0)])),
+    ...section(7, vec([...modes.map((zero, i) => exportEntry(zero ? 'zero' : 'add', 0, i)), exportEntry('mem', 2, 0)])),
     ...section(10, vec(bodies)),
   ]);
 }

@@ -13,7 +13,7 @@ import { Graph } from '../../src/engines/onnx/graph.js';
 import { encodeModel } from '../../src/engines/onnx/proto.js';
 import { functionBodies } from '../../src/engines/onnx/wasm/code.js';
 import { replaceTranspose, transposeWorkerBody } from '../../src/engines/onnx/wasm/transpose.js';
-import { HEADER, leb, section, vec } from './wasm_asm.js';
+import { exportEntry, HEADER, leb, section, vec } from './wasm_asm.js';
 
 const stock = new Uint8Array(
   readFileSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), 'ort-wasm-simd-threaded.wasm')),
@@ -22,13 +22,12 @@ const stock = new Uint8Array(
 /** A module exporting the worker as 'worker' and 64 pages as 'mem'. */
 function workerModule(): Uint8Array {
   const body = transposeWorkerBody();
-  const ex = (name: string, kind: number) => [...leb(name.length), ...new TextEncoder().encode(name), kind, 0];
   return Uint8Array.from([
     ...HEADER,
     ...section(1, vec([[0x60, 2, 0x7f, 0x7f, 0]])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0x00, ...leb(64)]])),
-    ...section(7, vec([ex('worker', 0), ex('mem', 2)])),
+    ...section(7, vec([exportEntry('worker', 0, 0), exportEntry('mem', 2, 0)])),
     ...section(10, vec([[...leb(body.length), ...body]])),
   ]);
 }

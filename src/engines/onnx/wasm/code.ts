@@ -348,16 +348,21 @@ export function rewriteBodies(
   return out;
 }
 
-/** The offsets of the i32 fields a function reads through its first parameter (`local.get 0; i32.load offset`). */
-export function fieldsRead(wasm: Uint8Array, f: Body): Set<number> {
+/** Calls `visit` for each instruction of a function body's code (its local declarations skipped). */
+export function bodyCode(wasm: Uint8Array, f: Body, visit: (i: Instr) => void): void {
   const r = new Reader(wasm, f.start);
   for (let g = r.u32(); g > 0; g--) {
     r.u32();
     r.byte();
   }
+  walk(r, f.end, visit);
+}
+
+/** The offsets of the i32 fields a function reads through its first parameter (`local.get 0; i32.load offset`). */
+export function fieldsRead(wasm: Uint8Array, f: Body): Set<number> {
   const read = new Set<number>();
   let afterParam0 = false;
-  walk(r, f.end, (i) => {
+  bodyCode(wasm, f, (i) => {
     if (afterParam0 && i.op === 0x28) {
       const m = new Reader(wasm, i.at + 1);
       m.u32(); // align

@@ -21,7 +21,7 @@ import {
   v128Store,
   type Code,
 } from './asm.js';
-import { functionBodies, inFront, leb, Reader, SIMD, walk, type Body } from './code.js';
+import { bodyCode, functionBodies, inFront, leb, SIMD, type Body } from './code.js';
 
 /**
  * Our vector erf for onnxruntime-web's wasm build, in front of MLAS's `MlasErfKernel` (what ORT's Erf and Gelu run).
@@ -179,14 +179,9 @@ function isMlasErf(wasm: Uint8Array, f: Body): boolean {
     return b.join(',');
   };
   const marks = new Set([bits(K.upperAbs), bits(K.split)]);
-  const r = new Reader(wasm, f.start);
-  for (let n = r.u32(); n > 0; n--) {
-    r.u32();
-    r.byte();
-  }
   const seen = new Set<string>();
   let simd = 0;
-  walk(r, f.end, (i) => {
+  bodyCode(wasm, f, (i) => {
     if (i.op === 0x43) {
       const c = wasm.subarray(i.at + 1, i.at + 5).join(',');
       if (marks.has(c)) seen.add(c);

@@ -38,7 +38,7 @@ import {
   VOID,
   type Code,
 } from './asm.js';
-import { functionBodies, Reader, rewriteBodies, SIMD, walk, type Body, type FuncType } from './code.js';
+import { bodyCode, functionBodies, rewriteBodies, SIMD, type Body, type FuncType } from './code.js';
 
 /**
  * Our SGEMM micro-kernel for onnxruntime-web's wasm build, as a wasm function body. It keeps the contract of MLAS's
@@ -190,14 +190,9 @@ const sameType = (t: FuncType) =>
 
 /** v128 loads and f32x4 multiplies of a function body. */
 function vectorOps(wasm: Uint8Array, f: Body): { loads: number; muls: number } {
-  const r = new Reader(wasm, f.start);
-  for (let g = r.u32(); g > 0; g--) {
-    r.u32();
-    r.byte();
-  }
   let loads = 0;
   let muls = 0;
-  walk(r, f.end, (i) => {
+  bodyCode(wasm, f, (i) => {
     if (i.op === SIMD) loads++;
     else if (i.op === (SIMD | 230)) muls++;
   });

@@ -23,7 +23,7 @@ import {
   v128Store,
   type Code,
 } from './asm.js';
-import { fieldsRead, functionBodies, Reader, rewriteBodies, SIMD, walk, type Body } from './code.js';
+import { bodyCode, fieldsRead, functionBodies, rewriteBodies, SIMD, type Body } from './code.js';
 
 /**
  * Our 4-byte matrix transpose for onnxruntime-web's wasm build, in place of the per-thread worker of MLAS's
@@ -138,13 +138,8 @@ export function transposeWorkerBody(): Code {
 
 /** What a function reads through its first parameter, what it stores (by width), whether it calls or uses SIMD. */
 function shape(wasm: Uint8Array, f: Body) {
-  const r = new Reader(wasm, f.start);
-  for (let g = r.u32(); g > 0; g--) {
-    r.u32();
-    r.byte();
-  }
   let [stores32, narrowStores, calls, simd, divs] = [0, 0, 0, 0, 0];
-  walk(r, f.end, (i) => {
+  bodyCode(wasm, f, (i) => {
     if (i.op === 0x36) stores32++;
     else if (i.op >= 0x37 && i.op <= 0x3e) narrowStores++;
     else if (i.op === 0x10 || i.op === 0x11) calls++;
