@@ -15,7 +15,7 @@ import { Graph } from '../../src/engines/onnx/graph.js';
 import { encodeModel } from '../../src/engines/onnx/proto.js';
 import { functionBodies, importedFunctions, rewriteBodies } from '../../src/engines/onnx/wasm/code.js';
 import { depthwiseConvBody, replaceDepthwiseConv } from '../../src/engines/onnx/wasm/depthwise.js';
-import { HEADER, section, vec } from './wasm_asm.js';
+import { HEADER, section, vec } from '../../src/engines/onnx/wasm/module.js';
 
 const stock = new Uint8Array(
   readFileSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), 'ort-wasm-simd-threaded.wasm')),

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { functionBodies } from '../../src/engines/onnx/wasm/code.js';
 import { erfKernelBody, replaceErf } from '../../src/engines/onnx/wasm/erf.js';
 import { buildFmaWasm, fuseMultiplyAdd } from '../../src/engines/onnx/wasm/fma.js';
-import { exportEntry, HEADER, leb, section, vec } from './wasm_asm.js';
+import { exportEntry, HEADER, leb, section, vec } from '../../src/engines/onnx/wasm/module.js';
 
 const stock = new Uint8Array(
   readFileSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), 'ort-wasm-simd-threaded.wasm')),

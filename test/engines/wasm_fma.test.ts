@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FlattenError } from '../../src/core/errors.js';
 import { fuseMultiplyAdd } from '../../src/engines/onnx/wasm/fma.js';
 import { flatten } from '../cli/cli.js';
-import { HEADER, leb, section, vec } from './wasm_asm.js';
+import { HEADER, leb, section, vec } from '../../src/engines/onnx/wasm/module.js';
 
 // ---- the instructions the modules below need ------------------------------------------------------------------
 

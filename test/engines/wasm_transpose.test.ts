@@ -13,7 +13,7 @@ import { Graph } from '../../src/engines/onnx/graph.js';
 import { encodeModel } from '../../src/engines/onnx/proto.js';
 import { functionBodies } from '../../src/engines/onnx/wasm/code.js';
 import { replaceTranspose, transposeWorkerBody } from '../../src/engines/onnx/wasm/transpose.js';
-import { exportEntry, HEADER, leb, section, vec } from './wasm_asm.js';
+import { exportEntry, HEADER, leb, section, vec } from '../../src/engines/onnx/wasm/module.js';
 
 const stock = new Uint8Array(
   readFileSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), 'ort-wasm-simd-threaded.wasm')),

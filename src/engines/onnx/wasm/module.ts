@@ -1,5 +1,8 @@
-/** A tiny wasm assembler for the tests of src/engines/onnx/wasm: vectors, sections, the module header. */
-import { leb } from '../../src/engines/onnx/wasm/code.js';
+/**
+ * A tiny wasm module assembler: vectors, sections, the module header, export entries. What the tests of this folder
+ * and the bench's peak measurement (bench/web_peak.ts) build their small modules with.
+ */
+import { leb } from './code.js';
 
 export { leb };
 /** A wasm vector: its length, then its items. */
