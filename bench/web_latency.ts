@@ -15,7 +15,9 @@
  *   fma       the build's .wasm with its multiply-adds fused (relaxed SIMD; src/web/fma.ts) against the stock one
  *             and node, three-way per round, on the models and the Gemm, Gelu and depthwise kernels alone
  *   ops       the kernels wasm runs slowly, alone and in other lowerings of the same computation (bench/web_micro.ts)
- * Options: --parts simd,latency,fma,levers,load,profile,ops  --models a,b  --lever-models a  --levers q8,proxy (labels)
+ *   peak      the matrix floor: the page's 128-bit FMA peak, our SGEMM kernel alone and onnxruntime-node's MatMul, in
+ *             GFLOPS (bench/web_peak.ts); with the profile part's Gemm time, the lowest web / node a model can reach
+ * Options: --parts simd,latency,fma,levers,load,profile,ops,peak  --models a,b  --lever-models a  --levers q8,proxy (labels)
  *          --threads 1,2  --rounds 21  --runs 1  --loads 5  --fma (profile and ops on the fused multiply-add .wasm)
  * The page is served by a loopback server of its own with the COOP/COEP headers that wasm threads need.
  */
@@ -33,6 +35,7 @@ import { exportOnnx } from '../src/api/export.js';
 import { shippedWeights } from '../src/api/model.js';
 import { machine, markdownTable, median } from './report.js';
 import { microGraphs, type MicroGraph } from './web_micro.js';
+import { FLOPS_PER_ROUND, GEMM_SHAPE, PEAK_PAGE_JS, peakModule, type PeakTimes } from './web_peak.js';
 import { CHROMIUM } from '../web/chromium.js';
 import { Graph } from '../src/engines/onnx/graph.js';
 import { encodeModel } from '../src/engines/onnx/proto.js';
@@ -45,7 +48,7 @@ const opt = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return (i >= 0 ? args[i + 1] : dflt).split(',').filter(Boolean);
 };
-const PARTS = opt('parts', 'simd,latency,fma,levers,load,profile,ops');
+const PARTS = opt('parts', 'simd,latency,fma,levers,load,profile,ops,peak');
 const MODELS = opt('models', 'flatten_pvt_v2_b0,flatten_swin_t');
 const LEVER_MODELS = opt('lever-models', 'flatten_pvt_v2_b0');
 // only the levers whose label contains one of these (all by default)
@@ -256,7 +259,10 @@ async function serve(): Promise<Served> {
 
 interface Exported {
   name: string;
+  /** Our export for onnxruntime-node (the default target): what node runs. */
   bytes: Uint8Array;
+  /** The same model exported for the web (`target: 'web'`): what the pages run (micro graphs: the same graph). */
+  webBytes?: Uint8Array;
   shape: number[];
 }
 
@@ -387,7 +393,7 @@ async function nodeWasmSide(m: Exported, c: WebConfig, bytes: Uint8Array): Promi
 /** Warm both sides up, then ROUNDS rounds of (wasm RUNS runs, node RUNS runs); each round's ratio of medians. */
 async function paired(browser: Browser, srv: Served, m: Exported, c: WebConfig, graphs: Graphs): Promise<Paired> {
   const pick = { 'node-basic': graphs.basic, 'node-extended': graphs.extended, q8: graphs.q8 } as const;
-  const bytes = c.graph && c.graph !== 'export' ? pick[c.graph](m) : m.bytes;
+  const bytes = c.graph && c.graph !== 'export' ? pick[c.graph](m) : (m.webBytes ?? m.bytes);
   const side = c.inNode ? await nodeWasmSide(m, c, bytes) : await pageSide(browser, srv, m, c, bytes);
   try {
     const node = await nodeSession(c.nodeGraph === 'q8' ? graphs.q8(m) : m.bytes, c.threads);
@@ -443,6 +449,10 @@ interface FmaRow {
   maxDiff: number;
 }
 
+const WEB_GRAPH_NOTE =
+  "The pages run each model exported for the web (`target: 'web'`: its large LayerNorms as elementwise ops), " +
+  'onnxruntime-node the default export; the logits are compared across the two.';
+
 const spread = (r: number[]): [number, number, number] => [median(r), Math.min(...r), Math.max(...r)];
 
 /**
@@ -450,8 +460,9 @@ const spread = (r: number[]): [number, number, number] => [median(r), Math.min(.
  * (plain, fused, node): the fused build against the stock one directly, and both against node.
  */
 async function fmaTriple(browser: Browser, srv: Served, m: Exported, threads: number): Promise<FmaRow> {
-  const plain = await pageSide(browser, srv, m, { label: 'plain', bundle: 'plain', threads }, m.bytes);
-  const fused = await pageSide(browser, srv, m, { label: 'fma', bundle: 'plain', threads, fma: true }, m.bytes);
+  const web = m.webBytes ?? m.bytes;
+  const plain = await pageSide(browser, srv, m, { label: 'plain', bundle: 'plain', threads }, web);
+  const fused = await pageSide(browser, srv, m, { label: 'fma', bundle: 'plain', threads, fma: true }, web);
   try {
     const node = await nodeSession(m.bytes, threads);
     const x = new ort.Tensor('float32', pattern(m.shape.reduce((a, b) => a * b, 1)), m.shape);
@@ -604,7 +615,7 @@ const PROFILE_SKIP = 3;
 
 async function profileBoth(browser: Browser, srv: Served, m: Exported, dir: string) {
   const key = `${m.name}.profile.onnx`;
-  srv.models.set(key, m.bytes);
+  srv.models.set(key, m.webBytes ?? m.bytes);
   const page = await openPage(browser, srv, { label: 'profile', bundle: 'plain', threads: 1, fma: PROFILE_FMA });
   const lines: string[] = [];
   page.on('console', (msg) => lines.push(msg.text()));
@@ -759,7 +770,8 @@ try {
   const exported = new Map<string, Exported>();
   for (const name of [...new Set([...MODELS, ...(PARTS.includes('levers') ? LEVER_MODELS : [])])]) {
     const r = exportOnnx({ name, imgSize: 224 });
-    exported.set(name, { name, bytes: r.bytes, shape: [1, 3, 224, 224] });
+    const web = exportOnnx({ name, imgSize: 224, target: 'web' });
+    exported.set(name, { name, bytes: r.bytes, webBytes: web.bytes, shape: [1, 3, 224, 224] });
   }
   const graphs = await optimisedGraphs([...exported.values()], dir);
 
@@ -798,6 +810,8 @@ try {
     out.latency = rows;
     report.push(
       '### onnxruntime-web wasm (plain build) against onnxruntime-node, same threads',
+      '',
+      WEB_GRAPH_NOTE,
       '',
       markdownTable(
         ['model', 'threads', 'web ms', 'node ms', 'web / node (median)', 'min', 'max', 'max |Δ logit|'],
@@ -984,6 +998,8 @@ try {
     report.push(
       '### Fused multiply-add (relaxed SIMD) against the stock wasm build and onnxruntime-node',
       '',
+      WEB_GRAPH_NOTE,
+      '',
       markdownTable(
         [
           'graph',
@@ -1087,11 +1103,16 @@ try {
       const nodeSum = sum(node);
       const ms = (f: Map<string, OpTime>, op: string) => f.get(op)?.ms ?? 0;
       const ops = [...new Set([...web.keys(), ...node.keys()])].sort((a, b) => ms(web, b) - ms(web, a));
+      const matrix = ms(web, 'Gemm') + ms(web, 'MatMul');
       report.push(
         `### Where the time goes: ${p.model}, 1 thread${PROFILE_FMA ? ', fused multiply-add .wasm' : ''}, ORT's profiler (kernel ms per run: each op's median over ${p.web.runs} web and ${p.node.runs} node runs, alternating, after warm-up)`,
         '',
         `Whole run (median): web ${fmt(p.web.runMs, 1)} ms, node ${fmt(p.node.runMs, 1)} ms (${fmt(p.web.runMs / p.node.runMs)}×; profiling on). ` +
-          `Fused and layout kernels (FusedMatMul, FusedGemm, NCHWc reorders) are counted under the op they implement.`,
+          `Fused and layout kernels (FusedMatMul, FusedGemm, NCHWc reorders) are counted under the op they implement; ` +
+          `the page runs the export for the web, whose LayerNorms are counted under ReduceMean, Sub, Mul, Add, Sqrt and Reciprocal.`,
+        '',
+        `Matrix kernels (Gemm, MatMul) alone on the web: ${fmt(matrix, 1)} ms, ${fmt(matrix / p.node.runMs)}× node's whole run: ` +
+          `the lowest web / node this graph reaches at this matrix speed, every other kernel free.`,
         '',
         markdownTable(
           ['op type', 'kernels web / node', 'web ms', 'node ms', 'web / node', 'share of web', 'web − node ms'],
@@ -1123,6 +1144,75 @@ try {
         '',
       );
     }
+  }
+
+  if (PARTS.includes('peak')) {
+    // the page: our module alone; node: onnxruntime-node's MatMul on the same shape (three pairs in a chain, so that
+    // the run is the products and not the copies of a 3136 × 384 output); one of each per round, alternating
+    const [m, k, n] = GEMM_SHAPE;
+    const chain = new Graph(false);
+    let y = chain.input('x', [1, m, k]);
+    const weights = (rows: number, cols: number, seed: number) =>
+      Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i + seed) / Math.sqrt(rows));
+    for (let r = 0; r < 3; r++) {
+      const up = chain.constant([k, n], weights(k, n, r), `up${r}`, true);
+      const down = chain.constant([n, k], weights(n, k, r + 7), `down${r}`, true);
+      y = chain.emit('MatMul', [chain.emit('MatMul', [y, up], [1, m, n]), down], [1, m, k]);
+    }
+    const node = await nodeSession(encodeModel(chain.toModel({ logits: y }, { name: 'matmul chain' }).proto), 1);
+    const x = new ort.Tensor('float32', pattern(m * k), [1, m, k]);
+    const page = await browser.newPage();
+    const bytes = [...peakModule()];
+    const ROUNDS_FMA = 2_000_000;
+    const inPage = () =>
+      page.evaluate(([src, arg]) => (0, eval)(src)(arg) as Promise<PeakTimes>, [
+        PEAK_PAGE_JS,
+        [bytes, GEMM_SHAPE, ROUNDS_FMA, 3],
+      ] as const);
+    const gflops = (flops: number, ms: number) => flops / ms / 1e6;
+    const gemmFlops = 2 * m * k * n;
+    for (let w = 0; w < 3; w++) await inPage(); // warm-up: V8 tiers the functions up to TurboFan
+    await timeNode(node, x, 3);
+    const fmaG: number[] = [];
+    const gemmG: number[] = [];
+    const nodeG: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const t = await inPage();
+      fmaG.push(gflops(FLOPS_PER_ROUND * t.rounds, t.fmaMs));
+      gemmG.push(gflops(gemmFlops, t.gemmMs));
+      nodeG.push(gflops(6 * gemmFlops, median(await timeNode(node, x, 1))));
+    }
+    await page.close();
+    await node.release();
+    const peak = median(fmaG);
+    const rowOf = (label: string, g: number[], of: string) => {
+      const [mid, lo, hi] = spread(g);
+      return [label, `${fmt(mid, 1)} (${fmt(lo, 1)}–${fmt(hi, 1)})`, of];
+    };
+    out.peak = { fmaGflops: fmaG, sgemmGflops: gemmG, nodeMatMulGflops: nodeG, shape: GEMM_SHAPE };
+    log(
+      `peak: wasm FMA ${fmt(peak, 1)}, our SGEMM ${fmt(median(gemmG), 1)}, node MatMul ${fmt(median(nodeG), 1)} GFLOPS`,
+    );
+    report.push(
+      `### The matrix floor: 128-bit FMA in the page against onnxruntime-node (1 thread, GFLOPS, median of ${ROUNDS} rounds, min–max)`,
+      '',
+      markdownTable(
+        ['what', 'GFLOPS', 'against the page’s FMA peak'],
+        [
+          rowOf('f32x4.relaxed_madd, 12 independent chains, no loads (the page’s peak)', fmaG, '1'),
+          rowOf(`our SGEMM kernel alone, (${m}, ${k}) · (${k}, ${n}), in the page`, gemmG, fmt(median(gemmG) / peak)),
+          rowOf(
+            `onnxruntime-node MatMul, the same shapes (3 pairs chained), 1 thread`,
+            nodeG,
+            `${fmt(median(nodeG) / peak)}×`,
+          ),
+        ],
+      ),
+      '',
+      'With the profile part’s Gemm + MatMul time, this bounds web / node from below: a model whose matrix kernels ' +
+        'already run near the page’s peak cannot go lower than its matrix time over node’s whole run.',
+      '',
+    );
   }
 } finally {
   await browser.close();

@@ -31,7 +31,15 @@ export type { ImageInput } from './api/classify.js';
 export type { RawImage } from './io/image.js';
 export type { EngineName } from './api/engine.js';
 
-export { exportOnnx, loadOnnx, runExported, type ExportSpec, type OnnxExport } from './api/export.js';
+export {
+  EXPORT_TARGETS,
+  exportOnnx,
+  loadOnnx,
+  runExported,
+  type ExportSpec,
+  type ExportTarget,
+  type OnnxExport,
+} from './api/export.js';
 export { convertCheckpoint, type ConvertSpec, type ConvertSummary } from './api/convert.js';
 export { MODEL_DTYPES, type ModelDType } from './api/dtype.js';
 export {

@@ -13,11 +13,21 @@ import { OPTIMIZED_KEY } from '../engines/onnx/ort_session.js';
 import { appendMetadata } from '../engines/onnx/proto.js';
 import type { OnnxSession, SessionOptions } from '../engines/onnx/session.js';
 import { readStateDict } from '../nn/checkpoint.js';
-import { exportGraph, MODEL_INPUT, type ExportSpec, type OnnxExport } from './export_graph.js';
+import { exportGraph, MODEL_INPUT, type ExportSpec, type ExportTarget, type OnnxExport } from './export_graph.js';
 import { createModel } from './model.js';
 
 export { MODEL_DTYPES, type ModelDType } from '../engines/onnx/quantize/dtype.js';
-export { exportedModel, MODEL_INPUT, MODEL_OUTPUTS, type ExportSpec, type OnnxExport } from './export_graph.js';
+export { WEB_LAYERNORM_MIN } from '../engines/onnx/ops.js';
+export {
+  checkExportTarget,
+  EXPORT_TARGETS,
+  exportedModel,
+  MODEL_INPUT,
+  MODEL_OUTPUTS,
+  type ExportSpec,
+  type ExportTarget,
+  type OnnxExport,
+} from './export_graph.js';
 
 /** onnxruntime-node loads on first use, so that importing the library does not pay for it. */
 const onnxSession = async () => (await import('../engines/onnx/session.js')).OnnxSession;
@@ -112,6 +122,8 @@ export interface ExportSummary {
   initializers: number;
   /** The file holds the graph as optimizeForWeb wrote it. */
   webOptimized: boolean;
+  /** The runtime the graph was written for (ExportSpec.target). */
+  target: ExportTarget;
 }
 
 /** `flatten export`: write the model's `.onnx` file and say what is in it. */
@@ -138,6 +150,7 @@ export async function exportOnnxFile(spec: ExportFileSpec): Promise<ExportSummar
     output: spec.output,
     bytes: bytes.length,
     webOptimized: spec.optimize === true,
+    target: spec.target ?? 'node',
     model: r.model,
     weights: m.source,
     opset: OPSET,

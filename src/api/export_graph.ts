@@ -43,6 +43,22 @@ export interface ExportSpec {
   preprocess?: Preprocess;
   /** Weights as fp32 (default), fp16 (stored, computed in fp32), q8 (dynamic int8 Linears) or q4 (4-bit Linears). */
   dtype?: ModelDType;
+  /**
+   * The runtime the graph is written for: 'node' (default) or 'web', onnxruntime-web's wasm build, whose scalar
+   * LayerNormalization kernel a web graph replaces by elementwise ops where a LayerNorm has ≥ 8192 elements a sample
+   * (the same values within float rounding; docs/browser_speed.md). Both graphs run on both runtimes.
+   */
+  target?: ExportTarget;
+}
+
+export const EXPORT_TARGETS = ['node', 'web'] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+/** The target named, or BAD_ARGUMENT naming the valid ones. */
+export function checkExportTarget(target: string): ExportTarget {
+  if (!(EXPORT_TARGETS as readonly string[]).includes(target))
+    throw new FlattenError('BAD_ARGUMENT', `unknown export target '${target}'; valid: ${EXPORT_TARGETS.join(', ')}`);
+  return target as ExportTarget;
 }
 
 export interface OnnxExport {
@@ -71,6 +87,7 @@ export function exportedModel(spec: ExportSpec): VisionModel {
  */
 export function exportGraph(spec: ExportSpec, readCheckpoint: (path: string) => StateDict = noFiles): OnnxExport {
   const dtype = checkDType(spec.dtype ?? 'fp32');
+  const target = checkExportTarget(spec.target ?? 'node');
   const model = spec.model ?? exportedModel(spec);
   const path = typeof spec.checkpoint === 'string' ? spec.checkpoint : undefined;
   const weights = bindWeights(model.table, path !== undefined ? readCheckpoint(path) : (spec.checkpoint as StateDict), {
@@ -89,6 +106,7 @@ export function exportGraph(spec: ExportSpec, readCheckpoint: (path: string) => 
       (path !== undefined ? baseName(path) : spec.checkpoint ? 'state_dict' : `random (seed ${spec.seed ?? 0})`),
     'flatten.dtype': dtype,
   };
+  if (target !== 'node') metadata['flatten.target'] = target;
   if (spec.config) metadata['flatten.config'] = JSON.stringify(spec.config);
   const entry = spec.config ? undefined : findRegistryEntry(spec.name);
   const preprocess = spec.preprocess ?? entry?.preprocess ?? { ...IMAGENET_EVAL, crop: true };
@@ -112,6 +130,7 @@ export function exportGraph(spec: ExportSpec, readCheckpoint: (path: string) => 
       doc: `FLatten Transformer ${spec.name} (${model.family}) at ${h}×${w}, opset ${OPSET}`,
       metadata,
       transform: (m) => applyDType(m, dtype),
+      target,
     },
   );
   return { bytes, model, proto, shapes };

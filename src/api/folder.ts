@@ -139,6 +139,7 @@ export async function exportModelFolder(spec: FolderExportSpec): Promise<FolderS
       preprocess: m.preprocess,
       source: m.source === 'random' ? undefined : weights,
       dtype,
+      target: spec.target,
     });
     graphs.push({ path: DTYPE_FILES[dtype], bytes, dtype });
   }

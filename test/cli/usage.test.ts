@@ -41,6 +41,7 @@ describe('bad option values are usage errors that name the option', () => {
     [['info', 'flatten_swin_t', '--resolution', 'abc'], '--resolution'],
     [['classify', 'x.png', '--model', 'flatten_deit_fmnist', '--top-k', '0'], '--top-k'],
     [['classify', 'x.png', '--model', 'flatten_deit_fmnist', '--engine', 'gpu'], '--engine'],
+    [['export', 'flatten_deit_fmnist', '--output', 'x.onnx', '--target', 'wasm'], '--target'],
     [['train', '--model', 'flatten_deit_fmnist', '--dataset', 'fashion-mnist', '--epochs', '-1'], '--epochs'],
     [['train', '--model', 'flatten_deit_fmnist', '--dataset', 'fashion-mnist', '--lr', 'fast'], '--lr'],
   ] as const) {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { rmSync } from 'node:fs';
-import { exportOnnx } from '../../src/api/export.js';
+import { exportOnnx, optimizeForWeb } from '../../src/api/export.js';
+import { nodeOpTypes } from '../../src/engines/onnx/inspect.js';
 import { runCase } from '../../src/api/forward.js';
 import { registryEntry } from '../../src/models/registry.js';
 import { maxAbsError } from '../util.js';
@@ -102,5 +103,50 @@ describe('exported .onnx on plain onnxruntime', () => {
     );
     expect(e.err).toBeLessThanOrEqual(e.tol);
     await s.release();
+  });
+});
+
+/**
+ * The graph for onnxruntime-web (`target: 'web'`): LayerNorms of ≥ WEB_LAYERNORM_MIN elements a sample become
+ * elementwise ops (docs/browser_speed.md); the smaller ones stay one node. Still the golden outputs, on both runtimes.
+ */
+describe("export target 'web'", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tmp();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const layerNorms = (bytes: Uint8Array) => nodeOpTypes(bytes).filter((op) => op === 'LayerNormalization').length;
+
+  for (const name of ['swin_llss', 'pvt_sr8421_llss']) {
+    it(`${name}: its large LayerNorms as elementwise ops, the golden logits on onnxruntime-node and -web`, async () => {
+      const plain = exportGolden(name, dir);
+      const g = exportGolden(name, dir, { target: 'web' });
+      // some LayerNorms rewritten (the test would pass vacuously otherwise), and ORT's optimizer does not fuse them back
+      const written = layerNorms(g.export.bytes);
+      expect(written).toBeLessThan(layerNorms(plain.export.bytes));
+      expect(nodeOpTypes(g.export.bytes)).toContain('ReduceMean');
+      expect(layerNorms(await optimizeForWeb(g.export.bytes))).toBe(written);
+      expect(g.export.proto.metadata?.['flatten.target']).toBe('web');
+      for (const ort of [ortNode, ortWeb] as const) {
+        if (ort === ortWeb) ortWeb.env.wasm.numThreads = 1;
+        const s = await (ort as typeof ortNode).InferenceSession.create(readFileSync(g.file));
+        const r = await s.run({
+          pixel_values: new (ort as typeof ortNode).Tensor('float32', g.input.data as Float32Array, g.input.shape),
+        });
+        const e = maxAbsError(
+          { dtype: 'float32', shape: [...r.logits.dims], data: r.logits.data as Float32Array },
+          g.output,
+        );
+        expect(e.err, ort === ortWeb ? 'web' : 'node').toBeLessThanOrEqual(e.tol);
+        await s.release();
+      }
+    });
+  }
+
+  it('an unknown target is a named error', () => {
+    expect(() => exportOnnx({ name: 'flatten_deit_fmnist', target: 'wasm' as 'web' })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT', message: "unknown export target 'wasm'; valid: node, web" }),
+    );
   });
 });

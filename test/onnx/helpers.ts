@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportOnnx } from '../../src/api/export.js';
+import { exportOnnx, type ExportSpec } from '../../src/api/export.js';
 import type { TensorData } from '../../src/core/tensor.js';
 import { readJsonFile } from '../../src/io/json.js';
 import { readNpyFile } from '../../src/io/npy.js';
@@ -11,10 +11,15 @@ import { GOLDEN_DIR } from '../golden.js';
 export const tmp = () => mkdtempSync(join(tmpdir(), 'flatten-onnx-test-'));
 
 /** A golden model case exported to a file, with its input and reference outputs. */
-export function exportGolden(name: string, dir: string) {
+export function exportGolden(name: string, dir: string, extra: Partial<ExportSpec> = {}) {
   const g = `${GOLDEN_DIR}${name}/`;
-  const r = exportOnnx({ name, config: readJsonFile<ModelSpec>(`${g}config.json`), checkpoint: `${g}checkpoint.pth` });
-  const file = join(dir, `${name}.onnx`);
+  const r = exportOnnx({
+    name,
+    config: readJsonFile<ModelSpec>(`${g}config.json`),
+    checkpoint: `${g}checkpoint.pth`,
+    ...extra,
+  });
+  const file = join(dir, `${name}${extra.target ? `.${extra.target}` : ''}.onnx`);
   writeFileSync(file, r.bytes);
   return {
     file,

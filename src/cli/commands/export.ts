@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseDtypeList, type ModelDType } from '../../api/dtype.js';
-import { exportOnnxFile, MODEL_INPUT } from '../../api/export.js';
+import { EXPORT_TARGETS, exportOnnxFile, MODEL_INPUT, WEB_LAYERNORM_MIN, type ExportTarget } from '../../api/export.js';
 import { exportModelFolder } from '../../api/folder.js';
 import { FlattenError } from '../../core/errors.js';
 import { action, imgSizeOf, parseImgSize, parseIntOption, warn } from '../run.js';
@@ -18,6 +18,7 @@ interface ExportOpts {
   strict: boolean;
   check: boolean;
   optimize?: boolean;
+  target?: ExportTarget;
 }
 
 const mib = (bytes: number) =>
@@ -57,6 +58,13 @@ const histogram = (h: Record<string, number>) =>
   Object.entries(h)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
+/** `--target`: checked while the options are parsed. */
+function parseTarget(v: string): ExportTarget {
+  if (!(EXPORT_TARGETS as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`targets: ${EXPORT_TARGETS.join(', ')}`);
+  return v as ExportTarget;
+}
+
 const count = (h: Record<string, number>) => Object.values(h).reduce((a, b) => a + b, 0);
 
 /** `flatten export`: one model as a self-contained `.onnx` file for onnxruntime (node or web). */
@@ -79,6 +87,11 @@ export function registerExport(program: Command): void {
     )
     .option('--out <dir>', 'the folder of --format folder: config.json, preprocessor_config.json, onnx/model*.onnx')
     .option('--dtype <list>', 'fp32, fp16, q8, q4; a comma list for a folder (default fp32)')
+    .option(
+      '--target <node|web>',
+      'the runtime the graph is written for: web writes large LayerNorms as elementwise ops, which onnxruntime-web runs faster (default node)',
+      parseTarget,
+    )
     .option('--overwrite', 'replace an --out folder that is not empty')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
     .option(
@@ -114,6 +127,10 @@ export function registerExport(program: Command): void {
             `(batch, ${inChans}, ${h}, ${w}), outputs 'logits' and 'pooler_output', opset ${r.opset}`,
         );
         console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
+        if (r.target === 'web')
+          console.log(
+            `written for onnxruntime-web: LayerNorms of ≥ ${WEB_LAYERNORM_MIN} elements a sample as elementwise ops`,
+          );
         if (r.webOptimized) console.log("written as onnxruntime-node optimized it at level 'extended' (for the web)");
         if (r.optimized)
           console.log(

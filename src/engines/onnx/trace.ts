@@ -2,7 +2,7 @@ import { toFloat32, type TensorData } from '../../core/tensor.js';
 import type { Tensor } from '../../ops/ops.js';
 import { LazyBound, makeCtx, type Ctx } from '../../ops/ctx.js';
 import { Graph, type Value } from './graph.js';
-import { OnnxOps } from './ops.js';
+import { OnnxOps, type OnnxOpsOptions } from './ops.js';
 import { encodeModel, type ModelProto } from './proto.js';
 
 export interface TraceInput {
@@ -20,6 +20,8 @@ export interface TraceOptions {
   metadata?: Record<string, string>;
   /** Rewrites the finished model before it is encoded (the dtype passes of quantize/). */
   transform?: (model: ModelProto) => ModelProto;
+  /** The runtime the graph is written for (OnnxOpsOptions.target). */
+  target?: OnnxOpsOptions['target'];
 }
 
 export interface Traced {
@@ -40,7 +42,7 @@ export function traceOnnx<K extends string>(
   opts: TraceOptions = {},
 ): Traced {
   const g = new Graph(opts.dynamic ?? false);
-  const ops = new OnnxOps(g);
+  const ops = new OnnxOps(g, { target: opts.target });
   const bound = new LazyBound(weights, (w, k) => g.constant(w.shape, toFloat32(w), k, true) as unknown as Tensor);
   const xs = inputs.map((i) => g.input(i.name, i.shape, i.batchAxis) as unknown as Tensor);
   const outs = fn(makeCtx(ops, bound), ...xs);
