@@ -1199,8 +1199,12 @@ try {
       markdownTable(
         ['what', 'GFLOPS', 'against the page’s FMA peak'],
         [
-          rowOf('f32x4.relaxed_madd, 12 independent chains, no loads (the page’s peak)', fmaG, '1'),
-          rowOf(`our SGEMM kernel alone, (${m}, ${k}) · (${k}, ${n}), in the page`, gemmG, fmt(median(gemmG) / peak)),
+          rowOf('f32x4.relaxed_madd, 12 independent chains, no loads (the page’s peak)', fmaG, '1×'),
+          rowOf(
+            `our SGEMM kernel alone, (${m}, ${k}) · (${k}, ${n}), in the page`,
+            gemmG,
+            `${fmt(median(gemmG) / peak)}×`,
+          ),
           rowOf(
             `onnxruntime-node MatMul, the same shapes (3 pairs chained), 1 thread`,
             nodeG,

@@ -8,6 +8,7 @@ import type { ModelSpec } from '../models/build.js';
 import { stageMap, type VisionModel } from '../models/model.js';
 import { findRegistryEntry, IMAGENET_EVAL, type Preprocess } from '../models/registry.js';
 import { OPSET } from '../engines/onnx/graph.js';
+import type { OnnxOpsOptions } from '../engines/onnx/ops.js';
 import { traceOnnx } from '../engines/onnx/trace.js';
 import type { ModelProto } from '../engines/onnx/proto.js';
 import { applyDType, checkDType, type ModelDType } from '../engines/onnx/quantize/dtype.js';
@@ -51,8 +52,8 @@ export interface ExportSpec {
   target?: ExportTarget;
 }
 
-export const EXPORT_TARGETS = ['node', 'web'] as const;
-export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+export type ExportTarget = NonNullable<OnnxOpsOptions['target']>;
+export const EXPORT_TARGETS: readonly ExportTarget[] = ['node', 'web'];
 
 /** The target named, or BAD_ARGUMENT naming the valid ones. */
 export function checkExportTarget(target: string): ExportTarget {

@@ -119,6 +119,8 @@ describe('our SGEMM kernel (MLAS contract)', () => {
     [13, 17, 47],
     [4, 2, 12],
     [1, 1, 1],
+    // every leftover width of a last panel: 1–7 columns of its first half, 9–15 (1–7 of the second)
+    ...Array.from({ length: 16 }, (_, i) => [3, 5, 16 + i + 1]),
   ];
   for (const zero of [true, false])
     it(`${zero ? 'zero' : 'add'} mode: alpha·A·B ${zero ? 'into' : 'added to'} C for every shape`, () => {

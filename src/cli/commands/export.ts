@@ -61,7 +61,7 @@ const histogram = (h: Record<string, number>) =>
 /** `--target`: checked while the options are parsed. */
 function parseTarget(v: string): ExportTarget {
   if (!(EXPORT_TARGETS as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`targets: ${EXPORT_TARGETS.join(', ')}`);
+    throw new InvalidArgumentError(`available targets: ${EXPORT_TARGETS.join(', ')}`);
   return v as ExportTarget;
 }
 
@@ -129,7 +129,8 @@ export function registerExport(program: Command): void {
         console.log(`graph: ${count(r.written)} nodes, ${r.initializers} initializers: ${histogram(r.written)}`);
         if (r.target === 'web')
           console.log(
-            `written for onnxruntime-web: LayerNorms of ≥ ${WEB_LAYERNORM_MIN} elements a sample as elementwise ops`,
+            `written for onnxruntime-web: LayerNorms of ≥ ${WEB_LAYERNORM_MIN} elements a sample as elementwise ops ` +
+              `(${r.written.LayerNormalization ?? 0} smaller ones kept as LayerNormalization)`,
           );
         if (r.webOptimized) console.log("written as onnxruntime-node optimized it at level 'extended' (for the web)");
         if (r.optimized)

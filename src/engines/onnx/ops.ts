@@ -15,7 +15,7 @@ import { axisOf, dense, h, isConst, isView, last, layoutOf, phys, same, t, Views
 export interface OnnxOpsOptions {
   /**
    * 'web': onnxruntime-web's wasm build, whose LayerNormalization kernel is scalar: LayerNorms of at least
-   * WEB_LAYERNORM_MIN elements a sample become elementwise ops and mean reductions (0.55–0.7× its time in Chromium;
+   * WEB_LAYERNORM_MIN elements a sample become elementwise ops and mean reductions (0.55–0.82× its time in Chromium;
    * below that size the extra nodes cost more than they save). Default: one LayerNormalization node each.
    */
   target?: 'node' | 'web';

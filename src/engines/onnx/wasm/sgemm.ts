@@ -53,8 +53,9 @@ import { bodyCode, functionBodies, rewriteBodies, SIMD, type Body, type FuncType
  * Why: MLAS's wasm kernel computes each a·b + c as a multiply then an add; ours does relaxed SIMD's FMA, half the
  * vector instructions. Its tile is MLAS's, 2 rows × a whole 16-column panel: per step of k, 4 loads of B, 2 broadcast
  * loads of A and 8 FMAs on 8 independent accumulators, in 14 vector registers (V8 has 15 on x64). 4 rows × 8 columns
- * (the same 6 loads and 8 FMAs, but 4 broadcasts) ran at 0.85–0.9× its speed in Chromium on an AMD EPYC, whose
- * broadcast loads take a vector pipe; 5 or 6 rows × 8 columns (10 or 12 accumulators) spill registers.
+ * (the same 6 loads and 8 FMAs, but 4 broadcasts) took 1.11–1.18× its time in Chromium on an AMD EPYC, whose
+ * broadcast loads take a vector pipe; 6 rows × 8 (12 accumulators) spills registers in V8's code, and 5 × 8, 3 × 16
+ * or k unrolled were no faster (bench/RESULTS.md).
  */
 
 // the function's parameters (wasm32: size_t is i32)
