@@ -31,11 +31,16 @@ export function warn(line: string): void {
 /** A bad option value: commander names the option and the value, and exits with code 1. */
 const invalid = (message: string) => new InvalidArgumentError(message);
 
-/** `--engine`: checked while the options are parsed, so that a typo is reported before any file is read. */
-export function parseEngineOption(v: string): EngineName {
-  if (!(ENGINE_NAMES as string[]).includes(v)) throw invalid(`available engines: ${ENGINE_NAMES.join(', ')}`);
-  return v as EngineName;
+/** An option that takes one of `values`, checked while the options are parsed (a typo is reported before any work). */
+export function parseChoice<T extends string>(what: string, values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(values as readonly string[]).includes(v)) throw invalid(`available ${what}: ${values.join(', ')}`);
+    return v as T;
+  };
 }
+
+/** `--engine`. */
+export const parseEngineOption: (v: string) => EngineName = parseChoice('engines', ENGINE_NAMES);
 
 export function parseIntOption(name: string, min = 1) {
   return (v: string): number => {

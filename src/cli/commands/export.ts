@@ -1,9 +1,9 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { parseDtypeList, type ModelDType } from '../../api/dtype.js';
 import { EXPORT_TARGETS, exportOnnxFile, MODEL_INPUT, WEB_LAYERNORM_MIN, type ExportTarget } from '../../api/export.js';
 import { exportModelFolder } from '../../api/folder.js';
 import { FlattenError } from '../../core/errors.js';
-import { action, imgSizeOf, parseImgSize, parseIntOption, warn } from '../run.js';
+import { action, imgSizeOf, parseChoice, parseImgSize, parseIntOption, warn } from '../run.js';
 
 interface ExportOpts {
   config?: string;
@@ -58,13 +58,6 @@ const histogram = (h: Record<string, number>) =>
   Object.entries(h)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
-/** `--target`: checked while the options are parsed. */
-function parseTarget(v: string): ExportTarget {
-  if (!(EXPORT_TARGETS as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`available targets: ${EXPORT_TARGETS.join(', ')}`);
-  return v as ExportTarget;
-}
-
 const count = (h: Record<string, number>) => Object.values(h).reduce((a, b) => a + b, 0);
 
 /** `flatten export`: one model as a self-contained `.onnx` file for onnxruntime (node or web). */
@@ -90,7 +83,7 @@ export function registerExport(program: Command): void {
     .option(
       '--target <node|web>',
       'the runtime the graph is written for: web writes large LayerNorms as elementwise ops, which onnxruntime-web runs faster (default node)',
-      parseTarget,
+      parseChoice('targets', EXPORT_TARGETS),
     )
     .option('--overwrite', 'replace an --out folder that is not empty')
     .option('--no-strict', 'allow missing and unexpected checkpoint keys')
