@@ -6,16 +6,28 @@
  *      (`?fma=0`) instead of the fused multiply-add one;
  *   2. the attention capture on tfjs's wasm backend against its pure-JS cpu backend, in one page,
  *      alternating cpu, wasm, cpu, wasm…: median of the per-pair ratios, with min and max (the host drifts).
- * `npx tsx web/measure.ts [--loads N] [--pairs N]` (defaults 5 and 10; loads on 1 thread and on the page's
- * default alternate, N of each).
+ *   3. with `--folder DIR` (a folder written by `flatten export --format folder`, e.g. flatten_swin_t's 113 MB):
+ *      the folder fed through the page's folder input until the model is ready, then photos uploaded one after
+ *      another and the page's own latency of each; a screenshot of the page to test-output/web-dropped-folder.png.
+ * `npx tsx web/measure.ts [--loads N] [--pairs N] [--folder DIR]` (defaults 5 and 10; loads on 1 thread and on
+ * the page's default alternate, N of each; the folder part loads the folder `--loads` times, 5 photos each).
  */
-import type { Page } from 'playwright-core';
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { buildWeb } from './build.js';
 import { chromiumMissing, launchChromium } from './chromium.js';
+import { REPO_ROOT } from './paths.js';
 import { startServer } from './serve.js';
 
 interface DemoHooks {
-  __demo: { firstPredictionMs?: number; threads?: number; timeCapture(backend: 'cpu' | 'wasm'): Promise<number> };
+  __demo: {
+    firstPredictionMs?: number;
+    threads?: number;
+    latencyMs?: number;
+    timeCapture(backend: 'cpu' | 'wasm'): Promise<number>;
+  };
 }
 
 function arg(name: string, fallback: number): number {
@@ -52,11 +64,69 @@ async function firstPrediction(page: Page, url: string, query = ''): Promise<{ m
   );
 }
 
+const PHOTOS = 5;
+
+/**
+ * A model folder dropped in (fed through the folder input, as the picker gives it): ms from handing it over to the
+ * model ready, then each uploaded photo's latency as the page measures it (the first includes the session's
+ * first-run work). Each load in a fresh context, the page on wasm with its default threads.
+ */
+async function droppedFolder(browser: Browser, url: string, dir: string, loads: number) {
+  const ready: number[] = [];
+  const first: number[] = [];
+  const later: number[] = [];
+  let threads = 0;
+  let shot = '';
+  for (let i = 0; i < loads; i++) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(300_000);
+    await page.goto(`${url}?device=wasm`);
+    await page.waitForSelector('body[data-model="ready"]');
+    const t0 = Date.now();
+    await page.setInputFiles('#folder-input', dir);
+    await page.waitForSelector('body[data-model="ready"][data-choice="files"]');
+    ready.push(Date.now() - t0);
+    for (let k = 0; k < PHOTOS; k++) {
+      // a different solid colour each time: a new input, so the page runs the model again
+      const background = { r: 40 * k, g: 120, b: 200 - 30 * k };
+      const name = `photo-${k}.png`;
+      const png = await sharp({ create: { width: 320, height: 240, channels: 3, background } })
+        .png()
+        .toBuffer();
+      await page.setInputFiles('#upload', { name, mimeType: 'image/png', buffer: png });
+      await page.locator(`#predictions[data-input="upload:${name}"] li`).first().waitFor();
+      const r = await page.evaluate(() => (window as unknown as DemoHooks).__demo);
+      (k === 0 ? first : later).push(r.latencyMs!);
+      threads = r.threads!;
+    }
+    if (i === loads - 1) {
+      mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
+      shot = join('test-output', 'web-dropped-folder.png');
+      await page.screenshot({ path: join(REPO_ROOT, shot), fullPage: true });
+    }
+    await context.close();
+  }
+  const cell = (t: number[]) => `${fmt(median(t))} (${fmt(Math.min(...t))}–${fmt(Math.max(...t))})`;
+  console.log(
+    `\na dropped-in model folder (${basename(dir)}/), wasm, ${threads} threads, ${loads} loads in fresh contexts, ${PHOTOS} photos each`,
+  );
+  console.log('| what | ms: median (min–max) |\n|---|---|');
+  console.log(`| folder handed over → model ready | ${cell(ready)} |`);
+  console.log(`| first photo | ${cell(first)} |`);
+  console.log(`| later photos | ${cell(later)} |`);
+  console.log(`screenshot: ${shot}`);
+}
+
 async function main(): Promise<void> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const loads = arg('--loads', 5);
   const pairs = arg('--pairs', 10);
+  const f = process.argv.indexOf('--folder');
+  const folder = f >= 0 ? process.argv[f + 1] : undefined;
+  if (f >= 0 && !(folder && existsSync(join(folder, 'config.json'))))
+    throw new Error(`--folder: '${folder ?? ''}' is not a model folder (no config.json in it)`);
   await buildWeb();
   const server = await startServer(0);
   const browser = await launchChromium();
@@ -113,6 +183,7 @@ async function main(): Promise<void> {
     console.log(
       `| ${pairs} | ${median(cpu).toFixed(1)} | ${median(wasm).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}× | ${Math.max(...ratios).toFixed(2)}× |`,
     );
+    if (folder) await droppedFolder(browser, server.url, folder, loads);
   } finally {
     await browser.close();
     await server.close();

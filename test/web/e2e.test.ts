@@ -143,6 +143,8 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     expect(await page.locator('#model').inputValue()).toBe('dropped');
     folderOption = (await page.locator('#model option:checked').textContent())!;
     expect(folderOption).toMatch(/^dropped: fmnist\/ \(\d+ files\)$/);
+    // the folder holds the shipped weights where they are here, else random ones, and the banner says which
+    expect(await page.locator('#banner').isVisible()).toBe(!SHIPPED);
     const logits = await classifySample(SAMPLE, 'wasm');
     expect(top1(logits)).toBe(top1(wasmLogits));
     expect(maxDiff(logits, wasmLogits)).toBeLessThan(LOGIT_TOL);
@@ -186,6 +188,7 @@ describe('browser demo (Chromium, onnxruntime-web)', () => {
     await page.waitForSelector('body[data-model="ready"][data-choice="registry"]');
     expect(await page.locator('#model option:checked').textContent()).toContain('RANDOM WEIGHTS');
     expect(await page.locator('#banner').isVisible()).toBe(true);
+    expect(await page.locator('#banner-why').textContent()).toBe('a registry pick: the tab has no checkpoint for it');
     expect(await page.locator('#model-info').textContent()).toContain(`${RGB_MODEL}: 224×224 RGB`);
     // a uniform red and a uniform gray of the same luminance: one input if the page fed the model gray, so
     // different logits show the colour reached it (uniform images stay uniform through any resize)

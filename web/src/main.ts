@@ -255,6 +255,13 @@ function describe(m: LoadedModel): string {
   return `${name}: ${imgSize.join('×')} ${channels === 1 ? 'gray' : 'RGB'}, ${labels.length} classes, ${dtype}; from ${from}`;
 }
 
+/** Why a model's weights are random, for the banner (shown only when they are). */
+function randomWhy(choice: ModelChoice): string {
+  if (choice.kind === 'registry') return 'a registry pick: the tab has no checkpoint for it';
+  if (choice.kind === 'files') return 'the dropped model was exported without a checkpoint';
+  return `${SHIPPED_WEIGHTS} was not found; the maps still show how each attention form behaves`;
+}
+
 /** Loads a choice on the selected device; on failure the previous model stays loaded and in use. */
 async function choose(choice: ModelChoice): Promise<void> {
   const id = ++loads;
@@ -274,6 +281,7 @@ async function choose(choice: ModelChoice): Promise<void> {
     model = next;
     await old?.pipe.dispose();
     $('banner').hidden = !next.random;
+    $('banner-why').textContent = randomWhy(next.choice);
     $('model-info').textContent = describe(next);
     $('photo-note').hidden = next.pipe.info.channels === 1;
     showPhoto();
@@ -347,7 +355,7 @@ $<HTMLInputElement>('upload').addEventListener('change', async (e) => {
   try {
     const { pixels, inverted } = await uploadPixels(file);
     $('upload-note').textContent = inverted
-      ? 'Light background detected: for the gray model, colours inverted to match the dataset.'
+      ? 'Light background detected: the gray 28×28 version is inverted to match Fashion-MNIST (an RGB model gets the photo as it is).'
       : '';
     photo = file;
     input.setPixels(pixels, `upload:${file.name}`);
