@@ -45,10 +45,10 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const fmt = (v: number, d = 2) => v.toFixed(d);
 
 const DTYPES: Variant[] = MODEL_DTYPES.map((dtype) => ({ label: dtype, dtype }));
-/** The q8 alternatives to the default (int8 weights per output channel). */
+/** The q8 alternatives to the default (int7 weights per output channel). */
 const Q8_LEVERS: Variant[] = [
   { label: 'q8 uint8 weights', dtype: 'q8', q8: { weights: 'uint8' } },
-  { label: 'q8 int7 weights', dtype: 'q8', q8: { weights: 'int7' } },
+  { label: 'q8 int8 weights', dtype: 'q8', q8: { weights: 'int8' } },
   { label: 'q8 per-tensor', dtype: 'q8', q8: { perChannel: false } },
 ];
 const out: Record<string, unknown> = { machine: machine(), started: new Date().toISOString() };

@@ -26,11 +26,11 @@ function relativeError(y: TensorData, ref: TensorData): number {
 /**
  * Bounds on the golden cases (official random-init weights, so every layer's error reaches the logits unfiltered):
  * fp16 rounds each weight by ≤ 2⁻¹¹ relative, measured 0.4–0.8·10⁻³ of the largest logit; q8 quantizes
- * weights to 1/127 of each channel's range and activations to 1/255 of each tensor's, measured 0.9–2.4·10⁻²; q4's
+ * weights to 1/63 of each channel's range and activations to 1/255 of each tensor's, measured 2.1–5.8·10⁻²; q4's
  * 16 levels per block of 32 put ~8% noise on every random-init weight, measured 0.10–0.45. Each bound is ~2× the
  * worst case measured, so a wrong scale, zero point, layout or a dropped bias (errors of order 1) fails.
  */
-const BOUND: Record<Exclude<ModelDType, 'fp32'>, number> = { fp16: 2e-3, q8: 5e-2, q4: 0.9 };
+const BOUND: Record<Exclude<ModelDType, 'fp32'>, number> = { fp16: 2e-3, q8: 0.12, q4: 0.9 };
 
 const float = (shape: number[], f: (i: number) => number): TensorData => ({
   dtype: 'float32',
@@ -99,10 +99,11 @@ describe('dtypes of the ONNX export', () => {
     const even = (v: number) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
     const xz = Math.min(255, Math.max(0, even(-lo / xs)));
     const xq = Float32Array.from(x, (v) => (Math.min(255, Math.max(0, even(v / xs) + xz)) - xz) * xs);
-    // weights: symmetric per output channel, max |w| ↦ 127
+    // weights: symmetric per output channel, max |w| ↦ 63 (int7: the pair sums of AVX2 kernels without VNNI fit
+    // in int16, so this holds on every x64 CPU; 127 saturates there and fails this test)
     const wq = Float32Array.from(w, (v, i) => {
       const row = w.subarray(Math.floor(i / 70) * 70, Math.floor(i / 70) * 70 + 70);
-      const s = Math.fround(Math.max(...row.map(Math.abs)) / 127);
+      const s = Math.fround(Math.max(...row.map(Math.abs)) / 63);
       return Math.round(v / s) * s;
     });
     const want = reference(xq, wq, b);

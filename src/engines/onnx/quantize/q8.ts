@@ -13,15 +13,18 @@ import { findLinears, type Linear } from './linears.js';
 
 export interface Q8Options {
   /**
-   * Weight integers: `int8` symmetric in [-127, 127]; `int7` symmetric in [-63, 63] (no int16 overflow in the
-   * u8·s8 pair sums of AVX2 kernels without VNNI); `uint8` asymmetric with a zero point (u8·u8 kernels).
+   * Weight integers: `int7` symmetric in [-63, 63] (the default); `int8` symmetric in [-127, 127]; `uint8`
+   * asymmetric with a zero point (u8·u8 kernels). int7 because a file must give the same answers on every CPU:
+   * x64 kernels without VNNI (AVX2 only: Zen 3 and older, Intel client parts before Alder Lake) add u8·s8 products
+   * in pairs into int16 (`vpmaddubsw`), which 255 · 127 · 2 overflows and saturates; 255 · 63 · 2 does not. With
+   * VNNI, int7 runs at int8's speed, at ~2× its error.
    */
   weights?: 'int8' | 'int7' | 'uint8';
   /** One scale per output channel (default) or one per weight. */
   perChannel?: boolean;
 }
 
-export const Q8_DEFAULTS: Required<Q8Options> = { weights: 'int8', perChannel: true };
+export const Q8_DEFAULTS: Required<Q8Options> = { weights: 'int7', perChannel: true };
 
 /** A quantized (out, in) weight: integers transposed to (in, out) for MatMulInteger, a scale and zero point per channel. */
 interface QWeight {
