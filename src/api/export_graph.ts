@@ -2,7 +2,7 @@
  * The exported graph itself, Node-free: the browser entry (src/web) builds registry models in the tab with it.
  * export.ts adds the files (checkpoints by path, writing, onnxruntime-node's checks).
  */
-import { FlattenError } from '../core/errors.js';
+import { checkChoice, FlattenError } from '../core/errors.js';
 import type { StateDict } from '../core/tensor.js';
 import type { ModelSpec } from '../models/build.js';
 import { stageMap, type VisionModel } from '../models/model.js';
@@ -57,9 +57,7 @@ export const EXPORT_TARGETS: readonly ExportTarget[] = ['node', 'web'];
 
 /** The target named, or BAD_ARGUMENT naming the valid ones. */
 export function checkExportTarget(target: string): ExportTarget {
-  if (!(EXPORT_TARGETS as readonly string[]).includes(target))
-    throw new FlattenError('BAD_ARGUMENT', `unknown export target '${target}'; valid: ${EXPORT_TARGETS.join(', ')}`);
-  return target as ExportTarget;
+  return checkChoice(target, EXPORT_TARGETS, 'export target');
 }
 
 export interface OnnxExport {

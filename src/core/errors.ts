@@ -35,6 +35,18 @@ export class FlattenError extends Error {
   }
 }
 
+/** `value` when it is one of `values`, else `code` saying "unknown <what> '<value>'; valid: <values>". */
+export function checkChoice<T extends string>(
+  value: string,
+  values: readonly T[],
+  what: string,
+  code: ErrorCode = 'BAD_ARGUMENT',
+): T {
+  if (!(values as readonly string[]).includes(value))
+    throw new FlattenError(code, `unknown ${what} '${value}'; valid: ${values.join(', ')}`);
+  return value as T;
+}
+
 /**
  * A system error in our words, its code once: "no such file or directory, ENOENT". Node's own message repeats the code and
  * names the path the call used, which may be a temporary file; callers name the path the user gave.

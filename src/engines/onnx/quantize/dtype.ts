@@ -1,4 +1,4 @@
-import { FlattenError } from '../../../core/errors.js';
+import { checkChoice } from '../../../core/errors.js';
 import type { ModelProto } from '../proto.js';
 import { halfWeights } from './fp16.js';
 import { quantizeQ4 } from './q4.js';
@@ -10,9 +10,7 @@ export type ModelDType = (typeof MODEL_DTYPES)[number];
 
 /** `dtype` as a ModelDType, or a named error listing the valid ones (`what` says where it came from). */
 export function checkDType(dtype: string, what = 'dtype'): ModelDType {
-  if (!(MODEL_DTYPES as readonly string[]).includes(dtype))
-    throw new FlattenError('BAD_CONFIG', `unknown ${what} '${dtype}'; valid: ${MODEL_DTYPES.join(', ')}`);
-  return dtype as ModelDType;
+  return checkChoice(dtype, MODEL_DTYPES, what, 'BAD_CONFIG');
 }
 
 /** The traced fp32 model in another dtype (`q8` options: the levers docs/quantization.md measures). */
